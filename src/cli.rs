@@ -1,0 +1,283 @@
+//! The command line (SPEC section 4). Every flag is defined once, here, with its help.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::filter::{Filter, LabelMatcher, MetricMatcher};
+use crate::output::Format;
+use crate::timestamp::TimeArg;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "metricsctl",
+    version,
+    about = "Query, check and convert OpenTelemetry metrics written as JSON Lines",
+    long_about = "Query, check and convert OpenTelemetry metrics written as JSON Lines \
+                  (one cumulative snapshot of every series per export, as in logs/metrics.jsonl).\n\n\
+                  FILE defaults to logs/metrics.jsonl; `-` reads stdin; *.gz files are decompressed; \
+                  several files are one input (rotated files are ordered by their first timestamp)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the last records (read backwards from the end of the file), and follow.
+    Tail(TailArgs),
+    /// Exact totals per group: counter increases, histogram count/sum/mean, gauge sums.
+    Sum(SumArgs),
+    /// Per-second rate per group per time step, with a sparkline.
+    Rate(RateArgs),
+    /// Quantiles (default p50, p90, p99) of a histogram over the window, per group.
+    Quantile(QuantileArgs),
+    /// Validate files: bad lines, series and label cardinality, naming, restarts.
+    Check(CheckArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+/// Options every command that reads input shares.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InputArgs {
+    /// Fail on the first bad line instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// The filters shared by the query commands.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Metric name, exact or glob (`http_server_*`); repeatable.
+    #[arg(short = 'm', long = "metric", value_name = "NAME")]
+    pub metric: Vec<String>,
+    /// Only this route (the `http.route` attribute).
+    #[arg(long, value_name = "ROUTE")]
+    pub route: Option<String>,
+    /// Only this service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be
+    /// short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`).
+    #[arg(short = 'w', long = "where", value_name = "COND")]
+    pub conditions: Vec<String>,
+    /// Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// End of the window: RFC 3339, or a duration before the newest sample.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+impl FilterArgs {
+    pub fn build(&self, default_metric: Option<&str>) -> Result<Filter> {
+        let metrics: Vec<String> = if self.metric.is_empty() {
+            default_metric.map(|m| vec![m.to_string()]).unwrap_or_default()
+        } else {
+            self.metric.clone()
+        };
+        let mut labels = Vec::new();
+        if let Some(route) = &self.route {
+            labels.push(LabelMatcher::equals("route", route));
+        }
+        if let Some(service) = &self.service {
+            labels.push(LabelMatcher::equals("service", service));
+        }
+        for c in &self.conditions {
+            labels.push(LabelMatcher::parse(c)?);
+        }
+        Ok(Filter {
+            metrics: MetricMatcher::new(&metrics)?,
+            labels,
+            since: self.since.as_deref().map(TimeArg::parse).transpose()?,
+            until: self.until.as_deref().map(TimeArg::parse).transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Options of the commands that compute increases.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SemanticsArgs {
+    /// Take each series' first sample as a baseline instead of counting it from zero
+    /// (for inputs whose beginning was rotated away). A series whose start_timestamp
+    /// lies inside the input still counts from zero.
+    #[arg(long)]
+    pub baseline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Number of records to show.
+    #[arg(short = 'n', long = "lines", default_value_t = 10, value_name = "N")]
+    pub lines: usize,
+    /// Keep reading appended records; survives rotation and truncation like `tail -F`.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Show counters' and histograms' increase and per-second rate since their previous
+    /// sample instead of their cumulative value.
+    #[arg(long)]
+    pub rate: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output format: `json` prints the records as JSON lines.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Input files (default logs/metrics.jsonl).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SumArgs {
+    /// Group by these labels (comma-separated); same as `by LABELS`.
+    #[arg(long, value_name = "LABELS", value_delimiter = ',')]
+    pub by: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// `[by LABEL[,LABEL...]] [FILE...]`
+    #[arg(value_name = "[by LABELS] [FILE]")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RateArgs {
+    /// Group by these labels (comma-separated); same as `by LABELS`.
+    #[arg(long, value_name = "LABELS", value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// Width of each time bucket.
+    #[arg(long, default_value = "1m", value_name = "DURATION")]
+    pub step: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// `[by LABEL[,LABEL...]] [FILE...]`
+    #[arg(value_name = "[by LABELS] [FILE]")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QuantileArgs {
+    /// Group by these labels (comma-separated); same as `by LABELS`.
+    #[arg(long, value_name = "LABELS", value_delimiter = ',')]
+    pub by: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// `[Q[,Q...]] [by LABEL[,LABEL...]] [FILE...]`, e.g. `0.5,0.99 by route`
+    #[arg(value_name = "[Q,...] [by LABELS] [FILE]")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A label with more distinct values than this on one metric is a problem.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_label_values: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Input files (default logs/metrics.jsonl).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The positional words of `sum`, `rate` and `quantile`: optional quantiles, an optional
+/// `by LABELS`, then files.
+#[derive(Debug, Default, PartialEq)]
+pub struct Positionals {
+    pub quantiles: Option<Vec<f64>>,
+    pub by: Vec<String>,
+    pub files: Vec<PathBuf>,
+}
+
+pub fn split_positionals(args: &[String], by_flag: &[String], allow_quantiles: bool) -> Result<Positionals> {
+    let mut out = Positionals { by: by_flag.to_vec(), ..Default::default() };
+    let mut rest = args;
+    if allow_quantiles {
+        if let Some(first) = rest.first() {
+            let parsed: Result<Vec<f64>, _> = first.split(',').map(|q| q.trim().parse::<f64>()).collect();
+            if let Ok(qs) = parsed {
+                if let Some(bad) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+                    bail!("quantile {bad} is outside [0, 1]");
+                }
+                out.quantiles = Some(qs);
+                rest = &rest[1..];
+            }
+        }
+    }
+    if rest.first().map(String::as_str) == Some("by") {
+        let Some(labels) = rest.get(1) else {
+            bail!("`by` needs a label list, e.g. `by route` or `by route,method`");
+        };
+        if !out.by.is_empty() {
+            bail!("give the grouping either as `by LABELS` or as `--by LABELS`, not both");
+        }
+        out.by = labels.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        rest = &rest[2..];
+    }
+    out.files = rest.iter().map(PathBuf::from).collect();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn positionals() {
+        let p = split_positionals(&words("by route,method a.jsonl"), &[], false).unwrap();
+        assert_eq!(p.by, vec!["route", "method"]);
+        assert_eq!(p.files, vec![PathBuf::from("a.jsonl")]);
+        let p = split_positionals(&words("0.5,0.99 by route"), &[], true).unwrap();
+        assert_eq!(p.quantiles, Some(vec![0.5, 0.99]));
+        assert_eq!(p.by, vec!["route"]);
+        let p = split_positionals(&words("x.jsonl"), &["route".into()], false).unwrap();
+        assert_eq!(p.by, vec!["route"]);
+        assert!(split_positionals(&words("by"), &[], false).is_err());
+        assert!(split_positionals(&words("1.5"), &[], true).is_err());
+    }
+}

@@ -1,0 +1,326 @@
+//! `metricsctl check`: validates every line and reports what would make answers wrong or
+//! a backend unhappy. Exit 1 when it finds a problem.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::cli::CheckArgs;
+use crate::engine::{Engine, RestartReason, SeriesId, SeriesInfo, Sink, Step};
+use crate::filter::Filter;
+use crate::input::{sources, Source};
+use crate::output::{sanitize, Cell, Format, Table, Terminal};
+use crate::query::{self, QueryOptions, ScanReport};
+use crate::record::{AttrValue, MetricType};
+use crate::timestamp::format_utc;
+
+const SHOWN_BAD_LINES: usize = 20;
+
+/// Label names that identify a request or a user: unbounded values by nature (the seed's
+/// section 10.1 names user_id and request_id).
+const UNBOUNDED_LABELS: &[&str] = &["user_id", "request_id", "session_id", "trace_id", "span_id", "uuid", "email"];
+
+/// Unit suffixes a histogram name should end in (seed section 10.2).
+const UNIT_SUFFIXES: &[&str] = &[
+    "_seconds", "_milliseconds", "_bytes", "_ratio", "_percent", "_meters", "_celsius", "_grams", "_joules",
+    "_volts", "_amperes", "_hertz", "_count", "_size",
+];
+
+struct Everything;
+
+impl Sink for Everything {
+    fn want_series(&mut self, _: SeriesId, _: &SeriesInfo) -> bool {
+        false
+    }
+    fn step(&mut self, _: SeriesId, _: &SeriesInfo, _: &Step<'_>) {}
+}
+
+#[derive(Debug)]
+struct MetricReport {
+    name: String,
+    metric_type: MetricType,
+    series: usize,
+    /// Label -> distinct values.
+    labels: BTreeMap<String, BTreeSet<AttrValue>>,
+}
+
+/// Naming problems of a metric name (seed section 10.2), empty when it follows them.
+pub fn naming_problems(name: &str, metric_type: MetricType) -> Vec<String> {
+    let mut out = Vec::new();
+    let snake = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == ':');
+    if !snake {
+        out.push("is not lower snake_case (use lowercase letters, digits and underscores)".to_string());
+    }
+    match metric_type {
+        MetricType::Counter if !name.ends_with("_total") => out.push("is a counter but does not end in _total".into()),
+        MetricType::Gauge | MetricType::Histogram if name.ends_with("_total") => {
+            out.push(format!("ends in _total but is a {}", metric_type.as_str()))
+        }
+        MetricType::Histogram if !UNIT_SUFFIXES.iter().any(|s| name.ends_with(s)) => {
+            out.push("is a histogram without a unit suffix (_seconds, _bytes, ...)".into())
+        }
+        _ => {}
+    }
+    out
+}
+
+pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let sources = sources(&args.files)?;
+    let options = QueryOptions { strict: false, baseline: false, keep_bad: SHOWN_BAD_LINES };
+    let (engine, report) = query::run(&sources, &Filter::default(), &options, &mut Everything)?;
+
+    let mut metrics: BTreeMap<(String, MetricType), MetricReport> = BTreeMap::new();
+    for s in &engine.catalog.series {
+        let m = metrics.entry((s.key.metric.clone(), s.key.metric_type)).or_insert_with(|| MetricReport {
+            name: s.key.metric.clone(),
+            metric_type: s.key.metric_type,
+            series: 0,
+            labels: BTreeMap::new(),
+        });
+        m.series += 1;
+        for (k, v) in &s.meta.labels {
+            m.labels.entry(k.clone()).or_default().insert(v.clone());
+        }
+    }
+
+    let mut problems: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let bad_total: u64 = report.bad.iter().map(|b| b.count).sum();
+    if bad_total > 0 {
+        problems.push(format!("{bad_total} bad line(s)"));
+    }
+    let mut names_seen: BTreeMap<&str, Vec<MetricType>> = BTreeMap::new();
+    for m in metrics.values() {
+        names_seen.entry(&m.name).or_default().push(m.metric_type);
+        for p in naming_problems(&m.name, m.metric_type) {
+            problems.push(format!("metric {} {p}", sanitize(&m.name)));
+        }
+        for (label, values) in &m.labels {
+            let short = label.rsplit('.').next().unwrap_or(label);
+            if UNBOUNDED_LABELS.contains(&short) {
+                problems.push(format!(
+                    "metric {} has label {} ({} values): request or user ids make unbounded cardinality",
+                    sanitize(&m.name),
+                    sanitize(label),
+                    values.len()
+                ));
+            } else if values.len() > args.max_label_values {
+                problems.push(format!(
+                    "metric {} has high-cardinality label {} ({} distinct values, more than {})",
+                    sanitize(&m.name),
+                    sanitize(label),
+                    values.len(),
+                    args.max_label_values
+                ));
+            }
+        }
+    }
+    for (name, types) in &names_seen {
+        if types.len() > 1 {
+            let t: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+            problems.push(format!("metric {} appears with several types: {}", sanitize(name), t.join(", ")));
+        }
+    }
+    if engine.stats.out_of_order > 0 {
+        problems.push(format!("{} sample(s) older than their series' previous sample", engine.stats.out_of_order));
+    }
+    for pid in engine.suspicious_processes() {
+        let p = &engine.catalog.processes[pid as usize];
+        problems.push(format!(
+            "service {} with resource {{{}}}: {} restarts in {} exports; several instances probably share this \
+             resource (set service.instance.id), so their series cannot be told apart",
+            sanitize(&p.service),
+            sanitize(p.resource.trim_end_matches(',')),
+            engine.processes[pid as usize].restarts.len(),
+            engine.processes[pid as usize].exports
+        ));
+    }
+    if report.inferred_types > 0 {
+        notes.push(format!(
+            "{} line(s) had no metric_type; it was inferred (object value = histogram, _total = counter, else gauge)",
+            report.inferred_types
+        ));
+    }
+
+    let term = Terminal::detect();
+    match args.output.format {
+        Format::Json => write_json(out, &sources, &report, &engine, &metrics, &problems, &notes)?,
+        Format::Table | Format::Csv => write_text(out, term, &sources, &report, &engine, &metrics, &problems, &notes)?,
+    }
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn restart_text(engine: &Engine, reason: &RestartReason) -> String {
+    match reason {
+        RestartReason::Decrease { series } => {
+            format!("{} decreased", series_name(&engine.catalog.series[*series as usize]))
+        }
+        RestartReason::StartTimestamp { series } => {
+            format!("start_timestamp of {} changed", series_name(&engine.catalog.series[*series as usize]))
+        }
+        RestartReason::Vanished { count } => format!("{count} series vanished"),
+    }
+}
+
+fn series_name(s: &SeriesInfo) -> String {
+    let labels: Vec<String> = s.meta.labels.iter().map(|(k, v)| format!("{k}={v:?}", v = v.to_string())).collect();
+    sanitize(&format!("{}{{{}}}", s.key.metric, labels.join(","))).into_owned()
+}
+
+fn process_name(engine: &Engine, pid: usize) -> String {
+    let p = &engine.catalog.processes[pid];
+    let res: Vec<String> = p.meta_resource.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    sanitize(&format!("{} [{}]", p.service, res.join(" "))).into_owned()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_text(
+    out: &mut dyn Write,
+    term: Terminal,
+    sources: &[Source],
+    report: &ScanReport,
+    engine: &Engine,
+    metrics: &BTreeMap<(String, MetricType), MetricReport>,
+    problems: &[String],
+    notes: &[String],
+) -> Result<()> {
+    let mut files = Table::new(["file", "lines", "bad lines"].map(String::from).to_vec());
+    for (i, s) in sources.iter().enumerate() {
+        files.rows.push(vec![
+            Cell::Text(s.name.clone()),
+            Cell::Num(crate::record::Num::Int(report.lines[i].into())),
+            Cell::Num(crate::record::Num::Int(report.bad[i].count.into())),
+        ]);
+    }
+    files.write(Format::Table, term, out)?;
+    let bad: Vec<(String, u64, &str)> = sources
+        .iter()
+        .zip(&report.bad)
+        .flat_map(|(s, b)| b.first.iter().map(move |(l, r)| (s.name.clone(), *l, r.as_str())))
+        .take(SHOWN_BAD_LINES)
+        .collect();
+    if !bad.is_empty() {
+        writeln!(out, "\nbad lines (first {}):", bad.len())?;
+        for (file, line, reason) in bad {
+            writeln!(out, "  {}:{line}: {}", sanitize(&file), sanitize(reason))?;
+        }
+    }
+    writeln!(out)?;
+    let mut t = Table::new(["metric", "type", "series", "labels (distinct values)"].map(String::from).to_vec());
+    for m in metrics.values() {
+        let labels: Vec<String> = m.labels.iter().map(|(k, v)| format!("{k}={}", v.len())).collect();
+        t.rows.push(vec![
+            Cell::Text(m.name.clone()),
+            Cell::Text(m.metric_type.as_str().into()),
+            Cell::Num(crate::record::Num::Int(m.series as i128)),
+            Cell::Text(labels.join(" ")),
+        ]);
+    }
+    t.write(Format::Table, term, out)?;
+    writeln!(out, "\nprocesses: {}", engine.catalog.processes.len())?;
+    for (pid, p) in engine.processes.iter().enumerate() {
+        write!(out, "  {}: {} exports, {} restart(s)", process_name(engine, pid), p.exports, p.restarts.len())?;
+        writeln!(out)?;
+        for r in p.restarts.iter().take(10) {
+            writeln!(out, "    restart at {}: {}", format_utc(r.timestamp), restart_text(engine, &r.reason))?;
+        }
+        if p.restarts.len() > 10 {
+            writeln!(out, "    ... {} more", p.restarts.len() - 10)?;
+        }
+    }
+    for n in notes {
+        writeln!(out, "\nnote: {n}")?;
+    }
+    writeln!(out)?;
+    if problems.is_empty() {
+        writeln!(out, "ok: no problems found")?;
+    } else {
+        writeln!(out, "{} problem(s):", problems.len())?;
+        for p in problems {
+            writeln!(out, "  - {p}")?;
+        }
+    }
+    Ok(())
+}
+
+fn write_json(
+    out: &mut dyn Write,
+    sources: &[Source],
+    report: &ScanReport,
+    engine: &Engine,
+    metrics: &BTreeMap<(String, MetricType), MetricReport>,
+    problems: &[String],
+    notes: &[String],
+) -> Result<()> {
+    let files: Vec<_> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            json!({
+                "file": s.name,
+                "lines": report.lines[i],
+                "bad_lines": report.bad[i].count,
+                "first_bad_lines": report.bad[i].first.iter().map(|(l, r)| json!({"line": l, "reason": r})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let metrics: Vec<_> = metrics
+        .values()
+        .map(|m| {
+            json!({
+                "metric": m.name,
+                "type": m.metric_type.as_str(),
+                "series": m.series,
+                "labels": m.labels.iter().map(|(k, v)| (k.clone(), json!(v.len()))).collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .collect();
+    let processes: Vec<_> = engine
+        .processes
+        .iter()
+        .enumerate()
+        .map(|(pid, p)| {
+            let info = &engine.catalog.processes[pid];
+            json!({
+                "service": info.service,
+                "resource": info.meta_resource.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<serde_json::Map<_, _>>(),
+                "exports": p.exports,
+                "restarts": p.restarts.iter().map(|r| json!({"time": format_utc(r.timestamp), "reason": restart_text(engine, &r.reason)})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let doc = json!({
+        "ok": problems.is_empty(),
+        "files": files,
+        "lines": report.lines.iter().sum::<u64>(),
+        "bad_lines": report.bad.iter().map(|b| b.count).sum::<u64>(),
+        "inferred_types": report.inferred_types,
+        "series": engine.catalog.series.len(),
+        "metrics": metrics,
+        "processes": processes,
+        "problems": problems,
+        "notes": notes,
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn naming_follows_the_seed() {
+        assert!(naming_problems("http_server_requests_total", MetricType::Counter).is_empty());
+        assert!(naming_problems("http_server_request_duration_seconds", MetricType::Histogram).is_empty());
+        assert!(naming_problems("http_server_active_requests", MetricType::Gauge).is_empty());
+        assert!(!naming_problems("httpRequests", MetricType::Counter).is_empty());
+        assert!(!naming_problems("http_requests", MetricType::Counter).is_empty());
+        assert!(!naming_problems("http_request_duration", MetricType::Histogram).is_empty());
+    }
+}

@@ -1,0 +1,110 @@
+//! `metricsctl quantile [Q,...] [by LABELS]`: quantiles of a histogram over the window.
+//!
+//! The window's increase of every series' buckets is merged per group and fed to
+//! Prometheus' `histogram_quantile` interpolation. The result can only be as precise as
+//! the buckets: inside a bucket, observations are assumed evenly spread.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+use crate::cli::{split_positionals, QuantileArgs};
+use crate::cmd::{warn_nothing_matched, Grouper, QueryInput};
+use crate::engine::{Increase, SeriesId, SeriesInfo, Sink, Step};
+use crate::output::{Cell, Table, Terminal};
+use crate::record::{MetricType, Num};
+use crate::stats::HistogramSum;
+
+pub const DEFAULT_METRIC: &str = "http_server_request_duration_seconds";
+pub const DEFAULT_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
+
+pub struct QuantileSink {
+    pub grouper: Grouper,
+    pub sums: Vec<HistogramSum>,
+    not_histograms: Vec<String>,
+}
+
+impl QuantileSink {
+    pub fn new(by: Vec<String>) -> QuantileSink {
+        QuantileSink { grouper: Grouper::new(by), sums: Vec::new(), not_histograms: Vec::new() }
+    }
+}
+
+impl Sink for QuantileSink {
+    fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
+        if info.key.metric_type != MetricType::Histogram {
+            if !self.not_histograms.contains(&info.key.metric) {
+                self.not_histograms.push(info.key.metric.clone());
+            }
+            return false;
+        }
+        let Some(group) = self.grouper.assign(id, info) else { return false };
+        if self.sums.len() <= group {
+            self.sums.resize_with(group + 1, HistogramSum::default);
+        }
+        true
+    }
+
+    fn step(&mut self, id: SeriesId, _info: &SeriesInfo, step: &Step<'_>) {
+        if let (Some(group), Increase::Hist(h)) = (self.grouper.group_of(id), &step.increase) {
+            self.sums[group].add(h);
+        }
+    }
+}
+
+/// Column name of a quantile: 0.5 -> p50, 0.999 -> p99.9.
+pub fn quantile_name(q: f64) -> String {
+    let pct = q * 100.0;
+    let text = format!("{pct:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("p{text}")
+}
+
+pub fn run(args: QuantileArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let pos = split_positionals(&args.args, &args.by, true)?;
+    let quantiles = pos.quantiles.clone().unwrap_or_else(|| DEFAULT_QUANTILES.to_vec());
+    if quantiles.is_empty() {
+        bail!("no quantiles given");
+    }
+    let filter = args.filter.build(Some(DEFAULT_METRIC))?;
+    let input = QueryInput::new(&pos.files, filter, args.input.strict, args.semantics.baseline)?;
+    let mut sink = QuantileSink::new(pos.by);
+    input.run(&mut sink)?;
+    sink.grouper.finish()?;
+    if !sink.not_histograms.is_empty() {
+        eprintln!("warning: ignored metric(s) that are not histograms: {}", sink.not_histograms.join(", "));
+    }
+    if sink.grouper.keys.is_empty() {
+        warn_nothing_matched(&args.filter.metric, DEFAULT_METRIC);
+    }
+    let mut headers = sink.grouper.headers();
+    headers.push("count".into());
+    headers.push("mean".into());
+    headers.extend(quantiles.iter().map(|&q| quantile_name(q)));
+    let mut order: Vec<usize> = (0..sink.sums.len()).collect();
+    order.sort_by(|&a, &b| sink.sums[b].count.cmp(&sink.sums[a].count).then(a.cmp(&b)));
+    let mut table = Table::new(headers);
+    for g in order {
+        let s = &sink.sums[g];
+        let mut row = sink.grouper.cells(g);
+        row.push(Cell::Num(Num::Int(i128::from(s.count))));
+        row.push(s.mean().map_or(Cell::Empty, Cell::Float));
+        row.extend(quantiles.iter().map(|&q| s.quantile(q).map_or(Cell::Empty, Cell::Float)));
+        table.rows.push(row);
+    }
+    table.write(args.output.format, Terminal::detect(), out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile_name;
+
+    #[test]
+    fn names() {
+        assert_eq!(quantile_name(0.5), "p50");
+        assert_eq!(quantile_name(0.99), "p99");
+        assert_eq!(quantile_name(0.999), "p99.9");
+    }
+}

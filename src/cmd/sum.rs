@@ -1,0 +1,180 @@
+//! `metricsctl sum [by LABELS]`: exact totals per group over the window.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{split_positionals, SumArgs};
+use crate::cmd::{warn_nothing_matched, Grouper, QueryInput};
+use crate::engine::{Increase, SeriesId, SeriesInfo, Sink, Step};
+use crate::output::{Cell, Table, Terminal};
+use crate::record::{MetricType, Num, SampleValue};
+use crate::stats::HistogramSum;
+
+pub const DEFAULT_METRIC: &str = "http_server_requests_total";
+
+/// The total of one group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Total {
+    Counter(Num),
+    Histogram { count: u64, sum: f64 },
+    /// Sum of the latest values of the group's series.
+    Gauge(Num),
+}
+
+#[derive(Default)]
+struct Acc {
+    counter: Option<Num>,
+    histogram: HistogramSum,
+    gauge_series: Vec<SeriesId>,
+}
+
+pub struct SumSink {
+    pub grouper: Grouper,
+    accs: Vec<Acc>,
+    /// Latest in-window value and time of each gauge series.
+    gauge_latest: std::collections::HashMap<SeriesId, (i64, Num)>,
+}
+
+impl SumSink {
+    pub fn new(by: Vec<String>) -> SumSink {
+        SumSink { grouper: Grouper::new(by), accs: Vec::new(), gauge_latest: Default::default() }
+    }
+
+    /// Totals per group, in group order.
+    pub fn totals(&self) -> Vec<Total> {
+        self.grouper
+            .keys
+            .iter()
+            .zip(&self.accs)
+            .map(|(key, acc)| match key.metric_type {
+                MetricType::Counter => Total::Counter(acc.counter.unwrap_or(Num::ZERO)),
+                MetricType::Histogram => Total::Histogram { count: acc.histogram.count, sum: acc.histogram.sum },
+                MetricType::Gauge => Total::Gauge(
+                    acc.gauge_series
+                        .iter()
+                        .filter_map(|s| self.gauge_latest.get(s).map(|(_, v)| *v))
+                        .fold(Num::ZERO, Num::add),
+                ),
+            })
+            .collect()
+    }
+}
+
+impl Sink for SumSink {
+    fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
+        let Some(group) = self.grouper.assign(id, info) else { return false };
+        if self.accs.len() <= group {
+            self.accs.resize_with(group + 1, Acc::default);
+        }
+        if info.key.metric_type == MetricType::Gauge {
+            self.accs[group].gauge_series.push(id);
+        }
+        true
+    }
+
+    fn step(&mut self, id: SeriesId, _info: &SeriesInfo, step: &Step<'_>) {
+        let Some(group) = self.grouper.group_of(id) else { return };
+        let acc = &mut self.accs[group];
+        match &step.increase {
+            Increase::Num(n) => acc.counter = Some(acc.counter.unwrap_or(Num::ZERO).add(*n)),
+            Increase::Hist(h) => acc.histogram.add(h),
+            Increase::None => {
+                if let SampleValue::Num(v) = step.value {
+                    let slot = self.gauge_latest.entry(id).or_insert((step.timestamp, *v));
+                    if step.timestamp >= slot.0 {
+                        *slot = (step.timestamp, *v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn value_of(t: &Total) -> f64 {
+    match t {
+        Total::Counter(n) | Total::Gauge(n) => n.as_f64(),
+        Total::Histogram { count, .. } => *count as f64,
+    }
+}
+
+pub fn run(args: SumArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let pos = split_positionals(&args.args, &args.by, false)?;
+    let filter = args.filter.build(Some(DEFAULT_METRIC))?;
+    let input = QueryInput::new(&pos.files, filter, args.input.strict, args.semantics.baseline)?;
+    let mut sink = SumSink::new(pos.by);
+    input.run(&mut sink)?;
+    sink.grouper.finish()?;
+    if sink.grouper.keys.is_empty() {
+        warn_nothing_matched(&args.filter.metric, DEFAULT_METRIC);
+    }
+    let table = sum_table(&sink);
+    table.write(args.output.format, Terminal::detect(), out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sum_table(sink: &SumSink) -> Table {
+    let totals = sink.totals();
+    let grouper = &sink.grouper;
+    let has_scalar = totals.iter().any(|t| !matches!(t, Total::Histogram { .. }));
+    let has_hist = totals.iter().any(|t| matches!(t, Total::Histogram { .. }));
+    let mut headers = grouper.headers();
+    let label_columns = headers.len();
+    if has_scalar || !has_hist {
+        headers.push("value".into());
+    }
+    if has_hist {
+        headers.extend(["count", "sum", "mean"].map(String::from));
+    }
+    let mut order: Vec<usize> = (0..totals.len()).collect();
+    // Largest first; ties in group order, so output is deterministic.
+    order.sort_by(|&a, &b| value_of(&totals[b]).total_cmp(&value_of(&totals[a])).then(a.cmp(&b)));
+    let row_for = |labels: Vec<Cell>, total: &Total| {
+        let mut row = labels;
+        match total {
+            Total::Counter(n) | Total::Gauge(n) => {
+                row.push(Cell::Num(*n));
+                if has_hist {
+                    row.extend([Cell::Empty, Cell::Empty, Cell::Empty]);
+                }
+            }
+            Total::Histogram { count, sum } => {
+                if has_scalar {
+                    row.push(Cell::Empty);
+                }
+                row.push(Cell::Num(Num::Int(i128::from(*count))));
+                row.push(Cell::Float(*sum));
+                row.push(if *count > 0 { Cell::Float(sum / *count as f64) } else { Cell::Empty });
+            }
+        }
+        row
+    };
+    let mut table = Table::new(headers);
+    for &g in &order {
+        table.rows.push(row_for(grouper.cells(g), &totals[g]));
+    }
+    if label_columns > 0 && totals.len() > 1 {
+        let mut labels = vec![Cell::Empty; label_columns];
+        labels[0] = Cell::Text("total".into());
+        let scalar = totals.iter().fold(None, |acc: Option<Num>, t| match t {
+            Total::Counter(n) | Total::Gauge(n) => Some(acc.unwrap_or(Num::ZERO).add(*n)),
+            Total::Histogram { .. } => acc,
+        });
+        let (count, sum) = totals.iter().fold((0u64, 0.0f64), |(c, s), t| match t {
+            Total::Histogram { count, sum } => (c + count, s + sum),
+            _ => (c, s),
+        });
+        let mut row = labels;
+        if has_scalar || !has_hist {
+            row.push(scalar.map_or(Cell::Empty, Cell::Num));
+        }
+        if has_hist {
+            row.push(Cell::Num(Num::Int(i128::from(count))));
+            row.push(Cell::Float(sum));
+            row.push(if count > 0 { Cell::Float(sum / count as f64) } else { Cell::Empty });
+        }
+        table.footer = Some(row);
+    }
+    table
+}

@@ -1,0 +1,463 @@
+//! `metricsctl tail [-n N] [-f] [--rate]`: the last records, read backwards from the end
+//! of the file, then (with `-f`) every record appended.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+
+use crate::backwards::BackwardLines;
+use crate::cli::TailArgs;
+use crate::filter::{Filter, Window};
+use crate::follow::{FollowEvent, Follower, POLL_INTERVAL};
+use crate::input::{open_file, sources, Source, SourceKind};
+use crate::output::{format_float_short, sanitize, Format};
+use crate::query::resolve_window;
+use crate::record::{parse_line, AttrValue, Histogram, MetricType, Num, Record, SampleValue};
+use crate::scan::{make_series, SeriesKey};
+use crate::stats::HistogramSum;
+use crate::timestamp::NANOS_PER_SEC;
+
+/// How far `--rate` looks back past the shown records for their previous samples.
+const RATE_LOOKBACK_LINES: usize = 200_000;
+
+/// A record to show, with its series' previous sample when `--rate` needs one.
+struct Shown {
+    line: String,
+    key: SeriesKey,
+    previous: Option<(i64, SampleValue)>,
+}
+
+/// Where a bad line was: its number, or its distance from the end when read backwards.
+enum LinePos {
+    Number(u64),
+    FromEnd(u64),
+}
+
+#[derive(Default)]
+struct BadLineTally {
+    count: u64,
+    first: Option<String>,
+}
+
+struct Selector {
+    filter: Filter,
+    window: Window,
+    strict: bool,
+    bad: Vec<BadLineTally>,
+}
+
+impl Selector {
+    /// Parses a line; `Ok(None)` for blank lines, bad lines (tallied) and non-matches.
+    fn select<'a>(&mut self, source: usize, name: &str, pos: LinePos, line: &'a [u8]) -> Result<Option<(Record<'a>, SeriesKey)>> {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let parsed = std::str::from_utf8(line)
+            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+            .and_then(parse_line)
+            .and_then(|r| make_series(&r).map(|s| (r, s)));
+        let (record, series) = match parsed {
+            Ok(v) => v,
+            Err(reason) => {
+                let at = match pos {
+                    LinePos::Number(n) => format!("line {n}"),
+                    LinePos::FromEnd(n) => format!("line {n} from the end"),
+                };
+                if self.strict {
+                    bail!("{name}: {at}: {reason}");
+                }
+                let tally = &mut self.bad[source];
+                tally.count += 1;
+                tally.first.get_or_insert(format!("{at}: {}", sanitize(&reason)));
+                return Ok(None);
+            }
+        };
+        if !self.window.contains(record.timestamp) || !self.filter.series_matches(&series.key, &series.meta)? {
+            return Ok(None);
+        }
+        Ok(Some((record, series.key)))
+    }
+}
+
+pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let filter = args.filter.build(None)?;
+    let sources = sources(&args.files)?;
+    if args.follow {
+        if let Some(SourceKind::Gzip(_)) = sources.last().map(|s| &s.kind) {
+            bail!("cannot follow a .gz file: name the uncompressed file last");
+        }
+    }
+    let window = resolve_window(&sources, &filter)?;
+    let mut selector = Selector { filter, window, strict: args.input.strict, bad: (0..sources.len()).map(|_| BadLineTally::default()).collect() };
+    let (shown, follow_from) = last_records(&sources, &mut selector, args.lines, args.rate, args.follow)?;
+    let mut previous: HashMap<SeriesKey, (i64, SampleValue)> = HashMap::new();
+    for s in shown.iter().rev() {
+        let record = parse_line(&s.line).map_err(anyhow::Error::msg)?;
+        write_record(out, args.format, args.rate, &record, s.previous.as_ref())?;
+        if args.follow && args.rate {
+            previous.insert(s.key.clone(), (record.timestamp, record.value.clone()));
+        }
+    }
+    out.flush()?;
+    report_bad(&sources, &selector);
+    if !args.follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let last = sources.len() - 1;
+    let src = &sources[last];
+    let mut on_line = |line: &[u8]| -> Result<()> {
+        let Some((record, key)) = selector.select(last, &src.name, LinePos::FromEnd(0), line)? else { return Ok(()) };
+        let prev = if args.rate { previous.get(&key).cloned() } else { None };
+        write_record(out, args.format, args.rate, &record, prev.as_ref())?;
+        if args.rate {
+            previous.insert(key, (record.timestamp, record.value.clone()));
+        }
+        out.flush()?;
+        Ok(())
+    };
+    match &src.kind {
+        SourceKind::Stdin => {
+            let stdin = std::io::stdin();
+            for line in stdin.lock().split(b'\n') {
+                let mut line = line.context("cannot read stdin")?;
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                on_line(&line)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SourceKind::Plain(path) | SourceKind::Gzip(path) => {
+            let mut follower = Follower::new(path, follow_from);
+            let name = src.name.clone();
+            let mut on_event = |e: FollowEvent| {
+                let what = match e {
+                    FollowEvent::Truncated => "file truncated; reading from its start",
+                    FollowEvent::Replaced => "file replaced; following the new file",
+                    FollowEvent::Appeared => "file appeared; following it",
+                    FollowEvent::Vanished => "file removed; waiting for it to come back",
+                };
+                eprintln!("metricsctl: {name}: {what}");
+            };
+            loop {
+                if !follower.poll(&mut on_line, &mut on_event)? {
+                    std::thread::sleep(POLL_INTERVAL);
+                }
+            }
+        }
+    }
+}
+
+fn report_bad(sources: &[Source], selector: &Selector) {
+    for (src, bad) in sources.iter().zip(&selector.bad) {
+        if bad.count > 0 {
+            let plural = if bad.count == 1 { "" } else { "s" };
+            eprintln!(
+                "warning: skipped {} bad line{plural} in {} (first: {})",
+                bad.count,
+                src.name,
+                bad.first.as_deref().unwrap_or("?")
+            );
+        }
+    }
+}
+
+/// The last `n` matching records, newest first, and the offset in the last file where
+/// following starts.
+fn last_records(
+    sources: &[Source],
+    selector: &mut Selector,
+    n: usize,
+    rate: bool,
+    follow: bool,
+) -> Result<(Vec<Shown>, u64)> {
+    let mut shown: Vec<Shown> = Vec::new();
+    let mut follow_from = 0u64;
+    // Series of shown records whose previous sample is still unknown, by index of the
+    // oldest shown record of that series.
+    let mut missing: HashMap<SeriesKey, usize> = HashMap::new();
+    for (i, src) in sources.iter().enumerate().rev() {
+        let done = |shown: &Vec<Shown>, missing: &HashMap<SeriesKey, usize>| shown.len() >= n && (!rate || missing.is_empty());
+        if done(&shown, &missing) && !(follow && i == sources.len() - 1) {
+            break;
+        }
+        match &src.kind {
+            SourceKind::Plain(path) => {
+                let file = open_file(path)?;
+                let len = file.metadata().with_context(|| format!("cannot read {}", src.name))?.len();
+                let mut lines = BackwardLines::open(file).with_context(|| format!("cannot read {}", src.name))?;
+                if i == sources.len() - 1 {
+                    follow_from = len;
+                }
+                let mut from_end = 0u64;
+                let mut lookback = 0usize;
+                while let Some(line) = lines.next_line().with_context(|| format!("cannot read {}", src.name))? {
+                    from_end += 1;
+                    if done(&shown, &missing) {
+                        break;
+                    }
+                    let Some(line) = line else {
+                        selector.bad[i].count += 1;
+                        continue;
+                    };
+                    if follow && from_end == 1 && i == sources.len() - 1 && lines_ends_without_newline(path, len)? {
+                        // A line still being written: the follower prints it when complete.
+                        follow_from = len - line.len() as u64;
+                        continue;
+                    }
+                    let Some((record, key)) = selector.select(i, &src.name, LinePos::FromEnd(from_end), &line)? else { continue };
+                    if shown.len() >= n {
+                        lookback += 1;
+                        if lookback > RATE_LOOKBACK_LINES {
+                            break;
+                        }
+                    }
+                    take(&mut shown, &mut missing, n, rate, record, key, &line)?;
+                }
+            }
+            SourceKind::Gzip(_) | SourceKind::Stdin => {
+                if follow && i == sources.len() - 1 && src.kind == SourceKind::Stdin {
+                    // stdin is followed as it comes: show nothing from a backlog first.
+                    continue;
+                }
+                let older = forward_records(src, i, selector, n.saturating_sub(shown.len()), rate)?;
+                for s in older.into_iter().rev() {
+                    if shown.len() < n {
+                        if rate && s.previous.is_none() {
+                            missing.entry(s.key.clone()).or_insert(shown.len());
+                        }
+                        shown.push(s);
+                    }
+                }
+            }
+        }
+    }
+    Ok((shown, follow_from))
+}
+
+fn lines_ends_without_newline(path: &std::path::Path, len: u64) -> Result<bool> {
+    use std::os::unix::fs::FileExt;
+    if len == 0 {
+        return Ok(false);
+    }
+    let mut last = [0u8; 1];
+    open_file(path)?.read_exact_at(&mut last, len - 1)?;
+    Ok(last[0] != b'\n')
+}
+
+/// Files a record read backwards: as a shown record while fewer than `n` are shown,
+/// else as the previous sample of a shown record's series.
+fn take(
+    shown: &mut Vec<Shown>,
+    missing: &mut HashMap<SeriesKey, usize>,
+    n: usize,
+    rate: bool,
+    record: Record<'_>,
+    key: SeriesKey,
+    line: &[u8],
+) -> Result<()> {
+    if rate {
+        if let Some(&idx) = missing.get(&key) {
+            shown[idx].previous = Some((record.timestamp, record.value.clone()));
+            missing.remove(&key);
+        }
+    }
+    if shown.len() < n {
+        if rate && record.metric_type != MetricType::Gauge {
+            missing.insert(key.clone(), shown.len());
+        }
+        shown.push(Shown { line: String::from_utf8_lossy(line).into_owned(), key, previous: None });
+    }
+    Ok(())
+}
+
+/// The last `n` matching records of a stream, oldest first, each with its series'
+/// previous sample.
+fn forward_records(src: &Source, index: usize, selector: &mut Selector, n: usize, rate: bool) -> Result<Vec<Shown>> {
+    let mut ring: VecDeque<Shown> = VecDeque::with_capacity(n.min(1 << 16));
+    let mut last: HashMap<SeriesKey, (i64, SampleValue)> = HashMap::new();
+    let reader = BufReader::new(src.open()?);
+    for (no, line) in reader.split(b'\n').enumerate() {
+        let mut line = line.with_context(|| format!("cannot read {}", src.name))?;
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let Some((record, key)) = selector.select(index, &src.name, LinePos::Number(no as u64 + 1), &line)? else { continue };
+        let previous = if rate { last.insert(key.clone(), (record.timestamp, record.value.clone())) } else { None };
+        if n == 0 {
+            continue;
+        }
+        if ring.len() == n {
+            ring.pop_front();
+        }
+        ring.push_back(Shown { line: String::from_utf8_lossy(&line).into_owned(), key, previous });
+    }
+    Ok(ring.into())
+}
+
+fn write_record(out: &mut dyn Write, format: Format, rate: bool, r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Result<()> {
+    match format {
+        Format::Json if !rate => {
+            let json = serde_json::to_string(&record_json(r, None))?;
+            writeln!(out, "{json}")?;
+        }
+        Format::Json => {
+            let json = serde_json::to_string(&record_json(r, Some(previous)))?;
+            writeln!(out, "{json}")?;
+        }
+        Format::Table | Format::Csv => writeln!(out, "{}", render(r, rate, previous))?,
+    }
+    Ok(())
+}
+
+fn service_of(r: &Record<'_>) -> String {
+    make_series(r).map(|s| s.key.service).unwrap_or_else(|_| "unknown_service".into())
+}
+
+/// A record as a JSON object with the seed's field names (normalised: service_name
+/// filled in, metric_type explicit, buckets per-bucket with the +Inf bucket). With
+/// `--rate`, `increase`, `interval_seconds` and `rate` are added.
+fn record_json(r: &Record<'_>, rate: Option<Option<&(i64, SampleValue)>>) -> serde_json::Value {
+    let series = make_series(r).ok();
+    let labels = |set: &[(String, AttrValue)]| -> serde_json::Map<String, serde_json::Value> {
+        set.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()
+    };
+    let mut obj = serde_json::Map::new();
+    obj.insert("timestamp".into(), r.timestamp_text.as_ref().into());
+    obj.insert("service_name".into(), service_of(r).into());
+    obj.insert("metric_name".into(), r.metric_name.as_ref().into());
+    obj.insert("metric_type".into(), r.metric_type.as_str().into());
+    obj.insert("value".into(), value_json(&r.value));
+    if let Some(u) = &r.unit {
+        obj.insert("unit".into(), u.as_ref().into());
+    }
+    if let Some(d) = &r.description {
+        obj.insert("description".into(), d.as_ref().into());
+    }
+    if let Some(s) = &series {
+        obj.insert("attributes".into(), labels(&s.meta.labels).into());
+        if !s.meta.resource.is_empty() {
+            obj.insert("resource".into(), labels(&s.meta.resource).into());
+        }
+    }
+    if let Some(previous) = rate {
+        if let Some((increase, secs)) = increase_since(r, previous) {
+            let inc = match &increase {
+                SampleValue::Num(n) => n.to_json(),
+                SampleValue::Hist(h) => serde_json::json!(h.count),
+            };
+            let per_sec = match &increase {
+                SampleValue::Num(n) => n.as_f64(),
+                SampleValue::Hist(h) => h.count as f64,
+            } / secs;
+            obj.insert("increase".into(), inc);
+            obj.insert("interval_seconds".into(), serde_json::json!(secs));
+            obj.insert("rate".into(), serde_json::json!(per_sec));
+        }
+    }
+    serde_json::Value::Object(obj)
+}
+
+fn value_json(v: &SampleValue) -> serde_json::Value {
+    match v {
+        SampleValue::Num(n) => n.to_json(),
+        SampleValue::Hist(h) => {
+            let mut buckets: Vec<serde_json::Value> = h
+                .bounds
+                .iter()
+                .zip(&h.counts)
+                .map(|(b, c)| serde_json::json!({"upper_bound": b, "count": c}))
+                .collect();
+            buckets.push(serde_json::json!({"upper_bound": "+Inf", "count": h.counts.last().copied().unwrap_or(0)}));
+            let mut obj = serde_json::json!({"count": h.count, "sum": h.sum, "buckets": buckets});
+            if let Some(m) = h.min {
+                obj["min"] = m.into();
+            }
+            if let Some(m) = h.max {
+                obj["max"] = m.into();
+            }
+            obj
+        }
+    }
+}
+
+/// The increase since the previous sample (a decrease means a restart: from zero) and
+/// the seconds between the two samples.
+fn increase_since(r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Option<(SampleValue, f64)> {
+    if r.metric_type == MetricType::Gauge {
+        return None;
+    }
+    let (prev_ts, prev) = previous?;
+    let secs = (r.timestamp - prev_ts) as f64 / NANOS_PER_SEC as f64;
+    if secs <= 0.0 {
+        return None;
+    }
+    let increase = match (&r.value, prev) {
+        (SampleValue::Num(now), SampleValue::Num(before)) => {
+            SampleValue::Num(if now.less_than(*before) { *now } else { now.sub(*before) })
+        }
+        (SampleValue::Hist(now), SampleValue::Hist(before)) => {
+            if now.count < before.count || now.bounds != before.bounds {
+                SampleValue::Hist(now.clone())
+            } else {
+                SampleValue::Hist(Box::new(Histogram {
+                    count: now.count - before.count,
+                    sum: now.sum - before.sum,
+                    min: None,
+                    max: None,
+                    bounds: now.bounds.clone(),
+                    counts: now.counts.iter().zip(&before.counts).map(|(a, b)| a.saturating_sub(*b)).collect(),
+                }))
+            }
+        }
+        _ => return None,
+    };
+    Some((increase, secs))
+}
+
+fn labels_text(r: &Record<'_>) -> String {
+    let Ok(series) = make_series(r) else { return String::new() };
+    if series.meta.labels.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = series
+        .meta
+        .labels
+        .iter()
+        .map(|(k, v)| match v {
+            AttrValue::Str(s) => format!("{k}={}", serde_json::to_string(s).unwrap_or_default()),
+            other => format!("{k}={other}"),
+        })
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+fn histogram_text(h: &Histogram) -> String {
+    let mut sum = HistogramSum::default();
+    sum.add(h);
+    let p50 = sum.quantile(0.5).map_or("-".to_string(), format_float_short);
+    format!("count={} sum={} p50={p50}", h.count, format_float_short(h.sum))
+}
+
+/// One compact line: time, service, metric{labels}, value. Every field is sanitised.
+fn render(r: &Record<'_>, rate: bool, previous: Option<&(i64, SampleValue)>) -> String {
+    let head = format!("{} {} {}{}", r.timestamp_text, service_of(r), r.metric_name, labels_text(r));
+    let value = if rate && r.metric_type != MetricType::Gauge {
+        match increase_since(r, previous) {
+            Some((SampleValue::Num(n), secs)) => format!("+{n} ({}/s)", format_float_short(n.as_f64() / secs)),
+            Some((SampleValue::Hist(h), secs)) => {
+                format!("+{} ({}/s)", histogram_text(&h), format_float_short(h.count as f64 / secs))
+            }
+            None => "(no previous sample)".to_string(),
+        }
+    } else {
+        match &r.value {
+            SampleValue::Num(Num::Float(v)) => format_float_short(*v),
+            SampleValue::Num(n) => n.to_string(),
+            SampleValue::Hist(h) => histogram_text(h),
+        }
+    };
+    sanitize(&format!("{head} {value}")).into_owned()
+}

@@ -1,0 +1,251 @@
+//! Input files: opening (plain, `.gz`, stdin), ordering, and the block reader.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use flate2::read::MultiGzDecoder;
+
+use crate::record::parse_line;
+
+/// The seed's default path.
+pub const DEFAULT_PATH: &str = "logs/metrics.jsonl";
+
+/// Blocks of this size are read and parsed as one unit; big enough to amortise the
+/// per-block work, small enough that a few in flight stay far below the memory budget.
+pub const BLOCK_SIZE: usize = 8 << 20;
+
+/// A line longer than this is reported as a bad line without being kept in memory.
+pub const MAX_LINE: usize = 64 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    Plain(PathBuf),
+    Gzip(PathBuf),
+    Stdin,
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+}
+
+impl Source {
+    pub fn from_arg(path: &Path) -> Source {
+        if path.as_os_str() == "-" {
+            return Source { name: "<stdin>".into(), kind: SourceKind::Stdin };
+        }
+        let name = path.display().to_string();
+        let kind = if path.extension().is_some_and(|e| e == "gz") {
+            SourceKind::Gzip(path.to_path_buf())
+        } else {
+            SourceKind::Plain(path.to_path_buf())
+        };
+        Source { name, kind }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        match &self.kind {
+            SourceKind::Plain(p) | SourceKind::Gzip(p) => Some(p),
+            SourceKind::Stdin => None,
+        }
+    }
+
+    pub fn open(&self) -> Result<Box<dyn Read + Send>> {
+        Ok(match &self.kind {
+            SourceKind::Plain(p) => Box::new(open_file(p)?),
+            SourceKind::Gzip(p) => Box::new(MultiGzDecoder::new(open_file(p)?)),
+            SourceKind::Stdin => Box::new(io::stdin()),
+        })
+    }
+}
+
+pub fn open_file(path: &Path) -> Result<File> {
+    File::open(path).with_context(|| {
+        if path == Path::new(DEFAULT_PATH) {
+            format!(
+                "cannot open {} (the default input; pass FILE, or create it with `metricsctl load-test`)",
+                path.display()
+            )
+        } else {
+            format!("cannot open {}", path.display())
+        }
+    })
+}
+
+/// The inputs named on the command line, or the default path; ordered so that files
+/// holding the same series (a rotated pair) are read oldest first.
+pub fn sources(files: &[PathBuf]) -> Result<Vec<Source>> {
+    let mut out: Vec<Source> = if files.is_empty() {
+        vec![Source::from_arg(Path::new(DEFAULT_PATH))]
+    } else {
+        files.iter().map(|p| Source::from_arg(p)).collect()
+    };
+    if out.iter().filter(|s| s.kind == SourceKind::Stdin).count() > 1 {
+        anyhow::bail!("stdin (-) can be named only once");
+    }
+    if out.len() > 1 && !out.iter().any(|s| s.kind == SourceKind::Stdin) {
+        let mut keyed = Vec::with_capacity(out.len());
+        for s in out {
+            keyed.push((first_timestamp(&s)?, s));
+        }
+        // Files with no valid line sort first; ties keep the order given.
+        keyed.sort_by_key(|(ts, _)| ts.unwrap_or(i64::MIN));
+        out = keyed.into_iter().map(|(_, s)| s).collect();
+    }
+    Ok(out)
+}
+
+/// The timestamp of the first valid line among the first few of a source.
+fn first_timestamp(source: &Source) -> Result<Option<i64>> {
+    let reader = BufReader::new(source.open()?);
+    for line in reader.split(b'\n').take(1000) {
+        let line = line.with_context(|| format!("cannot read {}", source.name))?;
+        if let Ok(text) = std::str::from_utf8(&line) {
+            if let Ok(r) = parse_line(text.trim_end_matches('\r')) {
+                return Ok(Some(r.timestamp));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A run of whole lines of one source (the last block of a source may end without a
+/// newline: a line cut short by a crash, or a file written without the final newline).
+pub struct Block {
+    pub source: usize,
+    pub data: Vec<u8>,
+    /// The block's first line was longer than `MAX_LINE` and was dropped from `data`;
+    /// it still counts as a line so that numbering stays exact.
+    pub starts_with_oversized_line: bool,
+}
+
+/// Reads a source in blocks that end at a newline, carrying the partial last line over.
+pub struct BlockReader {
+    reader: Box<dyn Read + Send>,
+    source: usize,
+    carry: Vec<u8>,
+    eof: bool,
+    /// Skipping the rest of an oversized line until its newline.
+    skipping_long_line: bool,
+    name: String,
+}
+
+impl BlockReader {
+    pub fn new(source: usize, src: &Source) -> Result<BlockReader> {
+        Ok(BlockReader {
+            reader: src.open()?,
+            source,
+            carry: Vec::new(),
+            eof: false,
+            skipping_long_line: false,
+            name: src.name.clone(),
+        })
+    }
+
+    pub fn next_block(&mut self) -> Result<Option<Block>> {
+        let mut data = std::mem::take(&mut self.carry);
+        let mut oversized = false;
+        loop {
+            if self.eof {
+                return Ok((!data.is_empty() || oversized).then(|| Block {
+                    source: self.source,
+                    data,
+                    starts_with_oversized_line: oversized,
+                }));
+            }
+            let start = data.len();
+            data.resize(start + BLOCK_SIZE, 0);
+            let n = read_full(&mut self.reader, &mut data[start..])
+                .with_context(|| format!("cannot read {}", self.name))?;
+            data.truncate(start + n);
+            if n == 0 {
+                self.eof = true;
+                if self.skipping_long_line {
+                    self.skipping_long_line = false;
+                    oversized = true;
+                }
+                continue;
+            }
+            if self.skipping_long_line {
+                match memchr::memchr(b'\n', &data) {
+                    Some(i) => {
+                        data.drain(..=i);
+                        self.skipping_long_line = false;
+                        oversized = true;
+                    }
+                    None => {
+                        data.clear();
+                        continue;
+                    }
+                }
+            }
+            match memchr::memrchr(b'\n', &data) {
+                Some(last) => {
+                    self.carry.extend_from_slice(&data[last + 1..]);
+                    data.truncate(last + 1);
+                    return Ok(Some(Block {
+                        source: self.source,
+                        data,
+                        starts_with_oversized_line: oversized,
+                    }));
+                }
+                None if data.len() > MAX_LINE => {
+                    // One line bigger than the limit: drop it; it becomes the first line
+                    // of the next block. A block already holding one is handed out first.
+                    data.clear();
+                    self.skipping_long_line = true;
+                    if oversized {
+                        return Ok(Some(Block {
+                            source: self.source,
+                            data,
+                            starts_with_oversized_line: true,
+                        }));
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Splits a block into lines (without `\n` or a trailing `\r`), numbered from 0 within
+/// the block; a dropped oversized line appears as `None`.
+pub fn block_lines(block: &Block) -> impl Iterator<Item = (u64, Option<&[u8]>)> {
+    let mut pending_oversized = block.starts_with_oversized_line;
+    let mut rest = &block.data[..];
+    let mut index = 0u64;
+    std::iter::from_fn(move || {
+        if pending_oversized {
+            pending_oversized = false;
+            index += 1;
+            return Some((0, None));
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        index += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        Some((index - 1, Some(line)))
+    })
+}

@@ -1,0 +1,656 @@
+//! One line of metrics.jsonl: borrowed parsing, validation and normalisation
+//! (SPEC section 2).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::timestamp::parse_rfc3339;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl MetricType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+        }
+    }
+}
+
+/// A counter or gauge value. Integers stay exact (u64 and i64 both fit in i128).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Num {
+    Int(i128),
+    Float(f64),
+}
+
+impl Num {
+    pub const ZERO: Num = Num::Int(0);
+
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Num::Int(v) => v as f64,
+            Num::Float(v) => v,
+        }
+    }
+
+    pub fn add(self, other: Num) -> Num {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a.checked_add(b).map_or(Num::Float(a as f64 + b as f64), Num::Int),
+            (a, b) => Num::Float(a.as_f64() + b.as_f64()),
+        }
+    }
+
+    pub fn sub(self, other: Num) -> Num {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a.checked_sub(b).map_or(Num::Float(a as f64 - b as f64), Num::Int),
+            (a, b) => Num::Float(a.as_f64() - b.as_f64()),
+        }
+    }
+
+    pub fn less_than(self, other: Num) -> bool {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a < b,
+            (a, b) => a.as_f64() < b.as_f64(),
+        }
+    }
+
+    pub fn to_json(self) -> serde_json::Value {
+        match self {
+            Num::Int(v) => {
+                if let Ok(v) = i64::try_from(v) {
+                    v.into()
+                } else if let Ok(v) = u64::try_from(v) {
+                    v.into()
+                } else {
+                    serde_json::Value::from(v as f64)
+                }
+            }
+            Num::Float(v) => serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into),
+        }
+    }
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Num::Int(v) => write!(f, "{v}"),
+            Num::Float(v) => write!(f, "{}", format_float(*v)),
+        }
+    }
+}
+
+/// Shortest round-trip representation, without a trailing `.0` surprise for integers
+/// written as floats, and Prometheus spellings for the non-finite values.
+pub fn format_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        let s = format!("{v}");
+        s
+    }
+}
+
+/// A histogram data point with per-bucket counts; `counts` has one more entry than
+/// `bounds`: the overflow (+Inf) bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    pub count: u64,
+    pub sum: f64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub bounds: Vec<f64>,
+    pub counts: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleValue {
+    Num(Num),
+    Hist(Box<Histogram>),
+}
+
+/// The fields of a record as they appear in the line, borrowed where possible.
+#[derive(Deserialize)]
+struct RawRecord<'a> {
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
+    #[serde(borrow, default)]
+    service_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    metric_name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    metric_type: Option<Cow<'a, str>>,
+    value: RawMetricValue,
+    #[serde(borrow, default)]
+    unit: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    description: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    attributes: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    resource: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    start_timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    temporality: Option<Cow<'a, str>>,
+}
+
+/// A parsed, validated line.
+#[derive(Debug)]
+pub struct Record<'a> {
+    pub timestamp: i64,
+    pub timestamp_text: Cow<'a, str>,
+    pub service_name: Option<Cow<'a, str>>,
+    pub metric_name: Cow<'a, str>,
+    pub metric_type: MetricType,
+    /// `metric_type` was absent and was inferred from the value and the name.
+    pub type_inferred: bool,
+    pub value: SampleValue,
+    pub unit: Option<Cow<'a, str>>,
+    pub description: Option<Cow<'a, str>>,
+    pub attributes: Option<&'a RawValue>,
+    pub resource: Option<&'a RawValue>,
+    pub start_timestamp: Option<i64>,
+    pub delta: bool,
+}
+
+/// Parses one line (without its newline). The error is the reason the line is bad.
+pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
+    let raw: RawRecord<'_> = serde_json::from_str(line).map_err(|e| describe_json_error(&e))?;
+    let timestamp = parse_rfc3339(&raw.timestamp)?;
+    let start_timestamp = match &raw.start_timestamp {
+        Some(s) => Some(parse_rfc3339(s).map_err(|e| format!("start_timestamp: {e}"))?),
+        None => None,
+    };
+    if raw.metric_name.is_empty() {
+        return Err("empty metric_name".into());
+    }
+    let (value, is_object) = match raw.value {
+        RawMetricValue::Num(n) => (SampleValue::Num(n), false),
+        RawMetricValue::Hist(h) => (SampleValue::Hist(Box::new(normalise_histogram(h)?)), true),
+    };
+    let (metric_type, type_inferred) = match raw.metric_type.as_deref() {
+        Some("counter") => (MetricType::Counter, false),
+        Some("gauge") => (MetricType::Gauge, false),
+        Some("histogram") => (MetricType::Histogram, false),
+        Some(other) => {
+            return Err(format!(
+                "unknown metric_type {other:?} (expected counter, gauge or histogram)"
+            ))
+        }
+        None if is_object => (MetricType::Histogram, true),
+        None if raw.metric_name.ends_with("_total") => (MetricType::Counter, true),
+        None => (MetricType::Gauge, true),
+    };
+    if (metric_type == MetricType::Histogram) != is_object {
+        return Err(format!(
+            "{} value must be {}",
+            metric_type.as_str(),
+            if is_object { "a number, not an object" } else { "an object with count, sum and buckets" }
+        ));
+    }
+    if let SampleValue::Num(Num::Float(v)) = value {
+        if !v.is_finite() {
+            return Err("value is not a finite number".into());
+        }
+    }
+    let delta = match raw.temporality.as_deref() {
+        None | Some("cumulative") => false,
+        Some("delta") => true,
+        Some(other) => {
+            return Err(format!(
+                "unknown temporality {other:?} (expected cumulative or delta)"
+            ))
+        }
+    };
+    for (name, field) in [("attributes", raw.attributes), ("resource", raw.resource)] {
+        if let Some(f) = field {
+            if !f.get().starts_with('{') {
+                return Err(format!("{name} must be an object"));
+            }
+        }
+    }
+    Ok(Record {
+        timestamp,
+        timestamp_text: raw.timestamp,
+        service_name: raw.service_name,
+        metric_name: raw.metric_name,
+        metric_type,
+        type_inferred,
+        value,
+        unit: raw.unit,
+        description: raw.description,
+        attributes: raw.attributes,
+        resource: raw.resource,
+        start_timestamp,
+        delta,
+    })
+}
+
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    // serde_json appends " at line 1 column N"; the column is useful, "line 1" is not.
+    let msg = msg.replace(" at line 1 column ", " at column ");
+    if e.is_eof() {
+        format!("truncated JSON ({msg})")
+    } else if e.is_syntax() {
+        format!("invalid JSON ({msg})")
+    } else {
+        msg
+    }
+}
+
+/// `value` is either a number or a histogram object; decided in one pass.
+enum RawMetricValue {
+    Num(Num),
+    Hist(RawHistogram),
+}
+
+struct RawHistogram {
+    count: u64,
+    sum: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+    buckets: Vec<(f64, u64)>,
+}
+
+impl<'de> Deserialize<'de> for RawMetricValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawMetricValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or a histogram object")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(RawMetricValue::Num(Num::Int(v.into())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(RawMetricValue::Num(Num::Int(v.into())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(RawMetricValue::Num(Num::Float(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut count = None;
+                let mut sum = None;
+                let mut min = None;
+                let mut max = None;
+                let mut buckets = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "count" => set_once(&mut count, map.next_value::<u64>()?, "count")?,
+                        "sum" => set_once(&mut sum, map.next_value::<f64>()?, "sum")?,
+                        "min" => set_once(&mut min, map.next_value::<Option<f64>>()?, "min")?,
+                        "max" => set_once(&mut max, map.next_value::<Option<f64>>()?, "max")?,
+                        "buckets" => set_once(&mut buckets, map.next_value::<Buckets>()?.0, "buckets")?,
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RawMetricValue::Hist(RawHistogram {
+                    count: count.ok_or_else(|| de::Error::missing_field("value.count"))?,
+                    sum: sum.ok_or_else(|| de::Error::missing_field("value.sum"))?,
+                    min: min.flatten(),
+                    max: max.flatten(),
+                    buckets: buckets.unwrap_or_default(),
+                }))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn set_once<T, E: de::Error>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    *slot = Some(v);
+    Ok(())
+}
+
+struct Buckets(Vec<(f64, u64)>);
+
+impl<'de> Deserialize<'de> for Buckets {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Buckets;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of {upper_bound, count}")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Buckets, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(256));
+                while let Some(b) = seq.next_element::<Bucket>()? {
+                    out.push((b.upper_bound.0, b.count));
+                }
+                Ok(Buckets(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+#[derive(Deserialize)]
+struct Bucket {
+    upper_bound: Bound,
+    count: u64,
+}
+
+/// A bucket bound: a number, or one of the spellings of infinity.
+struct Bound(f64);
+
+impl<'de> Deserialize<'de> for Bound {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Bound;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or \"+Inf\"")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Bound, E> {
+                Ok(Bound(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Bound, E> {
+                Ok(Bound(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Bound, E> {
+                Ok(Bound(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Bound, E> {
+                match v {
+                    "+Inf" | "Inf" | "inf" | "+inf" | "Infinity" | "+Infinity" => Ok(Bound(f64::INFINITY)),
+                    _ => Err(E::custom(format!("invalid upper_bound {v:?}"))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Turns the buckets of a line into per-bucket counts with an explicit overflow bucket,
+/// accepting both OpenTelemetry's per-bucket counts and Prometheus-style cumulative ones.
+fn normalise_histogram(h: RawHistogram) -> Result<Histogram, String> {
+    let mut raw = h.buckets;
+    let explicit_inf = raw.last().is_some_and(|b| b.0 == f64::INFINITY);
+    let inf_count = if explicit_inf { raw.pop().map(|b| b.1) } else { None };
+    let mut bounds = Vec::with_capacity(raw.len());
+    let mut counts = Vec::with_capacity(raw.len() + 1);
+    for (i, &(bound, c)) in raw.iter().enumerate() {
+        if !bound.is_finite() {
+            return Err(format!("histogram bucket {i} has a non-finite upper_bound that is not last"));
+        }
+        if bounds.last().is_some_and(|&prev| bound <= prev) {
+            return Err(format!("histogram bucket bounds are not increasing at bucket {i}"));
+        }
+        bounds.push(bound);
+        counts.push(c);
+    }
+    // Cumulative (Prometheus style): non-decreasing and ending at count. Whenever that
+    // holds, reading the counts as per-bucket would only agree if all but the last were
+    // zero, so the two readings never conflict.
+    let mut all: Vec<u64> = counts.clone();
+    if let Some(c) = inf_count {
+        all.push(c);
+    }
+    let cumulative = all.len() > 1
+        && all.windows(2).all(|w| w[0] <= w[1])
+        && all.last() == Some(&h.count)
+        && all[..all.len() - 1].iter().any(|&c| c != 0);
+    if cumulative {
+        let mut prev = 0;
+        for c in all.iter_mut() {
+            let v = *c - prev;
+            prev = *c;
+            *c = v;
+        }
+    }
+    let finite: u64 = all[..counts.len()]
+        .iter()
+        .try_fold(0u64, |acc, &c| acc.checked_add(c))
+        .ok_or("histogram bucket counts overflow")?;
+    let overflow = if explicit_inf {
+        all[counts.len()]
+    } else {
+        h.count
+            .checked_sub(finite)
+            .ok_or_else(|| format!("histogram bucket counts ({finite}) exceed count ({})", h.count))?
+    };
+    all.truncate(counts.len());
+    all.push(overflow);
+    if finite.checked_add(overflow) != Some(h.count) {
+        return Err(format!(
+            "histogram bucket counts add up to {} but count is {}",
+            finite as u128 + overflow as u128,
+            h.count
+        ));
+    }
+    if !h.sum.is_finite() {
+        return Err("histogram sum is not a finite number".into());
+    }
+    Ok(Histogram { count: h.count, sum: h.sum, min: h.min, max: h.max, bounds, counts: all })
+}
+
+/// An attribute value: the JSON types OpenTelemetry attributes map to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AttrValue {
+    Str(String),
+    /// The number's JSON text, kept exact (`200`, `1.5`).
+    Num(String),
+    Bool(bool),
+}
+
+impl AttrValue {
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            AttrValue::Str(s) => s.clone().into(),
+            AttrValue::Num(n) => serde_json::from_str(n).unwrap_or_else(|_| n.clone().into()),
+            AttrValue::Bool(b) => (*b).into(),
+        }
+    }
+}
+
+impl fmt::Display for AttrValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttrValue::Str(s) => f.write_str(s),
+            AttrValue::Num(n) => f.write_str(n),
+            AttrValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// Attributes sorted by key, so that key order in the line does not matter.
+pub type LabelSet = Vec<(String, AttrValue)>;
+
+/// Parses an `attributes`/`resource` object into a sorted label set, rejecting
+/// duplicate keys (which would otherwise silently merge or split series).
+pub fn parse_label_set(raw: Option<&RawValue>, what: &str) -> Result<LabelSet, String> {
+    let Some(raw) = raw else { return Ok(Vec::new()) };
+    let mut labels: LabelSet = serde_json::from_str::<LabelList>(raw.get())
+        .map_err(|e| format!("{what}: {}", describe_json_error(&e)))?
+        .0;
+    labels.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!("{what}: duplicate key {:?}", w[0].0));
+    }
+    Ok(labels)
+}
+
+struct LabelList(LabelSet);
+
+impl<'de> Deserialize<'de> for LabelList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LabelList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of string, number or boolean values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LabelList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let v: &RawValue = map.next_value()?;
+                    let text = v.get();
+                    let value = match text.as_bytes().first() {
+                        Some(b'"') => AttrValue::Str(serde_json::from_str(text).map_err(de::Error::custom)?),
+                        Some(b't') => AttrValue::Bool(true),
+                        Some(b'f') => AttrValue::Bool(false),
+                        Some(b'-' | b'0'..=b'9') => AttrValue::Num(text.to_string()),
+                        _ => {
+                            return Err(de::Error::custom(format!(
+                                "value of {key:?} must be a string, number or boolean"
+                            )))
+                        }
+                    };
+                    out.push((key, value));
+                }
+                Ok(LabelList(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Canonical text of a label set: equal for equal sets whatever the key order.
+pub fn canonical_text(labels: &LabelSet) -> String {
+    let mut out = String::with_capacity(labels.len() * 32);
+    for (k, v) in labels {
+        out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        out.push(':');
+        match v {
+            AttrValue::Str(s) => out.push_str(&serde_json::to_string(s).unwrap_or_default()),
+            AttrValue::Num(n) => out.push_str(n),
+            AttrValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        }
+        out.push(',');
+    }
+    out
+}
+
+/// Finds `"metric_name":"<name>"` by byte search, so that lines of unwanted metrics can
+/// be skipped without a parse. `None` when the fast form is absent (spaces, escapes):
+/// the caller then parses the line.
+pub fn quick_metric_name(line: &[u8]) -> Option<&[u8]> {
+    const KEY: &[u8] = b"\"metric_name\":\"";
+    let at = memchr::memmem::find(line, KEY)? + KEY.len();
+    let rest = &line[at..];
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    if rest[end] == b'\\' {
+        return None;
+    }
+    // A second occurrence means the key is also inside a string or duplicated: parse.
+    if memchr::memmem::find(&line[at..], KEY).is_some() {
+        return None;
+    }
+    Some(&rest[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED_COUNTER: &str = r#"{"timestamp":"2025-12-16T09:30:17.594+0800","service_name":"sre","metric_name":"http_server_requests_total","metric_type":"counter","value":1234,"unit":"1","description":"Total number of HTTP requests","attributes":{"http.method":"POST","http.route":"/api/v1/orders","http.status_code":200,"status":"success"}}"#;
+
+    #[test]
+    fn parses_the_seed_counter() {
+        let r = parse_line(SEED_COUNTER).unwrap();
+        assert_eq!(r.metric_type, MetricType::Counter);
+        assert!(!r.type_inferred);
+        assert_eq!(r.value, SampleValue::Num(Num::Int(1234)));
+        let labels = parse_label_set(r.attributes, "attributes").unwrap();
+        assert_eq!(labels[0].0, "http.method");
+        assert_eq!(labels[2], ("http.status_code".into(), AttrValue::Num("200".into())));
+    }
+
+    #[test]
+    fn u64_values_keep_precision() {
+        let line = r#"{"timestamp":"2025-01-01T00:00:00Z","metric_name":"x_total","value":18446744073709551615}"#;
+        let r = parse_line(line).unwrap();
+        assert_eq!(r.value, SampleValue::Num(Num::Int(u64::MAX as i128)));
+        assert!(r.type_inferred);
+    }
+
+    fn hist(buckets: &str, count: u64) -> Result<Histogram, String> {
+        let line = format!(
+            r#"{{"timestamp":"2025-01-01T00:00:00Z","metric_name":"h","value":{{"count":{count},"sum":1.5,"buckets":{buckets}}}}}"#
+        );
+        match parse_line(&line)?.value {
+            SampleValue::Hist(h) => Ok(*h),
+            SampleValue::Num(_) => panic!("not a histogram"),
+        }
+    }
+
+    #[test]
+    fn histogram_bucket_forms_agree() {
+        let per_bucket = hist(r#"[{"upper_bound":0.1,"count":1},{"upper_bound":1,"count":2}]"#, 6).unwrap();
+        let with_inf = hist(
+            r#"[{"upper_bound":0.1,"count":1},{"upper_bound":1,"count":2},{"upper_bound":"+Inf","count":3}]"#,
+            6,
+        )
+        .unwrap();
+        let cumulative = hist(
+            r#"[{"upper_bound":0.1,"count":1},{"upper_bound":1,"count":3},{"upper_bound":"+Inf","count":6}]"#,
+            6,
+        )
+        .unwrap();
+        assert_eq!(per_bucket.counts, vec![1, 2, 3]);
+        assert_eq!(per_bucket, with_inf);
+        assert_eq!(per_bucket, cumulative);
+    }
+
+    #[test]
+    fn inconsistent_histograms_are_bad() {
+        assert!(hist(r#"[{"upper_bound":0.1,"count":5},{"upper_bound":1,"count":2}]"#, 6).is_err());
+        assert!(hist(r#"[{"upper_bound":1,"count":1},{"upper_bound":0.1,"count":1}]"#, 6).is_err());
+        assert!(hist(r#"[{"upper_bound":0.1,"count":1},{"upper_bound":"+Inf","count":1}]"#, 6).is_err());
+    }
+
+    #[test]
+    fn bad_lines_have_reasons() {
+        let cases = [
+            ("{", "truncated"),
+            ("not json", "invalid JSON"),
+            (r#"{"timestamp":"x","metric_name":"a","value":1}"#, "invalid timestamp"),
+            (r#"{"timestamp":"2025-01-01T00:00:00Z","value":1}"#, "metric_name"),
+            (r#"{"timestamp":"2025-01-01T00:00:00Z","metric_name":"a","value":"1"}"#, "number or a histogram"),
+            (r#"{"timestamp":"2025-01-01T00:00:00Z","metric_name":"a","metric_type":"summary","value":1}"#, "unknown metric_type"),
+            (r#"{"timestamp":"2025-01-01T00:00:00Z","metric_name":"a","metric_type":"histogram","value":1}"#, "histogram value"),
+        ];
+        for (line, reason) in cases {
+            let err = parse_line(line).unwrap_err();
+            assert!(err.contains(reason), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn label_sets_are_order_insensitive_and_reject_duplicates() {
+        let a = RawValue::from_string(r#"{"b":1,"a":"x"}"#.into()).unwrap();
+        let b = RawValue::from_string(r#"{"a":"x","b":1}"#.into()).unwrap();
+        let la = parse_label_set(Some(&a), "attributes").unwrap();
+        let lb = parse_label_set(Some(&b), "attributes").unwrap();
+        assert_eq!(canonical_text(&la), canonical_text(&lb));
+        let dup = RawValue::from_string(r#"{"a":1,"a":2}"#.into()).unwrap();
+        assert!(parse_label_set(Some(&dup), "attributes").unwrap_err().contains("duplicate"));
+    }
+
+    #[test]
+    fn quick_metric_name_finds_plain_names_only() {
+        assert_eq!(quick_metric_name(SEED_COUNTER.as_bytes()), Some(&b"http_server_requests_total"[..]));
+        assert_eq!(quick_metric_name(br#"{"metric_name": "x"}"#), None);
+        assert_eq!(quick_metric_name(br#"{"metric_name":"a\"b"}"#), None);
+    }
+}

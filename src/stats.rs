@@ -1,0 +1,143 @@
+//! Histogram arithmetic: merging increases and Prometheus' `histogram_quantile`.
+
+use crate::record::Histogram;
+
+/// A sum of histogram increases with one bucket layout (the union of the layouts added).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistogramSum {
+    pub count: u64,
+    pub sum: f64,
+    /// Finite upper bounds, increasing.
+    pub bounds: Vec<f64>,
+    /// Per-bucket counts; one more than `bounds` (the +Inf bucket).
+    pub counts: Vec<u64>,
+}
+
+impl HistogramSum {
+    pub fn add(&mut self, h: &Histogram) {
+        self.count += h.count;
+        self.sum += h.sum;
+        if self.counts.is_empty() {
+            self.bounds = h.bounds.clone();
+            self.counts = h.counts.clone();
+            return;
+        }
+        if self.bounds != h.bounds {
+            self.widen_to(&h.bounds);
+        }
+        if self.bounds == h.bounds {
+            for (a, b) in self.counts.iter_mut().zip(&h.counts) {
+                *a += b;
+            }
+            return;
+        }
+        // h's layout is a subset of ours: each of its buckets goes to ours with the same
+        // upper bound (all we know is that its observations are <= that bound).
+        for (i, &c) in h.counts.iter().enumerate() {
+            let target = match h.bounds.get(i) {
+                Some(b) => self.bounds.iter().position(|x| x == b).unwrap_or(self.bounds.len()),
+                None => self.bounds.len(),
+            };
+            self.counts[target] += c;
+        }
+    }
+
+    /// Re-buckets to the union of our bounds and `other`.
+    fn widen_to(&mut self, other: &[f64]) {
+        let mut union: Vec<f64> = self.bounds.iter().chain(other).copied().collect();
+        union.sort_by(f64::total_cmp);
+        union.dedup();
+        if union == self.bounds {
+            return;
+        }
+        let mut counts = vec![0u64; union.len() + 1];
+        for (i, &c) in self.counts.iter().enumerate() {
+            let target = match self.bounds.get(i) {
+                Some(b) => union.iter().position(|x| x == b).unwrap_or(union.len()),
+                None => union.len(),
+            };
+            counts[target] += c;
+        }
+        self.bounds = union;
+        self.counts = counts;
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+
+    /// Prometheus' `histogram_quantile` on these buckets: linear interpolation inside the
+    /// bucket holding the rank, 0 as the lower edge of the first bucket (when its upper
+    /// bound is positive), and the highest finite bound when the rank falls in +Inf.
+    /// `None` when there are no observations.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let total: u64 = self.counts.iter().sum();
+        if total == 0 || self.bounds.is_empty() {
+            return None;
+        }
+        if q < 0.0 {
+            return Some(f64::NEG_INFINITY);
+        }
+        if q > 1.0 {
+            return Some(f64::INFINITY);
+        }
+        let rank = q * total as f64;
+        let mut cumulative = 0u64;
+        for (i, &bound) in self.bounds.iter().enumerate() {
+            let before = cumulative;
+            cumulative += self.counts[i];
+            if cumulative as f64 >= rank {
+                if i == 0 && bound <= 0.0 {
+                    return Some(bound);
+                }
+                let start = if i == 0 { 0.0 } else { self.bounds[i - 1] };
+                let in_bucket = (cumulative - before) as f64;
+                if in_bucket == 0.0 {
+                    return Some(start);
+                }
+                return Some(start + (bound - start) * ((rank - before as f64) / in_bucket));
+            }
+        }
+        self.bounds.last().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(bounds: &[f64], counts: &[u64]) -> Histogram {
+        Histogram {
+            count: counts.iter().sum(),
+            sum: 0.0,
+            min: None,
+            max: None,
+            bounds: bounds.to_vec(),
+            counts: counts.to_vec(),
+        }
+    }
+
+    #[test]
+    fn quantile_interpolates_like_prometheus() {
+        // Buckets (0,0.1]: 10, (0.1,0.5]: 30, (0.5,1]: 50, +Inf: 10 -> 100 observations.
+        let mut s = HistogramSum::default();
+        s.add(&h(&[0.1, 0.5, 1.0], &[10, 30, 50, 10]));
+        // rank 50 -> bucket (0.5,1], 10 into its 50 -> 0.5 + 0.5 * 10/50 = 0.6
+        assert!((s.quantile(0.5).unwrap() - 0.6).abs() < 1e-12);
+        // rank 5 -> first bucket: 0 + 0.1 * 5/10 = 0.05
+        assert!((s.quantile(0.05).unwrap() - 0.05).abs() < 1e-12);
+        // rank 95 -> +Inf bucket -> highest finite bound
+        assert_eq!(s.quantile(0.95), Some(1.0));
+        assert_eq!(HistogramSum::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn merges_different_layouts_by_upper_bound() {
+        let mut s = HistogramSum::default();
+        s.add(&h(&[0.1, 1.0], &[1, 2, 3]));
+        s.add(&h(&[0.5, 1.0], &[4, 5, 6]));
+        assert_eq!(s.bounds, vec![0.1, 0.5, 1.0]);
+        assert_eq!(s.counts, vec![1, 4, 7, 9]);
+        assert_eq!(s.count, 21);
+    }
+}
