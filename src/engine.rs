@@ -170,6 +170,8 @@ struct SeriesState {
     latest_timestamp: i64,
     last_start: Option<i64>,
     last_value: Option<SampleValue>,
+    /// The value before this series last dropped, to spot values that come back.
+    value_before_drop: Option<SampleValue>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -187,6 +189,9 @@ pub struct ProcessState {
     bad_lines_at_previous_export: u64,
     pub restarts: Vec<Restart>,
     pub exports: u32,
+    /// Times a series dropped and, one export later, was back at or above its value
+    /// before the drop: what two instances writing as one process look like.
+    pub oscillations: u32,
 }
 
 /// Counters of what the engine saw that users should know about.
@@ -239,6 +244,7 @@ impl Engine {
                     latest_timestamp: i64::MIN,
                     last_start: None,
                     last_value: None,
+                    value_before_drop: None,
                 });
                 while self.processes.len() < self.catalog.processes.len() {
                     self.processes.push(ProcessState::default());
@@ -312,6 +318,11 @@ impl Engine {
             if state.last_export + 1 == export {
                 continuing += 1;
             }
+            // Evidence that an already recorded restart explains (a series that missed
+            // exports since) is not a new restart.
+            if restarted_between(&self.processes[pid as usize].restart_exports, state.last_export, export) {
+                continue;
+            }
             let metric_type = self.catalog.series[*id as usize].key.metric_type;
             if restart.is_none() {
                 if let (Some(new), Some(old)) = (sample.start_timestamp, state.last_start) {
@@ -383,6 +394,18 @@ impl Engine {
                 },
             };
             let previous_timestamp = (state.last_export != NONE).then_some(state.last_timestamp);
+            if metric_type != MetricType::Gauge && !sample.delta {
+                if let Some(before) = state.value_before_drop.take() {
+                    if !decreased(&before, &sample.value) {
+                        self.processes[pid as usize].oscillations += 1;
+                    }
+                }
+                if let Some(old) = &state.last_value {
+                    if decreased(old, &sample.value) {
+                        state.value_before_drop = Some(old.clone());
+                    }
+                }
+            }
             if state.wanted && window.contains(sample.timestamp) {
                 let step = Step {
                     timestamp: sample.timestamp,
@@ -419,10 +442,7 @@ impl Engine {
     /// one resource (and so cannot be told apart).
     pub fn suspicious_processes(&self) -> Vec<ProcessId> {
         (0..self.processes.len())
-            .filter(|&p| {
-                let s = &self.processes[p];
-                s.restarts.len() >= 3 && s.restarts.len() * 4 >= s.exports as usize
-            })
+            .filter(|&p| self.processes[p].oscillations >= 2)
             .map(|p| p as ProcessId)
             .collect()
     }
