@@ -190,7 +190,7 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if is_control(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if is_control(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -224,8 +224,8 @@ mod tests {
     #[test]
     fn sanitize_escapes_terminal_controls() {
         assert_eq!(sanitize("plain"), "plain");
-        assert_eq!(sanitize("a\nb\x1b[31m"), "a\\nb\\u{1b}[31m");
-        assert_eq!(sanitize("\u{9b}x"), "\\u{9b}x");
+        assert_eq!(sanitize("a\nb\x1b[31m"), "a\\nb\\u001b[31m");
+        assert_eq!(sanitize("\u{9b}x"), "\\u009bx");
     }
 
     #[test]

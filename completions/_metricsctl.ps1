@@ -1,0 +1,156 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'metricsctl'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'metricsctl' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Show the last records (read backwards from the end of the file), and follow')
+            [CompletionResult]::new('sum', 'sum', [CompletionResultType]::ParameterValue, 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums')
+            [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Per-second rate per group per time step, with a sparkline')
+            [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'metricsctl;tail' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Number of records to show')
+            [CompletionResult]::new('--lines', '--lines', [CompletionResultType]::ParameterName, 'Number of records to show')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Only this route (the `http.route` attribute)')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'Only this service')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--where', '--where', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'End of the window: RFC 3339, or a duration before the newest sample')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: `json` prints the records as JSON lines')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep reading appended records; survives rotation and truncation like `tail -F`')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep reading appended records; survives rotation and truncation like `tail -F`')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Show counters'' and histograms'' increase and per-second rate since their previous sample instead of their cumulative value')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail on the first bad line instead of skipping it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'metricsctl;sum' {
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'Group by these labels (comma-separated); same as `by LABELS`')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Only this route (the `http.route` attribute)')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'Only this service')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--where', '--where', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'End of the window: RFC 3339, or a duration before the newest sample')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--baseline', '--baseline', [CompletionResultType]::ParameterName, 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail on the first bad line instead of skipping it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'metricsctl;rate' {
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'Group by these labels (comma-separated); same as `by LABELS`')
+            [CompletionResult]::new('--step', '--step', [CompletionResultType]::ParameterName, 'Width of each time bucket')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Only this route (the `http.route` attribute)')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'Only this service')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--where', '--where', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'End of the window: RFC 3339, or a duration before the newest sample')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--baseline', '--baseline', [CompletionResultType]::ParameterName, 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail on the first bad line instead of skipping it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'metricsctl;quantile' {
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'Group by these labels (comma-separated); same as `by LABELS`')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Only this route (the `http.route` attribute)')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'Only this service')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--where', '--where', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'End of the window: RFC 3339, or a duration before the newest sample')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--baseline', '--baseline', [CompletionResultType]::ParameterName, 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail on the first bad line instead of skipping it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'metricsctl;check' {
+            [CompletionResult]::new('--max-label-values', '--max-label-values', [CompletionResultType]::ParameterName, 'A label with more distinct values than this on one metric is a problem')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'metricsctl;completions' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'metricsctl;help' {
+            [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Show the last records (read backwards from the end of the file), and follow')
+            [CompletionResult]::new('sum', 'sum', [CompletionResultType]::ParameterValue, 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums')
+            [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Per-second rate per group per time step, with a sparkline')
+            [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'metricsctl;help;tail' {
+            break
+        }
+        'metricsctl;help;sum' {
+            break
+        }
+        'metricsctl;help;rate' {
+            break
+        }
+        'metricsctl;help;quantile' {
+            break
+        }
+        'metricsctl;help;check' {
+            break
+        }
+        'metricsctl;help;completions' {
+            break
+        }
+        'metricsctl;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,136 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[metricsctl] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'metricsctl'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'metricsctl'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand tail 'Show the last records (read backwards from the end of the file), and follow'
+            cand sum 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums'
+            cand rate 'Per-second rate per group per time step, with a sparkline'
+            cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
+            cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'metricsctl;tail'= {
+            cand -n 'Number of records to show'
+            cand --lines 'Number of records to show'
+            cand -m 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --metric 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --route 'Only this route (the `http.route` attribute)'
+            cand --service 'Only this service'
+            cand -w 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --where 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --since 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample'
+            cand --until 'End of the window: RFC 3339, or a duration before the newest sample'
+            cand --format 'Output format: `json` prints the records as JSON lines'
+            cand -f 'Keep reading appended records; survives rotation and truncation like `tail -F`'
+            cand --follow 'Keep reading appended records; survives rotation and truncation like `tail -F`'
+            cand --rate 'Show counters'' and histograms'' increase and per-second rate since their previous sample instead of their cumulative value'
+            cand --strict 'Fail on the first bad line instead of skipping it'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'metricsctl;sum'= {
+            cand --by 'Group by these labels (comma-separated); same as `by LABELS`'
+            cand -m 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --metric 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --route 'Only this route (the `http.route` attribute)'
+            cand --service 'Only this service'
+            cand -w 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --where 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --since 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample'
+            cand --until 'End of the window: RFC 3339, or a duration before the newest sample'
+            cand --format 'Output format'
+            cand --baseline 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero'
+            cand --strict 'Fail on the first bad line instead of skipping it'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'metricsctl;rate'= {
+            cand --by 'Group by these labels (comma-separated); same as `by LABELS`'
+            cand --step 'Width of each time bucket'
+            cand -m 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --metric 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --route 'Only this route (the `http.route` attribute)'
+            cand --service 'Only this service'
+            cand -w 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --where 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --since 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample'
+            cand --until 'End of the window: RFC 3339, or a duration before the newest sample'
+            cand --format 'Output format'
+            cand --baseline 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero'
+            cand --strict 'Fail on the first bad line instead of skipping it'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'metricsctl;quantile'= {
+            cand --by 'Group by these labels (comma-separated); same as `by LABELS`'
+            cand -m 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --metric 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --route 'Only this route (the `http.route` attribute)'
+            cand --service 'Only this service'
+            cand -w 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --where 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --since 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample'
+            cand --until 'End of the window: RFC 3339, or a duration before the newest sample'
+            cand --format 'Output format'
+            cand --baseline 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero'
+            cand --strict 'Fail on the first bad line instead of skipping it'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'metricsctl;check'= {
+            cand --max-label-values 'A label with more distinct values than this on one metric is a problem'
+            cand --format 'Output format'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'metricsctl;completions'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'metricsctl;help'= {
+            cand tail 'Show the last records (read backwards from the end of the file), and follow'
+            cand sum 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums'
+            cand rate 'Per-second rate per group per time step, with a sparkline'
+            cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
+            cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'metricsctl;help;tail'= {
+        }
+        &'metricsctl;help;sum'= {
+        }
+        &'metricsctl;help;rate'= {
+        }
+        &'metricsctl;help;quantile'= {
+        }
+        &'metricsctl;help;check'= {
+        }
+        &'metricsctl;help;completions'= {
+        }
+        &'metricsctl;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

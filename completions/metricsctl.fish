@@ -1,0 +1,102 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_metricsctl_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_metricsctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_metricsctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_metricsctl_using_subcommand
+    set -l cmd (__fish_metricsctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -s V -l version -d 'Print version'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "tail" -d 'Show the last records (read backwards from the end of the file), and follow'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "sum" -d 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "rate" -d 'Per-second rate per group per time step, with a sparkline'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -s n -l lines -d 'Number of records to show' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -s m -l metric -d 'Metric name, exact or glob (`http_server_*`); repeatable' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -l route -d 'Only this route (the `http.route` attribute)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -l service -d 'Only this service' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -s w -l where -d 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -l since -d 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -l until -d 'End of the window: RFC 3339, or a duration before the newest sample' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -l format -d 'Output format: `json` prints the records as JSON lines' -r -f -a "table\t'Aligned columns for people (plain ASCII when stdout is not a terminal)'
+json\t'A JSON array of row objects with stable keys: the machine contract'
+csv\t'Comma-separated values with a header row'"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -s f -l follow -d 'Keep reading appended records; survives rotation and truncation like `tail -F`'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -l rate -d 'Show counters\' and histograms\' increase and per-second rate since their previous sample instead of their cumulative value'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -l strict -d 'Fail on the first bad line instead of skipping it'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -l by -d 'Group by these labels (comma-separated); same as `by LABELS`' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -s m -l metric -d 'Metric name, exact or glob (`http_server_*`); repeatable' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -l route -d 'Only this route (the `http.route` attribute)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -l service -d 'Only this service' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -s w -l where -d 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -l since -d 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -l until -d 'End of the window: RFC 3339, or a duration before the newest sample' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -l format -d 'Output format' -r -f -a "table\t'Aligned columns for people (plain ASCII when stdout is not a terminal)'
+json\t'A JSON array of row objects with stable keys: the machine contract'
+csv\t'Comma-separated values with a header row'"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -l baseline -d 'Take each series\' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -l strict -d 'Fail on the first bad line instead of skipping it'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand sum" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -l by -d 'Group by these labels (comma-separated); same as `by LABELS`' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -l step -d 'Width of each time bucket' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -s m -l metric -d 'Metric name, exact or glob (`http_server_*`); repeatable' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -l route -d 'Only this route (the `http.route` attribute)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -l service -d 'Only this service' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -s w -l where -d 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -l since -d 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -l until -d 'End of the window: RFC 3339, or a duration before the newest sample' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -l format -d 'Output format' -r -f -a "table\t'Aligned columns for people (plain ASCII when stdout is not a terminal)'
+json\t'A JSON array of row objects with stable keys: the machine contract'
+csv\t'Comma-separated values with a header row'"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -l baseline -d 'Take each series\' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -l strict -d 'Fail on the first bad line instead of skipping it'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand rate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -l by -d 'Group by these labels (comma-separated); same as `by LABELS`' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -s m -l metric -d 'Metric name, exact or glob (`http_server_*`); repeatable' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -l route -d 'Only this route (the `http.route` attribute)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -l service -d 'Only this service' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -s w -l where -d 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -l since -d 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -l until -d 'End of the window: RFC 3339, or a duration before the newest sample' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -l format -d 'Output format' -r -f -a "table\t'Aligned columns for people (plain ASCII when stdout is not a terminal)'
+json\t'A JSON array of row objects with stable keys: the machine contract'
+csv\t'Comma-separated values with a header row'"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -l baseline -d 'Take each series\' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -l strict -d 'Fail on the first bad line instead of skipping it'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand quantile" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand check" -l max-label-values -d 'A label with more distinct values than this on one metric is a problem' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand check" -l format -d 'Output format' -r -f -a "table\t'Aligned columns for people (plain ASCII when stdout is not a terminal)'
+json\t'A JSON array of row objects with stable keys: the machine contract'
+csv\t'Comma-separated values with a header row'"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "tail" -d 'Show the last records (read backwards from the end of the file), and follow'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "sum" -d 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "rate" -d 'Per-second rate per group per time step, with a sparkline'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
