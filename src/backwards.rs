@@ -97,8 +97,8 @@ pub fn newest_timestamp(sources: &[Source]) -> Result<Option<i64>> {
     for src in sources {
         let ts = match &src.kind {
             SourceKind::Plain(path) => {
-                let mut lines = BackwardLines::open(open_file(path)?)
-                    .with_context(|| format!("cannot read {}", src.name))?;
+                let mut lines =
+                    BackwardLines::open(open_file(path)?).with_context(|| format!("cannot read {}", src.name))?;
                 let mut found = None;
                 while let Some(line) = lines.next_line().with_context(|| format!("cannot read {}", src.name))? {
                     if let Some(ts) = line.as_deref().and_then(line_timestamp) {

@@ -407,13 +407,8 @@ impl Engine {
                 }
             }
             if state.wanted && window.contains(sample.timestamp) {
-                let step = Step {
-                    timestamp: sample.timestamp,
-                    previous_timestamp,
-                    kind,
-                    value: &sample.value,
-                    increase,
-                };
+                let step =
+                    Step { timestamp: sample.timestamp, previous_timestamp, kind, value: &sample.value, increase };
                 sink.step(id, info, &step);
             }
             if !sample.delta {
@@ -441,10 +436,7 @@ impl Engine {
     /// Processes whose restarts are so frequent that several instances probably share
     /// one resource (and so cannot be told apart).
     pub fn suspicious_processes(&self) -> Vec<ProcessId> {
-        (0..self.processes.len())
-            .filter(|&p| self.processes[p].oscillations >= 2)
-            .map(|p| p as ProcessId)
-            .collect()
+        (0..self.processes.len()).filter(|&p| self.processes[p].oscillations >= 2).map(|p| p as ProcessId).collect()
     }
 }
 
@@ -489,7 +481,7 @@ fn zero_like(v: &SampleValue) -> Increase {
 
 fn difference(old: &SampleValue, new: &SampleValue) -> Increase {
     match (old, new) {
-        (SampleValue::Num(a), SampleValue::Num(b)) => Increase::Num(b.sub(*a)),
+        (SampleValue::Num(a), SampleValue::Num(b)) => Increase::Num(b.minus(*a)),
         (SampleValue::Hist(a), SampleValue::Hist(b)) if a.bounds == b.bounds => Increase::Hist(Histogram {
             count: b.count - a.count,
             sum: b.sum - a.sum,

@@ -31,11 +31,7 @@ impl MetricMatcher {
                 exact.push(p.clone());
             }
         }
-        let globs = if any_glob {
-            Some(Arc::new(builder.build().context("invalid metric patterns")?))
-        } else {
-            None
-        };
+        let globs = if any_glob { Some(Arc::new(builder.build().context("invalid metric patterns")?)) } else { None };
         Ok(MetricMatcher { exact: Arc::new(exact), globs })
     }
 
@@ -44,9 +40,7 @@ impl MetricMatcher {
     }
 
     pub fn matches(&self, name: &str) -> bool {
-        self.is_all()
-            || self.exact.iter().any(|e| e == name)
-            || self.globs.as_ref().is_some_and(|g| g.is_match(name))
+        self.is_all() || self.exact.iter().any(|e| e == name) || self.globs.as_ref().is_some_and(|g| g.is_match(name))
     }
 
     pub fn matches_bytes(&self, name: &[u8]) -> bool {

@@ -71,7 +71,11 @@ impl Follower {
                         on_line(&rest)?;
                     }
                     if let Ok(file) = File::open(&self.path) {
-                        let event = if self.file.is_some() || self.vanished { FollowEvent::Replaced } else { FollowEvent::Appeared };
+                        let event = if self.file.is_some() || self.vanished {
+                            FollowEvent::Replaced
+                        } else {
+                            FollowEvent::Appeared
+                        };
                         on_event(event);
                         self.file = Some(file);
                         self.identity = Some(identity);

@@ -131,11 +131,13 @@ pub struct BlockReader {
     /// Skipping the rest of an oversized line until its newline.
     skipping_long_line: bool,
     name: String,
+    block_size: usize,
 }
 
 impl BlockReader {
-    pub fn new(source: usize, src: &Source) -> Result<BlockReader> {
+    pub fn new(source: usize, src: &Source, block_size: usize) -> Result<BlockReader> {
         Ok(BlockReader {
+            block_size: block_size.max(1),
             reader: src.open()?,
             source,
             carry: Vec::new(),
@@ -150,14 +152,11 @@ impl BlockReader {
         let mut oversized = false;
         loop {
             if self.eof {
-                return Ok((!data.is_empty() || oversized).then(|| Block {
-                    source: self.source,
-                    data,
-                    starts_with_oversized_line: oversized,
-                }));
+                let block = Block { source: self.source, data, starts_with_oversized_line: oversized };
+                return Ok((!block.data.is_empty() || oversized).then_some(block));
             }
             let start = data.len();
-            data.resize(start + BLOCK_SIZE, 0);
+            data.resize(start + self.block_size, 0);
             let n = read_full(&mut self.reader, &mut data[start..])
                 .with_context(|| format!("cannot read {}", self.name))?;
             data.truncate(start + n);
@@ -186,11 +185,7 @@ impl BlockReader {
                 Some(last) => {
                     self.carry.extend_from_slice(&data[last + 1..]);
                     data.truncate(last + 1);
-                    return Ok(Some(Block {
-                        source: self.source,
-                        data,
-                        starts_with_oversized_line: oversized,
-                    }));
+                    return Ok(Some(Block { source: self.source, data, starts_with_oversized_line: oversized }));
                 }
                 None if data.len() > MAX_LINE => {
                     // One line bigger than the limit: drop it; it becomes the first line
@@ -198,11 +193,7 @@ impl BlockReader {
                     data.clear();
                     self.skipping_long_line = true;
                     if oversized {
-                        return Ok(Some(Block {
-                            source: self.source,
-                            data,
-                            starts_with_oversized_line: true,
-                        }));
+                        return Ok(Some(Block { source: self.source, data, starts_with_oversized_line: true }));
                     }
                 }
                 None => {}

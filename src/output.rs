@@ -138,7 +138,11 @@ impl Table {
                     w.write_record(row.iter().map(|c| {
                         let text = c.csv_text();
                         // CSV is data, but not a way to send escape sequences to a terminal.
-                        if term.is_tty { sanitize(&text).into_owned() } else { text }
+                        if term.is_tty {
+                            sanitize(&text).into_owned()
+                        } else {
+                            text
+                        }
                     }))?;
                 }
                 w.flush()?;
@@ -158,11 +162,14 @@ impl Table {
         }
         t.set_header(self.headers.iter().map(|h| {
             let c = comfy_table::Cell::new(h);
-            if term.color { c.add_attribute(comfy_table::Attribute::Bold) } else { c }
+            if term.color {
+                c.add_attribute(comfy_table::Attribute::Bold)
+            } else {
+                c
+            }
         }));
-        let numeric: Vec<bool> = (0..self.headers.len())
-            .map(|i| self.rows.iter().any(|r| r.get(i).is_some_and(Cell::is_numeric)))
-            .collect();
+        let numeric: Vec<bool> =
+            (0..self.headers.len()).map(|i| self.rows.iter().any(|r| r.get(i).is_some_and(Cell::is_numeric))).collect();
         for row in self.rows.iter().chain(self.footer.iter()) {
             t.add_row(row.iter().map(|c| comfy_table::Cell::new(c.display())));
         }

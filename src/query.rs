@@ -1,10 +1,10 @@
 //! Runs a query: reads the input through the parallel scanner into the engine and a
 //! command's sink, and accounts for bad lines and other findings on stderr.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 
 use crate::engine::{Engine, EngineOptions, SeriesId, SeriesInfo, Sink, Step};
-use crate::filter::{Filter, MetricMatcher, Window};
+use crate::filter::{Filter, Window};
 use crate::input::Source;
 use crate::output::sanitize;
 use crate::scan::{scan, ScanOptions};
@@ -30,6 +30,7 @@ pub struct QueryOptions {
     pub baseline: bool,
     /// Bad lines to keep per source with their reasons.
     pub keep_bad: usize,
+    pub block_size: usize,
 }
 
 /// Applies the filter's series conditions before the command's own sink.
@@ -58,11 +59,7 @@ impl Sink for FilteredSink<'_> {
 
 /// Resolves `--since`/`--until`, relative ones against the newest sample of the input.
 pub fn resolve_window(sources: &[Source], filter: &Filter) -> Result<Window> {
-    let newest = if filter.needs_newest_timestamp() {
-        crate::backwards::newest_timestamp(sources)?
-    } else {
-        None
-    };
+    let newest = if filter.needs_newest_timestamp() { crate::backwards::newest_timestamp(sources)? } else { None };
     Ok(Window {
         since: filter.since.and_then(|t| t.resolve(newest)),
         until: filter.until.and_then(|t| t.resolve(newest)),
@@ -71,15 +68,17 @@ pub fn resolve_window(sources: &[Source], filter: &Filter) -> Result<Window> {
 
 /// Reads the input into `sink`; returns the engine (for its catalog and findings) and
 /// the scan report. Warnings go to stderr.
-pub fn run(sources: &[Source], filter: &Filter, options: &QueryOptions, sink: &mut dyn Sink) -> Result<(Engine, ScanReport)> {
+pub fn run(
+    sources: &[Source],
+    filter: &Filter,
+    options: &QueryOptions,
+    sink: &mut dyn Sink,
+) -> Result<(Engine, ScanReport)> {
     let window = resolve_window(sources, filter)?;
     let mut engine = Engine::new(EngineOptions { window, baseline: options.baseline });
-    let mut report = ScanReport {
-        lines: vec![0; sources.len()],
-        bad: vec![BadLines::default(); sources.len()],
-        inferred_types: 0,
-    };
-    let scan_options = ScanOptions { metrics: filter.metrics.clone() };
+    let mut report =
+        ScanReport { lines: vec![0; sources.len()], bad: vec![BadLines::default(); sources.len()], inferred_types: 0 };
+    let scan_options = ScanOptions { metrics: filter.metrics.clone(), block_size: options.block_size };
     let mut filtered = FilteredSink { filter, inner: sink, error: None };
     scan(sources, &scan_options, |origin, chunk| {
         report.lines[origin.source] += chunk.lines;
@@ -132,10 +131,7 @@ pub fn warn_engine_findings(sources: &[Source], engine: &Engine) {
             .first_out_of_order
             .map(|(origin, line, _)| format!(" (first: {}:{})", sources[origin.source].name, origin.first_line + line))
             .unwrap_or_default();
-        eprintln!(
-            "warning: ignored {} samples older than their series' previous sample{at}",
-            stats.out_of_order
-        );
+        eprintln!("warning: ignored {} samples older than their series' previous sample{at}", stats.out_of_order);
     }
     for pid in engine.suspicious_processes() {
         let p = &engine.catalog.processes[pid as usize];
@@ -148,21 +144,4 @@ pub fn warn_engine_findings(sources: &[Source], engine: &Engine) {
             sanitize(p.resource.trim_end_matches(','))
         );
     }
-}
-
-/// The metric a query command defaults to when `-m` is not given.
-pub fn metric_matcher_or(filter: &Filter) -> &MetricMatcher {
-    &filter.metrics
-}
-
-/// Fails when a group-by label is unknown to every selected series: almost always a typo.
-pub fn check_group_labels(labels: &[String], seen: &[bool]) -> Result<()> {
-    for (label, seen) in labels.iter().zip(seen) {
-        if !seen {
-            return Err(anyhow!(
-                "no selected series has a label {label:?} (try the full attribute name, e.g. http.route)"
-            ));
-        }
-    }
-    Ok(())
 }

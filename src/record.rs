@@ -44,14 +44,14 @@ impl Num {
         }
     }
 
-    pub fn add(self, other: Num) -> Num {
+    pub fn plus(self, other: Num) -> Num {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.checked_add(b).map_or(Num::Float(a as f64 + b as f64), Num::Int),
             (a, b) => Num::Float(a.as_f64() + b.as_f64()),
         }
     }
 
-    pub fn sub(self, other: Num) -> Num {
+    pub fn minus(self, other: Num) -> Num {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.checked_sub(b).map_or(Num::Float(a as f64 - b as f64), Num::Int),
             (a, b) => Num::Float(a.as_f64() - b.as_f64()),
@@ -96,7 +96,11 @@ pub fn format_float(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         let s = format!("{v}");
         s
@@ -185,11 +189,7 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
         Some("counter") => (MetricType::Counter, false),
         Some("gauge") => (MetricType::Gauge, false),
         Some("histogram") => (MetricType::Histogram, false),
-        Some(other) => {
-            return Err(format!(
-                "unknown metric_type {other:?} (expected counter, gauge or histogram)"
-            ))
-        }
+        Some(other) => return Err(format!("unknown metric_type {other:?} (expected counter, gauge or histogram)")),
         None if is_object => (MetricType::Histogram, true),
         None if raw.metric_name.ends_with("_total") => (MetricType::Counter, true),
         None => (MetricType::Gauge, true),
@@ -209,11 +209,7 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
     let delta = match raw.temporality.as_deref() {
         None | Some("cumulative") => false,
         Some("delta") => true,
-        Some(other) => {
-            return Err(format!(
-                "unknown temporality {other:?} (expected cumulative or delta)"
-            ))
-        }
+        Some(other) => return Err(format!("unknown temporality {other:?} (expected cumulative or delta)")),
     };
     for (name, field) in [("attributes", raw.attributes), ("resource", raw.resource)] {
         if let Some(f) = field {
@@ -480,9 +476,8 @@ pub type LabelSet = Vec<(String, AttrValue)>;
 /// duplicate keys (which would otherwise silently merge or split series).
 pub fn parse_label_set(raw: Option<&RawValue>, what: &str) -> Result<LabelSet, String> {
     let Some(raw) = raw else { return Ok(Vec::new()) };
-    let mut labels: LabelSet = serde_json::from_str::<LabelList>(raw.get())
-        .map_err(|e| format!("{what}: {}", describe_json_error(&e)))?
-        .0;
+    let mut labels: LabelSet =
+        serde_json::from_str::<LabelList>(raw.get()).map_err(|e| format!("{what}: {}", describe_json_error(&e)))?.0;
     labels.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(w) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(format!("{what}: duplicate key {:?}", w[0].0));
@@ -597,16 +592,12 @@ mod tests {
     #[test]
     fn histogram_bucket_forms_agree() {
         let per_bucket = hist(r#"[{"upper_bound":0.1,"count":1},{"upper_bound":1,"count":2}]"#, 6).unwrap();
-        let with_inf = hist(
-            r#"[{"upper_bound":0.1,"count":1},{"upper_bound":1,"count":2},{"upper_bound":"+Inf","count":3}]"#,
-            6,
-        )
-        .unwrap();
-        let cumulative = hist(
-            r#"[{"upper_bound":0.1,"count":1},{"upper_bound":1,"count":3},{"upper_bound":"+Inf","count":6}]"#,
-            6,
-        )
-        .unwrap();
+        let with_inf =
+            hist(r#"[{"upper_bound":0.1,"count":1},{"upper_bound":1,"count":2},{"upper_bound":"+Inf","count":3}]"#, 6)
+                .unwrap();
+        let cumulative =
+            hist(r#"[{"upper_bound":0.1,"count":1},{"upper_bound":1,"count":3},{"upper_bound":"+Inf","count":6}]"#, 6)
+                .unwrap();
         assert_eq!(per_bucket.counts, vec![1, 2, 3]);
         assert_eq!(per_bucket, with_inf);
         assert_eq!(per_bucket, cumulative);
@@ -627,8 +618,14 @@ mod tests {
             (r#"{"timestamp":"x","metric_name":"a","value":1}"#, "invalid timestamp"),
             (r#"{"timestamp":"2025-01-01T00:00:00Z","value":1}"#, "metric_name"),
             (r#"{"timestamp":"2025-01-01T00:00:00Z","metric_name":"a","value":"1"}"#, "number or a histogram"),
-            (r#"{"timestamp":"2025-01-01T00:00:00Z","metric_name":"a","metric_type":"summary","value":1}"#, "unknown metric_type"),
-            (r#"{"timestamp":"2025-01-01T00:00:00Z","metric_name":"a","metric_type":"histogram","value":1}"#, "histogram value"),
+            (
+                r#"{"timestamp":"2025-01-01T00:00:00Z","metric_name":"a","metric_type":"summary","value":1}"#,
+                "unknown metric_type",
+            ),
+            (
+                r#"{"timestamp":"2025-01-01T00:00:00Z","metric_name":"a","metric_type":"histogram","value":1}"#,
+                "histogram value",
+            ),
         ];
         for (line, reason) in cases {
             let err = parse_line(line).unwrap_err();

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::sync::mpsc::{channel, sync_channel};
 use std::sync::Arc;
 
@@ -29,9 +29,7 @@ pub struct SeriesKey {
 
 impl SeriesKey {
     pub fn fingerprint(&self) -> u64 {
-        let mut h = FixedState::with_seed(0x6d65_7472_6963_7363).build_hasher();
-        self.hash(&mut h);
-        h.finish()
+        FixedState::with_seed(0x6d65_7472_6963_7363).hash_one(self)
     }
 }
 
@@ -90,6 +88,8 @@ pub struct ParsedChunk {
 #[derive(Clone)]
 pub struct ScanOptions {
     pub metrics: MetricMatcher,
+    /// Bytes read per block (tests use small blocks to split exports across them).
+    pub block_size: usize,
 }
 
 /// Interning key of a series within one block, borrowed from the block's text.
@@ -234,6 +234,7 @@ pub fn scan<F>(sources: &[Source], options: &ScanOptions, mut apply: F) -> Resul
 where
     F: FnMut(ChunkOrigin, ParsedChunk) -> Result<()>,
 {
+    let block_size = options.block_size;
     let options = Arc::new(options.clone());
     let max_in_flight = rayon::current_num_threads() * 2 + 1;
     std::thread::scope(|scope| {
@@ -241,7 +242,7 @@ where
         scope.spawn(move || {
             let mut seq = 0u64;
             for (i, src) in sources.iter().enumerate() {
-                let mut reader = match BlockReader::new(i, src) {
+                let mut reader = match BlockReader::new(i, src, block_size) {
                     Ok(r) => r,
                     Err(e) => {
                         let _ = block_tx.send(Err(e));

@@ -25,22 +25,13 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
         }
         Some(v)
     };
-    let sep_ok = b[4] == b'-'
-        && b[7] == b'-'
-        && matches!(b[10], b'T' | b't' | b' ')
-        && b[13] == b':'
-        && b[16] == b':';
+    let sep_ok = b[4] == b'-' && b[7] == b'-' && matches!(b[10], b'T' | b't' | b' ') && b[13] == b':' && b[16] == b':';
     if !sep_ok {
         return Err(err());
     }
-    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
-        digits(0..4),
-        digits(5..7),
-        digits(8..10),
-        digits(11..13),
-        digits(14..16),
-        digits(17..19),
-    ) else {
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) =
+        (digits(0..4), digits(5..7), digits(8..10), digits(11..13), digits(14..16), digits(17..19))
+    else {
         return Err(err());
     };
     if !(1..=12).contains(&month)
@@ -146,12 +137,7 @@ pub fn format_utc(nanos: i64) -> String {
     let frac = nanos.rem_euclid(NANOS_PER_SEC);
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
-    let mut out = format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    );
+    let mut out = format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
     if frac != 0 {
         if frac % 1_000_000 == 0 {
             out.push_str(&format!(".{:03}", frac / 1_000_000));
@@ -174,19 +160,13 @@ pub fn parse_duration(text: &str) -> Result<i64> {
     let mut total: i64 = 0;
     let mut rest = t;
     while !rest.is_empty() {
-        let digits_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let digits_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if digits_end == 0 {
             bail!("invalid duration {text:?} (expected e.g. 30s, 15m, 2h, 1d)");
         }
-        let number: f64 = rest[..digits_end]
-            .parse()
-            .with_context(|| format!("invalid duration {text:?}"))?;
+        let number: f64 = rest[..digits_end].parse().with_context(|| format!("invalid duration {text:?}"))?;
         rest = &rest[digits_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit = &rest[..unit_end];
         rest = &rest[unit_end..];
         let scale: f64 = match unit {
@@ -261,10 +241,7 @@ mod tests {
         let base = parse_rfc3339("2025-01-01T00:00:00Z").unwrap();
         assert_eq!(base, 1_735_689_600 * NANOS_PER_SEC);
         assert_eq!(parse_rfc3339("2025-01-01T00:00:00.1Z").unwrap() - base, 100_000_000);
-        assert_eq!(
-            parse_rfc3339("2025-01-01T00:00:00.123456789Z").unwrap() - base,
-            123_456_789
-        );
+        assert_eq!(parse_rfc3339("2025-01-01T00:00:00.123456789Z").unwrap() - base, 123_456_789);
         assert!(parse_rfc3339("2025-01-01T00:00:00.Z").is_err());
     }
 

@@ -69,7 +69,8 @@ fn broken_pipe_exits_0_silently() {
 
 #[test]
 fn no_color_and_pipes_get_plain_ascii_tables() {
-    let out = metricsctl().env("NO_COLOR", "1").args(["sum", "by", "route", &fixture("restarts.jsonl")]).output().unwrap();
+    let out =
+        metricsctl().env("NO_COLOR", "1").args(["sum", "by", "route", &fixture("restarts.jsonl")]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.is_ascii(), "{text}");
     assert!(!text.contains('\u{1b}'));

@@ -13,7 +13,8 @@ fn rate_per_step_bucket() {
     // 20 s buckets aligned to the epoch; orders increases 10 | 15+15 | 5+7 | 20+10.
     let v = json(&["rate", "by", "route", "--step", "20s", "--route", "/api/v1/orders", &fixture("restarts.jsonl")]);
     let rows = v.as_array().unwrap();
-    let got: Vec<(&str, f64)> = rows.iter().map(|r| (r["time"].as_str().unwrap(), r["rate"].as_f64().unwrap())).collect();
+    let got: Vec<(&str, f64)> =
+        rows.iter().map(|r| (r["time"].as_str().unwrap(), r["rate"].as_f64().unwrap())).collect();
     assert_eq!(
         got,
         vec![
@@ -53,7 +54,15 @@ fn quantiles_whole_input() {
 #[test]
 fn quantiles_of_the_window_increase() {
     // increase between the two exports: [0,0,5,5,6,3,1,0] (count 20, sum 1.2)
-    let v = json(&["quantile", "0.5,0.9", "--since", "2025-12-16T10:00:20+08:00", "--route", "/api/v1/orders", &fixture("histograms.jsonl")]);
+    let v = json(&[
+        "quantile",
+        "0.5,0.9",
+        "--since",
+        "2025-12-16T10:00:20+08:00",
+        "--route",
+        "/api/v1/orders",
+        &fixture("histograms.jsonl"),
+    ]);
     assert_eq!(v[0]["count"], json!(20));
     assert!(close(&v[0]["p50"], 0.05), "{v}");
     assert!(close(&v[0]["p90"], 0.1 + 0.15 * 2.0 / 3.0), "{v}");

@@ -43,12 +43,7 @@ fn rotated_files_in_any_order_and_gzip() {
 #[test]
 fn stdin_is_an_input() {
     let data = std::fs::read(fixture_path("seed_timeline.jsonl")).unwrap();
-    metricsctl()
-        .args(["sum", "-", "--format", "csv"])
-        .write_stdin(data)
-        .assert()
-        .success()
-        .stdout("value\n40\n");
+    metricsctl().args(["sum", "-", "--format", "csv"]).write_stdin(data).assert().success().stdout("value\n40\n");
 }
 
 #[test]
@@ -86,9 +81,23 @@ fn gauges_sum_the_latest_values() {
     // restarts.jsonl's active-requests gauge ends at 0; seed_examples' at 5.
     let v = json(&["sum", "-m", "http_server_active_requests", &fixture("seed_examples.jsonl")]);
     assert_eq!(v, json!([{"value": 5}]));
-    let v = json(&["sum", "-m", "http_server_active_requests", &fixture("restarts.jsonl"), "--until", "2025-12-16T10:00:40+08:00"]);
+    let v = json(&[
+        "sum",
+        "-m",
+        "http_server_active_requests",
+        &fixture("restarts.jsonl"),
+        "--until",
+        "2025-12-16T10:00:40+08:00",
+    ]);
     assert_eq!(v, json!([{"value": 0}]));
-    let v = json(&["sum", "-m", "http_server_active_requests", &fixture("restarts.jsonl"), "--until", "2025-12-16T10:00:30+08:00"]);
+    let v = json(&[
+        "sum",
+        "-m",
+        "http_server_active_requests",
+        &fixture("restarts.jsonl"),
+        "--until",
+        "2025-12-16T10:00:30+08:00",
+    ]);
     assert_eq!(v, json!([{"value": 4}]));
 }
 
@@ -97,7 +106,15 @@ fn window_counts_steps_whose_later_sample_is_inside() {
     // orders steps at :20 (+15), :30 (+15), :40 (restart, 5): 35
     let rows = sum_by(
         "route",
-        &[&fixture("restarts.jsonl"), "--since", "2025-12-16T10:00:20+08:00", "--until", "2025-12-16T02:00:40Z", "--route", "/api/v1/orders"],
+        &[
+            &fixture("restarts.jsonl"),
+            "--since",
+            "2025-12-16T10:00:20+08:00",
+            "--until",
+            "2025-12-16T02:00:40Z",
+            "--route",
+            "/api/v1/orders",
+        ],
     );
     assert_eq!(rows, vec![("/api/v1/orders".into(), json!(35))]);
     // relative: the last 15 s before the newest sample (10:01:10) hold :01:00 (+20) and :01:10 (+10)
@@ -114,7 +131,16 @@ fn baseline_flag_ignores_each_series_first_sample() {
 
 #[test]
 fn where_filters_and_multiple_group_labels() {
-    let v = json(&["sum", "by", "route,status_code", "-w", "method=GET", "-w", "route!=/api/v1/users", &fixture("restarts.jsonl")]);
+    let v = json(&[
+        "sum",
+        "by",
+        "route,status_code",
+        "-w",
+        "method=GET",
+        "-w",
+        "route!=/api/v1/users",
+        &fixture("restarts.jsonl"),
+    ]);
     assert_eq!(v, json!([{"route": "/api/v1/orders", "status_code": 200, "value": 82}]));
     let v = json(&["sum", "by", "service", "--service", "nope", &fixture("restarts.jsonl")]);
     assert_eq!(v, json!([]));

@@ -27,7 +27,16 @@ fn last_n_records_in_order() {
 
 #[test]
 fn filters_apply_and_histograms_are_summarised() {
-    let out = stdout_of(&["tail", "-n", "1", "-m", "http_server_request_duration_seconds", "--route", "/api/v1/orders", &fixture("histograms.jsonl")]);
+    let out = stdout_of(&[
+        "tail",
+        "-n",
+        "1",
+        "-m",
+        "http_server_request_duration_seconds",
+        "--route",
+        "/api/v1/orders",
+        &fixture("histograms.jsonl"),
+    ]);
     assert!(out.trim_end().ends_with("count=30 sum=1.7 p50=0.0375"), "{out}");
 }
 
@@ -92,7 +101,7 @@ fn tail_of_a_huge_file_reads_only_its_end() {
     // records are right there.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.jsonl");
-    let mut f = std::fs::File::create(&path).unwrap();
+    let f = std::fs::File::create(&path).unwrap();
     f.set_len(2 << 30).unwrap();
     let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
     f.write_all(b"\n").unwrap();

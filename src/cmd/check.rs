@@ -25,8 +25,20 @@ const UNBOUNDED_LABELS: &[&str] = &["user_id", "request_id", "session_id", "trac
 
 /// Unit suffixes a histogram name should end in (seed section 10.2).
 const UNIT_SUFFIXES: &[&str] = &[
-    "_seconds", "_milliseconds", "_bytes", "_ratio", "_percent", "_meters", "_celsius", "_grams", "_joules",
-    "_volts", "_amperes", "_hertz", "_count", "_size",
+    "_seconds",
+    "_milliseconds",
+    "_bytes",
+    "_ratio",
+    "_percent",
+    "_meters",
+    "_celsius",
+    "_grams",
+    "_joules",
+    "_volts",
+    "_amperes",
+    "_hertz",
+    "_count",
+    "_size",
 ];
 
 struct Everything;
@@ -70,7 +82,12 @@ pub fn naming_problems(name: &str, metric_type: MetricType) -> Vec<String> {
 
 pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let sources = sources(&args.files)?;
-    let options = QueryOptions { strict: false, baseline: false, keep_bad: SHOWN_BAD_LINES };
+    let options = QueryOptions {
+        strict: false,
+        baseline: false,
+        keep_bad: SHOWN_BAD_LINES,
+        block_size: crate::input::BLOCK_SIZE,
+    };
     let (engine, report) = query::run(&sources, &Filter::default(), &options, &mut Everything)?;
 
     let mut metrics: BTreeMap<(String, MetricType), MetricReport> = BTreeMap::new();

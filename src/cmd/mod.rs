@@ -141,7 +141,7 @@ impl QueryInput {
         Ok(QueryInput {
             sources: sources(files)?,
             filter,
-            options: QueryOptions { strict, baseline, keep_bad: 1 },
+            options: QueryOptions { strict, baseline, keep_bad: 1, block_size: crate::input::BLOCK_SIZE },
         })
     }
 

@@ -59,7 +59,7 @@ impl Sink for RateSink {
         };
         let bucket = step.timestamp.div_euclid(self.step) * self.step;
         let slot = self.buckets[group].entry(bucket).or_insert(Num::ZERO);
-        *slot = slot.add(increase);
+        *slot = slot.plus(increase);
     }
 }
 
@@ -75,10 +75,7 @@ pub fn run(args: RateArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let engine = input.run(&mut sink)?;
     sink.grouper.finish()?;
     if !sink.gauges.is_empty() {
-        eprintln!(
-            "warning: ignored gauge metric(s) {}: a rate needs a counter or a histogram",
-            sink.gauges.join(", ")
-        );
+        eprintln!("warning: ignored gauge metric(s) {}: a rate needs a counter or a histogram", sink.gauges.join(", "));
     }
     if sink.grouper.keys.is_empty() {
         warn_nothing_matched(&args.filter.metric, DEFAULT_METRIC);

@@ -18,7 +18,10 @@ pub const DEFAULT_METRIC: &str = "http_server_requests_total";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Total {
     Counter(Num),
-    Histogram { count: u64, sum: f64 },
+    Histogram {
+        count: u64,
+        sum: f64,
+    },
     /// Sum of the latest values of the group's series.
     Gauge(Num),
 }
@@ -55,7 +58,7 @@ impl SumSink {
                     acc.gauge_series
                         .iter()
                         .filter_map(|s| self.gauge_latest.get(s).map(|(_, v)| *v))
-                        .fold(Num::ZERO, Num::add),
+                        .fold(Num::ZERO, Num::plus),
                 ),
             })
             .collect()
@@ -78,7 +81,7 @@ impl Sink for SumSink {
         let Some(group) = self.grouper.group_of(id) else { return };
         let acc = &mut self.accs[group];
         match &step.increase {
-            Increase::Num(n) => acc.counter = Some(acc.counter.unwrap_or(Num::ZERO).add(*n)),
+            Increase::Num(n) => acc.counter = Some(acc.counter.unwrap_or(Num::ZERO).plus(*n)),
             Increase::Hist(h) => acc.histogram.add(h),
             Increase::None => {
                 if let SampleValue::Num(v) = step.value {
@@ -158,7 +161,7 @@ fn sum_table(sink: &SumSink) -> Table {
         let mut labels = vec![Cell::Empty; label_columns];
         labels[0] = Cell::Text("total".into());
         let scalar = totals.iter().fold(None, |acc: Option<Num>, t| match t {
-            Total::Counter(n) | Total::Gauge(n) => Some(acc.unwrap_or(Num::ZERO).add(*n)),
+            Total::Counter(n) | Total::Gauge(n) => Some(acc.unwrap_or(Num::ZERO).plus(*n)),
             Total::Histogram { .. } => acc,
         });
         let (count, sum) = totals.iter().fold((0u64, 0.0f64), |(c, s), t| match t {

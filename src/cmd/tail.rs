@@ -50,7 +50,13 @@ struct Selector {
 
 impl Selector {
     /// Parses a line; `Ok(None)` for blank lines, bad lines (tallied) and non-matches.
-    fn select<'a>(&mut self, source: usize, name: &str, pos: LinePos, line: &'a [u8]) -> Result<Option<(Record<'a>, SeriesKey)>> {
+    fn select<'a>(
+        &mut self,
+        source: usize,
+        name: &str,
+        pos: LinePos,
+        line: &'a [u8],
+    ) -> Result<Option<(Record<'a>, SeriesKey)>> {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
@@ -90,7 +96,12 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
         }
     }
     let window = resolve_window(&sources, &filter)?;
-    let mut selector = Selector { filter, window, strict: args.input.strict, bad: (0..sources.len()).map(|_| BadLineTally::default()).collect() };
+    let mut selector = Selector {
+        filter,
+        window,
+        strict: args.input.strict,
+        bad: (0..sources.len()).map(|_| BadLineTally::default()).collect(),
+    };
     let (shown, follow_from) = last_records(&sources, &mut selector, args.lines, args.rate, args.follow)?;
     let mut previous: HashMap<SeriesKey, (i64, SampleValue)> = HashMap::new();
     for s in shown.iter().rev() {
@@ -179,7 +190,8 @@ fn last_records(
     // oldest shown record of that series.
     let mut missing: HashMap<SeriesKey, usize> = HashMap::new();
     for (i, src) in sources.iter().enumerate().rev() {
-        let done = |shown: &Vec<Shown>, missing: &HashMap<SeriesKey, usize>| shown.len() >= n && (!rate || missing.is_empty());
+        let done =
+            |shown: &Vec<Shown>, missing: &HashMap<SeriesKey, usize>| shown.len() >= n && (!rate || missing.is_empty());
         if done(&shown, &missing) && !(follow && i == sources.len() - 1) {
             break;
         }
@@ -207,7 +219,9 @@ fn last_records(
                         follow_from = len - line.len() as u64;
                         continue;
                     }
-                    let Some((record, key)) = selector.select(i, &src.name, LinePos::FromEnd(from_end), &line)? else { continue };
+                    let Some((record, key)) = selector.select(i, &src.name, LinePos::FromEnd(from_end), &line)? else {
+                        continue;
+                    };
                     if shown.len() >= n {
                         lookback += 1;
                         if lookback > RATE_LOOKBACK_LINES {
@@ -284,7 +298,9 @@ fn forward_records(src: &Source, index: usize, selector: &mut Selector, n: usize
         if line.last() == Some(&b'\r') {
             line.pop();
         }
-        let Some((record, key)) = selector.select(index, &src.name, LinePos::Number(no as u64 + 1), &line)? else { continue };
+        let Some((record, key)) = selector.select(index, &src.name, LinePos::Number(no as u64 + 1), &line)? else {
+            continue;
+        };
         let previous = if rate { last.insert(key.clone(), (record.timestamp, record.value.clone())) } else { None };
         if n == 0 {
             continue;
@@ -297,7 +313,13 @@ fn forward_records(src: &Source, index: usize, selector: &mut Selector, n: usize
     Ok(ring.into())
 }
 
-fn write_record(out: &mut dyn Write, format: Format, rate: bool, r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Result<()> {
+fn write_record(
+    out: &mut dyn Write,
+    format: Format,
+    rate: bool,
+    r: &Record<'_>,
+    previous: Option<&(i64, SampleValue)>,
+) -> Result<()> {
     match format {
         Format::Json if !rate => {
             let json = serde_json::to_string(&record_json(r, None))?;
@@ -396,7 +418,7 @@ fn increase_since(r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Opti
     }
     let increase = match (&r.value, prev) {
         (SampleValue::Num(now), SampleValue::Num(before)) => {
-            SampleValue::Num(if now.less_than(*before) { *now } else { now.sub(*before) })
+            SampleValue::Num(if now.less_than(*before) { *now } else { now.minus(*before) })
         }
         (SampleValue::Hist(now), SampleValue::Hist(before)) => {
             if now.count < before.count || now.bounds != before.bounds {

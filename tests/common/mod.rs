@@ -23,14 +23,9 @@ pub fn fixture_path(name: &str) -> PathBuf {
 /// Runs the binary with `--format json` appended and parses stdout; asserts exit 0.
 pub fn json(args: &[&str]) -> Value {
     let out = metricsctl().args(args).args(["--format", "json"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "metricsctl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
+    assert!(out.status.success(), "metricsctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// `sum --format json` rows as (label value text, value) pairs for one label.

@@ -1,0 +1,224 @@
+//! Property tests of the semantics (SPEC section 3): totals are exact across restarts,
+//! whatever the block boundaries of the parallel reader.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use metricsctl::cli::FilterArgs;
+use metricsctl::cmd::sum::{SumSink, Total};
+use metricsctl::input::Source;
+use metricsctl::query::{self, QueryOptions};
+use metricsctl::record::Num;
+use proptest::prelude::*;
+
+const ROUTES: [&str; 4] = ["/api/v1/orders", "/api/v1/orders/{id}", "/api/v1/users", "/healthz"];
+const BASE_SECS: i64 = 1_765_850_400; // 2025-12-16T02:00:00Z
+
+/// What one process does in one export interval.
+#[derive(Debug, Clone)]
+struct Interval {
+    restart: bool,
+    requests: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+struct Scenario {
+    processes: usize,
+    routes: usize,
+    /// [tick][process]
+    ticks: Vec<Vec<Interval>>,
+    start_timestamps: bool,
+    block_size: usize,
+    shuffle_seed: u64,
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (1usize..=3, 1usize..=4, 2usize..=20, any::<bool>(), 32usize..2048, any::<u64>()).prop_flat_map(
+        |(processes, routes, ticks, start_timestamps, block_size, shuffle_seed)| {
+            let interval = (
+                prop::bool::weighted(0.12),
+                prop::collection::vec(prop_oneof![3 => Just(0u8), 2 => 1u8..4, 1 => 4u8..40], routes),
+            )
+                .prop_map(|(restart, requests)| Interval { restart, requests });
+            prop::collection::vec(prop::collection::vec(interval, processes), ticks).prop_map(move |ticks| Scenario {
+                processes,
+                routes,
+                ticks,
+                start_timestamps,
+                block_size,
+                shuffle_seed,
+            })
+        },
+    )
+}
+
+fn timestamp(secs: i64, millis: i64) -> String {
+    // RFC 3339 with a +08:00 offset, as the seed writes them.
+    let local = secs + 8 * 3600;
+    let days = local.div_euclid(86_400);
+    let sod = local.rem_euclid(86_400);
+    // days since epoch -> civil date (Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}+0800", sod / 3600, sod / 60 % 60, sod % 60)
+}
+
+struct Simulated {
+    file: String,
+    expected: BTreeMap<String, u64>,
+    /// Every restart can be seen in the file by the rules of SPEC section 3.
+    restarts_visible: bool,
+}
+
+fn simulate(s: &Scenario) -> Simulated {
+    let mut out = String::new();
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    let mut values = vec![vec![0u64; s.routes]; s.processes];
+    let mut recorded = vec![vec![false; s.routes]; s.processes];
+    // Last exported value of each series in the current lifetime.
+    let mut exported = vec![vec![0u64; s.routes]; s.processes];
+    // Values last written to the file (any lifetime): what the reader compares against.
+    let mut in_file: Vec<Vec<Option<u64>>> = vec![vec![None; s.routes]; s.processes];
+    let mut has_exported = vec![false; s.processes];
+    let mut unseen_restart = vec![false; s.processes];
+    let mut start = vec![BASE_SECS - 5; s.processes];
+    let mut visible = true;
+    let mut rng = s.shuffle_seed | 1;
+    for (tick, intervals) in s.ticks.iter().enumerate() {
+        let now = BASE_SECS + 10 * tick as i64;
+        let mut order: Vec<usize> = (0..s.processes).collect();
+        for i in (1..order.len()).rev() {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            order.swap(i, (rng % (i as u64 + 1)) as usize);
+        }
+        for p in order {
+            let iv = &intervals[p];
+            if iv.restart && has_exported[p] {
+                values[p] = vec![0; s.routes];
+                recorded[p] = vec![false; s.routes];
+                exported[p] = vec![0; s.routes];
+                start[p] = now - 5;
+                unseen_restart[p] = true;
+            }
+            for (r, &n) in iv.requests.iter().enumerate() {
+                values[p][r] += u64::from(n);
+                recorded[p][r] |= n > 0;
+            }
+            if !recorded[p].iter().any(|&x| x) {
+                continue;
+            }
+            if unseen_restart[p] && !s.start_timestamps {
+                let vanished = (0..s.routes).any(|r| in_file[p][r].is_some() && !recorded[p][r]);
+                let decreased =
+                    (0..s.routes).any(|r| recorded[p][r] && in_file[p][r].is_some_and(|old| values[p][r] < old));
+                visible &= vanished || decreased;
+            }
+            unseen_restart[p] = false;
+            has_exported[p] = true;
+            for r in 0..s.routes {
+                if !recorded[p][r] {
+                    in_file[p][r] = None;
+                    continue;
+                }
+                *expected.entry(ROUTES[r].to_string()).or_default() += values[p][r] - exported[p][r];
+                exported[p][r] = values[p][r];
+                in_file[p][r] = Some(values[p][r]);
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                // Attribute order varies from line to line: it must not matter.
+                let attrs = if rng % 2 == 0 {
+                    format!(
+                        r#"{{"http.method":"GET","http.route":"{}","http.status_code":200,"status":"success"}}"#,
+                        ROUTES[r]
+                    )
+                } else {
+                    format!(
+                        r#"{{"status":"success","http.status_code":200,"http.route":"{}","http.method":"GET"}}"#,
+                        ROUTES[r]
+                    )
+                };
+                let start_field = if s.start_timestamps {
+                    format!(r#","start_timestamp":"{}""#, timestamp(start[p], 0))
+                } else {
+                    String::new()
+                };
+                out.push_str(&format!(
+                    r#"{{"timestamp":"{}","service_name":"sre","metric_name":"http_server_requests_total","metric_type":"counter","value":{},"attributes":{attrs},"resource":{{"service.name":"sre","service.instance.id":"sre-{p}"}}{start_field}}}"#,
+                    timestamp(now, p as i64),
+                    values[p][r],
+                ));
+                out.push('\n');
+            }
+        }
+    }
+    Simulated { file: out, expected, restarts_visible: visible }
+}
+
+fn metricsctl_sum_by_route(path: &std::path::Path, block_size: usize) -> BTreeMap<String, u64> {
+    let sources = vec![Source::from_arg(path)];
+    let filter = FilterArgs::default().build(Some("http_server_requests_total")).unwrap();
+    let options = QueryOptions { strict: true, baseline: false, keep_bad: 1, block_size };
+    let mut sink = SumSink::new(vec!["route".into()]);
+    query::run(&sources, &filter, &options, &mut sink).unwrap();
+    sink.grouper.finish().unwrap();
+    let totals = sink.totals();
+    sink.grouper
+        .keys
+        .iter()
+        .zip(totals)
+        .map(|(k, t)| {
+            let Total::Counter(Num::Int(v)) = t else { panic!("not an integer counter total: {t:?}") };
+            (k.labels[0].text(), u64::try_from(v).unwrap())
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, max_global_rejects: 20_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sum_equals_the_requests_exported(s in scenario()) {
+        let sim = simulate(&s);
+        prop_assume!(sim.restarts_visible);
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(sim.file.as_bytes()).unwrap();
+        let got = metricsctl_sum_by_route(f.path(), s.block_size);
+        prop_assert_eq!(got, sim.expected, "file:\n{}", sim.file);
+    }
+}
+
+#[test]
+fn a_restart_invisible_in_one_series_is_seen_through_the_others() {
+    // users is 2 before and after the restart; orders shows it. Whatever the block
+    // size splits, users must count 2 + 2.
+    let s = Scenario {
+        processes: 1,
+        routes: 3,
+        ticks: vec![
+            vec![Interval { restart: false, requests: vec![10, 0, 2] }],
+            vec![Interval { restart: true, requests: vec![3, 0, 2] }],
+        ],
+        start_timestamps: false,
+        block_size: 0,
+        shuffle_seed: 7,
+    };
+    let sim = simulate(&s);
+    assert!(sim.restarts_visible);
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(sim.file.as_bytes()).unwrap();
+    for block_size in [16, 100, 300, 1 << 20] {
+        let got = metricsctl_sum_by_route(f.path(), block_size);
+        assert_eq!(got.get("/api/v1/users"), Some(&4), "block size {block_size}");
+        assert_eq!(got.get("/api/v1/orders"), Some(&13), "block size {block_size}");
+    }
+}
