@@ -15,6 +15,7 @@ pub mod cmd;
 pub mod engine;
 pub mod filter;
 pub mod follow;
+pub mod generate;
 pub mod input;
 pub mod output;
 pub mod query;

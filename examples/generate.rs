@@ -1,0 +1,95 @@
+//! Writes a realistic metrics.jsonl for benchmarks and demos.
+//!
+//! ```text
+//! cargo run --release --example generate -- --size 2GB --out bench/data/metrics.jsonl --truth bench/data/truth.json
+//! ```
+
+use std::fs::OpenOptions;
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use metricsctl::generate::{generate, GenerateOptions};
+
+#[derive(Parser)]
+struct Args {
+    /// Where to write (refuses to replace an existing file unless --force).
+    #[arg(long, default_value = "logs/metrics.jsonl")]
+    out: PathBuf,
+    /// Approximate size: 50MB, 2GB, ...
+    #[arg(long, default_value = "50MB")]
+    size: String,
+    #[arg(long, default_value_t = 3)]
+    services: usize,
+    #[arg(long, default_value_t = 3)]
+    instances: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Mean exports between restarts of a process (0 = never).
+    #[arg(long, default_value_t = 400)]
+    restart_every: u64,
+    /// Omit start_timestamp, as the seed's Go exporter does.
+    #[arg(long)]
+    no_start_timestamp: bool,
+    /// Also write the exact requests per route as JSON here.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Replace an existing file.
+    #[arg(long)]
+    force: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64> {
+    let s = s.trim().to_ascii_uppercase();
+    let (num, mult) = if let Some(n) = s.strip_suffix("GB") {
+        (n, 1u64 << 30)
+    } else if let Some(n) = s.strip_suffix("MB") {
+        (n, 1 << 20)
+    } else if let Some(n) = s.strip_suffix("KB") {
+        (n, 1 << 10)
+    } else {
+        (s.as_str(), 1)
+    };
+    let v: f64 = num.trim().parse().with_context(|| format!("invalid size {s:?}"))?;
+    Ok((v * mult as f64) as u64)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.out.exists() && !args.force {
+        bail!("{} exists; pass --force to replace it", args.out.display());
+    }
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let options = GenerateOptions {
+        target_bytes: parse_size(&args.size)?,
+        services: args.services,
+        instances: args.instances,
+        seed: args.seed,
+        restart_every: args.restart_every,
+        start_timestamps: !args.no_start_timestamp,
+        ..GenerateOptions::default()
+    };
+    let g = generate(&mut BufWriter::with_capacity(1 << 20, file), &options)?;
+    eprintln!(
+        "wrote {} ({} bytes, {} lines, {} restarts, {} bad lines)",
+        args.out.display(),
+        g.bytes,
+        g.lines,
+        g.restarts,
+        g.bad_lines
+    );
+    if let Some(truth) = args.truth {
+        std::fs::write(&truth, serde_json::to_string_pretty(&g.requests_by_route)?)
+            .with_context(|| format!("cannot write {}", truth.display()))?;
+    }
+    Ok(())
+}
