@@ -520,6 +520,21 @@ impl<'de> Deserialize<'de> for LabelList {
     }
 }
 
+/// `{key="string",key=200}`: how series are written for people (empty set: nothing).
+pub fn labels_text(labels: &LabelSet) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| match v {
+            AttrValue::Str(s) => format!("{k}={}", serde_json::to_string(s).unwrap_or_default()),
+            other => format!("{k}={other}"),
+        })
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
 /// Canonical text of a label set: equal for equal sets whatever the key order.
 pub fn canonical_text(labels: &LabelSet) -> String {
     let mut out = String::with_capacity(labels.len() * 32);

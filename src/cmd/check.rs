@@ -184,8 +184,7 @@ fn restart_text(engine: &Engine, reason: &RestartReason) -> String {
 }
 
 fn series_name(s: &SeriesInfo) -> String {
-    let labels: Vec<String> = s.meta.labels.iter().map(|(k, v)| format!("{k}={v:?}", v = v.to_string())).collect();
-    sanitize(&format!("{}{{{}}}", s.key.metric, labels.join(","))).into_owned()
+    sanitize(&format!("{}{}", s.key.metric, crate::record::labels_text(&s.meta.labels))).into_owned()
 }
 
 fn process_name(engine: &Engine, pid: usize) -> String {

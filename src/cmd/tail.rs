@@ -440,20 +440,7 @@ fn increase_since(r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Opti
 }
 
 fn labels_text(r: &Record<'_>) -> String {
-    let Ok(series) = make_series(r) else { return String::new() };
-    if series.meta.labels.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> = series
-        .meta
-        .labels
-        .iter()
-        .map(|(k, v)| match v {
-            AttrValue::Str(s) => format!("{k}={}", serde_json::to_string(s).unwrap_or_default()),
-            other => format!("{k}={other}"),
-        })
-        .collect();
-    format!("{{{}}}", parts.join(","))
+    make_series(r).map(|s| crate::record::labels_text(&s.meta.labels)).unwrap_or_default()
 }
 
 fn histogram_text(h: &Histogram) -> String {
