@@ -9,6 +9,5 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
-cargo test --all-targets "$@"
-# Doc tests are not part of --all-targets.
-cargo test --doc "$@"
+# Unit, integration, property and doc tests; examples are built too.
+cargo test "$@"

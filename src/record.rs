@@ -171,6 +171,15 @@ pub struct Record<'a> {
 }
 
 /// Parses one line (without its newline). The error is the reason the line is bad.
+///
+/// ```
+/// use metricsctl::record::{parse_line, MetricType, Num, SampleValue};
+///
+/// let r = parse_line(r#"{"timestamp":"2025-12-16T09:30:10.000+0800","metric_name":"http_server_requests_total","value":10}"#).unwrap();
+/// assert_eq!(r.metric_type, MetricType::Counter); // inferred from the name
+/// assert_eq!(r.value, SampleValue::Num(Num::Int(10)));
+/// assert!(parse_line(r#"{"timestamp":"2025-12-16T09:30:10.000+0800","metric_na"#).unwrap_err().contains("truncated"));
+/// ```
 pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
     let raw: RawRecord<'_> = serde_json::from_str(line).map_err(|e| describe_json_error(&e))?;
     let timestamp = parse_rfc3339(&raw.timestamp)?;

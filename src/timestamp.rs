@@ -9,6 +9,14 @@ pub const NANOS_PER_SEC: i64 = 1_000_000_000;
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)` (also `t`, `z`, or a space
 /// as separator) into nanoseconds since the epoch, keeping every fraction digit up to 9.
+///
+/// ```
+/// use metricsctl::timestamp::{format_utc, parse_rfc3339};
+///
+/// let t = parse_rfc3339("2025-12-16T09:30:17.594+0800").unwrap();
+/// assert_eq!(t, parse_rfc3339("2025-12-16T01:30:17.594Z").unwrap());
+/// assert_eq!(format_utc(t), "2025-12-16T01:30:17.594Z");
+/// ```
 pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
     let b = text.as_bytes();
     let err = || format!("invalid timestamp {text:?} (expected RFC 3339)");
