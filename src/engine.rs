@@ -68,7 +68,7 @@ impl Hasher for PassThrough {
 
 impl Catalog {
     /// Returns the id of the series and whether it is new.
-    fn intern(&mut self, cs: crate::scan::ChunkSeries) -> (SeriesId, bool) {
+    fn intern(&mut self, cs: &crate::scan::ChunkSeries) -> (SeriesId, bool) {
         let mut candidate = self.by_fingerprint.get(&cs.fingerprint).copied();
         while let Some(id) = candidate {
             if self.series[id as usize].key == cs.key {
@@ -90,7 +90,7 @@ impl Catalog {
             });
             next_process
         });
-        self.series.push(SeriesInfo { key: cs.key, meta: cs.meta, process });
+        self.series.push(SeriesInfo { key: cs.key.clone(), meta: cs.meta.clone(), process });
         (id, true)
     }
 }
@@ -231,7 +231,7 @@ impl Engine {
 
     pub fn apply_chunk(&mut self, origin: ChunkOrigin, chunk: ParsedChunk, sink: &mut dyn Sink) {
         self.local_map.clear();
-        for cs in chunk.series {
+        for cs in &chunk.series {
             let (id, new) = self.catalog.intern(cs);
             if new {
                 let info = &self.catalog.series[id as usize];
@@ -450,9 +450,7 @@ fn decreased(old: &SampleValue, new: &SampleValue) -> bool {
     match (old, new) {
         (SampleValue::Num(a), SampleValue::Num(b)) => b.less_than(*a),
         (SampleValue::Hist(a), SampleValue::Hist(b)) => {
-            b.count < a.count
-                || (a.bounds == b.bounds && a.counts.iter().zip(&b.counts).any(|(x, y)| y < x))
-                || a.bounds != b.bounds
+            b.count < a.count || !a.same_layout(b) || a.counts.iter().zip(&b.counts).any(|(x, y)| y < x)
         }
         _ => true,
     }
@@ -482,7 +480,7 @@ fn zero_like(v: &SampleValue) -> Increase {
 fn difference(old: &SampleValue, new: &SampleValue) -> Increase {
     match (old, new) {
         (SampleValue::Num(a), SampleValue::Num(b)) => Increase::Num(b.minus(*a)),
-        (SampleValue::Hist(a), SampleValue::Hist(b)) if a.bounds == b.bounds => Increase::Hist(Histogram {
+        (SampleValue::Hist(a), SampleValue::Hist(b)) if a.same_layout(b) => Increase::Hist(Histogram {
             count: b.count - a.count,
             sum: b.sum - a.sum,
             min: None,

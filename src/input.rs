@@ -14,7 +14,7 @@ pub const DEFAULT_PATH: &str = "logs/metrics.jsonl";
 
 /// Blocks of this size are read and parsed as one unit; big enough to amortise the
 /// per-block work, small enough that a few in flight stay far below the memory budget.
-pub const BLOCK_SIZE: usize = 8 << 20;
+pub const BLOCK_SIZE: usize = 4 << 20;
 
 /// A line longer than this is reported as a bad line without being kept in memory.
 pub const MAX_LINE: usize = 64 << 20;
@@ -116,10 +116,23 @@ fn first_timestamp(source: &Source) -> Result<Option<i64>> {
 /// newline: a line cut short by a crash, or a file written without the final newline).
 pub struct Block {
     pub source: usize,
-    pub data: Vec<u8>,
-    /// The block's first line was longer than `MAX_LINE` and was dropped from `data`;
+    /// Fully initialised buffer, reused from block to block; `len` bytes are valid.
+    buf: Vec<u8>,
+    len: usize,
+    /// The block's first line was longer than `MAX_LINE` and was dropped from the data;
     /// it still counts as a line so that numbering stays exact.
     pub starts_with_oversized_line: bool,
+}
+
+impl Block {
+    pub fn data(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The buffer, for the next block to reuse (no allocation, no page faults).
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
 }
 
 /// Reads a source in blocks that end at a newline, carrying the partial last line over.
@@ -147,53 +160,70 @@ impl BlockReader {
         })
     }
 
-    pub fn next_block(&mut self) -> Result<Option<Block>> {
-        let mut data = std::mem::take(&mut self.carry);
+    /// The next block, read into `recycled` when given.
+    pub fn next_block(&mut self, recycled: Option<Vec<u8>>) -> Result<Option<Block>> {
+        let mut buf = recycled.unwrap_or_default();
+        let want = self.block_size.max(self.carry.len() + 1);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let mut len = self.carry.len();
+        buf[..len].copy_from_slice(&self.carry);
+        self.carry.clear();
         let mut oversized = false;
         loop {
             if self.eof {
-                let block = Block { source: self.source, data, starts_with_oversized_line: oversized };
-                return Ok((!block.data.is_empty() || oversized).then_some(block));
+                let block = Block { source: self.source, buf, len, starts_with_oversized_line: oversized };
+                return Ok((len > 0 || oversized).then_some(block));
             }
-            let start = data.len();
-            data.resize(start + self.block_size, 0);
-            let n = read_full(&mut self.reader, &mut data[start..])
-                .with_context(|| format!("cannot read {}", self.name))?;
-            data.truncate(start + n);
+            if len == buf.len() {
+                // Full, and no newline in it: one long line still growing.
+                let grown = (buf.len() * 2).min(MAX_LINE + self.block_size);
+                buf.resize(grown.max(buf.len() + 1), 0);
+            }
+            let start = len;
+            let n =
+                read_full(&mut self.reader, &mut buf[start..]).with_context(|| format!("cannot read {}", self.name))?;
+            len += n;
             if n == 0 {
                 self.eof = true;
                 if self.skipping_long_line {
                     self.skipping_long_line = false;
                     oversized = true;
+                    len = 0;
                 }
                 continue;
             }
             if self.skipping_long_line {
-                match memchr::memchr(b'\n', &data) {
+                match memchr::memchr(b'\n', &buf[start..len]) {
                     Some(i) => {
-                        data.drain(..=i);
+                        let rest = start + i + 1;
+                        buf.copy_within(rest..len, 0);
+                        len -= rest;
                         self.skipping_long_line = false;
                         oversized = true;
                     }
                     None => {
-                        data.clear();
+                        len = 0;
                         continue;
                     }
                 }
             }
-            match memchr::memrchr(b'\n', &data) {
+            match memchr::memrchr(b'\n', &buf[..len]) {
                 Some(last) => {
-                    self.carry.extend_from_slice(&data[last + 1..]);
-                    data.truncate(last + 1);
-                    return Ok(Some(Block { source: self.source, data, starts_with_oversized_line: oversized }));
+                    self.carry.extend_from_slice(&buf[last + 1..len]);
+                    let block =
+                        Block { source: self.source, buf, len: last + 1, starts_with_oversized_line: oversized };
+                    return Ok(Some(block));
                 }
-                None if data.len() > MAX_LINE => {
+                None if len > MAX_LINE => {
                     // One line bigger than the limit: drop it; it becomes the first line
                     // of the next block. A block already holding one is handed out first.
-                    data.clear();
+                    len = 0;
                     self.skipping_long_line = true;
                     if oversized {
-                        return Ok(Some(Block { source: self.source, data, starts_with_oversized_line: true }));
+                        let block = Block { source: self.source, buf, len, starts_with_oversized_line: true };
+                        return Ok(Some(block));
                     }
                 }
                 None => {}
@@ -219,7 +249,7 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 /// the block; a dropped oversized line appears as `None`.
 pub fn block_lines(block: &Block) -> impl Iterator<Item = (u64, Option<&[u8]>)> {
     let mut pending_oversized = block.starts_with_oversized_line;
-    let mut rest = &block.data[..];
+    let mut rest = block.data();
     let mut index = 0u64;
     std::iter::from_fn(move || {
         if pending_oversized {

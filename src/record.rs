@@ -2,7 +2,9 @@
 //! (SPEC section 2).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -108,15 +110,22 @@ pub fn format_float(v: f64) -> String {
 }
 
 /// A histogram data point with per-bucket counts; `counts` has one more entry than
-/// `bounds`: the overflow (+Inf) bucket.
+/// `bounds`: the overflow (+Inf) bucket. Bounds are shared between the samples of a
+/// layout (they rarely change).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
     pub count: u64,
     pub sum: f64,
     pub min: Option<f64>,
     pub max: Option<f64>,
-    pub bounds: Vec<f64>,
+    pub bounds: Arc<[f64]>,
     pub counts: Vec<u64>,
+}
+
+impl Histogram {
+    pub fn same_layout(&self, other: &Histogram) -> bool {
+        Arc::ptr_eq(&self.bounds, &other.bounds) || self.bounds == other.bounds
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -268,7 +277,15 @@ struct RawHistogram {
     sum: f64,
     min: Option<f64>,
     max: Option<f64>,
-    buckets: Vec<(f64, u64)>,
+    /// Whether a `buckets` field was present; the buckets are in `BUCKET_SCRATCH`.
+    has_buckets: bool,
+}
+
+thread_local! {
+    /// Buckets of the histogram being parsed, reused from line to line.
+    static BUCKET_SCRATCH: RefCell<Vec<(f64, u64)>> = const { RefCell::new(Vec::new()) };
+    /// The bounds of the last histogram layout seen, shared by the samples that use it.
+    static LAST_BOUNDS: RefCell<Option<Arc<[f64]>>> = const { RefCell::new(None) };
 }
 
 impl<'de> Deserialize<'de> for RawMetricValue {
@@ -293,14 +310,18 @@ impl<'de> Deserialize<'de> for RawMetricValue {
                 let mut sum = None;
                 let mut min = None;
                 let mut max = None;
-                let mut buckets = None;
+                let mut buckets: Option<()> = None;
+                BUCKET_SCRATCH.with(|b| b.borrow_mut().clear());
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
                         "count" => set_once(&mut count, map.next_value::<u64>()?, "count")?,
                         "sum" => set_once(&mut sum, map.next_value::<f64>()?, "sum")?,
                         "min" => set_once(&mut min, map.next_value::<Option<f64>>()?, "min")?,
                         "max" => set_once(&mut max, map.next_value::<Option<f64>>()?, "max")?,
-                        "buckets" => set_once(&mut buckets, map.next_value::<Buckets>()?.0, "buckets")?,
+                        "buckets" => {
+                            map.next_value::<Buckets>()?;
+                            set_once(&mut buckets, (), "buckets")?
+                        }
                         _ => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
@@ -311,7 +332,7 @@ impl<'de> Deserialize<'de> for RawMetricValue {
                     sum: sum.ok_or_else(|| de::Error::missing_field("value.sum"))?,
                     min: min.flatten(),
                     max: max.flatten(),
-                    buckets: buckets.unwrap_or_default(),
+                    has_buckets: buckets.is_some(),
                 }))
             }
         }
@@ -327,7 +348,8 @@ fn set_once<T, E: de::Error>(slot: &mut Option<T>, v: T, name: &'static str) -> 
     Ok(())
 }
 
-struct Buckets(Vec<(f64, u64)>);
+/// Parses `buckets` into `BUCKET_SCRATCH`.
+struct Buckets;
 
 impl<'de> Deserialize<'de> for Buckets {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -338,11 +360,16 @@ impl<'de> Deserialize<'de> for Buckets {
                 f.write_str("an array of {upper_bound, count}")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Buckets, A::Error> {
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(256));
-                while let Some(b) = seq.next_element::<Bucket>()? {
-                    out.push((b.upper_bound.0, b.count));
-                }
-                Ok(Buckets(out))
+                let mut out = BUCKET_SCRATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
+                out.clear();
+                let result = (|| {
+                    while let Some(b) = seq.next_element::<Bucket>()? {
+                        out.push((b.upper_bound.0, b.count));
+                    }
+                    Ok(Buckets)
+                })();
+                BUCKET_SCRATCH.with(|b| *b.borrow_mut() = out);
+                result
             }
         }
         d.deserialize_seq(V)
@@ -389,64 +416,80 @@ impl<'de> Deserialize<'de> for Bound {
 /// Turns the buckets of a line into per-bucket counts with an explicit overflow bucket,
 /// accepting both OpenTelemetry's per-bucket counts and Prometheus-style cumulative ones.
 fn normalise_histogram(h: RawHistogram) -> Result<Histogram, String> {
-    let mut raw = h.buckets;
+    BUCKET_SCRATCH.with(|scratch| {
+        let scratch = scratch.borrow();
+        let raw: &[(f64, u64)] = if h.has_buckets { &scratch } else { &[] };
+        normalise_buckets(&h, raw)
+    })
+}
+
+fn normalise_buckets(h: &RawHistogram, raw: &[(f64, u64)]) -> Result<Histogram, String> {
     let explicit_inf = raw.last().is_some_and(|b| b.0 == f64::INFINITY);
-    let inf_count = if explicit_inf { raw.pop().map(|b| b.1) } else { None };
-    let mut bounds = Vec::with_capacity(raw.len());
-    let mut counts = Vec::with_capacity(raw.len() + 1);
-    for (i, &(bound, c)) in raw.iter().enumerate() {
-        if !bound.is_finite() {
+    let finite = if explicit_inf { &raw[..raw.len() - 1] } else { raw };
+    for (i, w) in finite.iter().enumerate() {
+        if !w.0.is_finite() {
             return Err(format!("histogram bucket {i} has a non-finite upper_bound that is not last"));
         }
-        if bounds.last().is_some_and(|&prev| bound <= prev) {
+        if i > 0 && w.0 <= finite[i - 1].0 {
             return Err(format!("histogram bucket bounds are not increasing at bucket {i}"));
         }
-        bounds.push(bound);
-        counts.push(c);
     }
+    // All counts as written, the +Inf one included when present.
+    let mut counts: Vec<u64> = Vec::with_capacity(finite.len() + 1);
+    counts.extend(raw.iter().map(|b| b.1));
     // Cumulative (Prometheus style): non-decreasing and ending at count. Whenever that
     // holds, reading the counts as per-bucket would only agree if all but the last were
     // zero, so the two readings never conflict.
-    let mut all: Vec<u64> = counts.clone();
-    if let Some(c) = inf_count {
-        all.push(c);
-    }
-    let cumulative = all.len() > 1
-        && all.windows(2).all(|w| w[0] <= w[1])
-        && all.last() == Some(&h.count)
-        && all[..all.len() - 1].iter().any(|&c| c != 0);
+    let cumulative = counts.len() > 1
+        && counts.windows(2).all(|w| w[0] <= w[1])
+        && counts.last() == Some(&h.count)
+        && counts[..counts.len() - 1].iter().any(|&c| c != 0);
     if cumulative {
         let mut prev = 0;
-        for c in all.iter_mut() {
+        for c in counts.iter_mut() {
             let v = *c - prev;
-            prev = *c;
+            prev += v;
             *c = v;
         }
     }
-    let finite: u64 = all[..counts.len()]
+    let in_finite: u64 = counts[..finite.len()]
         .iter()
         .try_fold(0u64, |acc, &c| acc.checked_add(c))
         .ok_or("histogram bucket counts overflow")?;
-    let overflow = if explicit_inf {
-        all[counts.len()]
-    } else {
-        h.count
-            .checked_sub(finite)
-            .ok_or_else(|| format!("histogram bucket counts ({finite}) exceed count ({})", h.count))?
-    };
-    all.truncate(counts.len());
-    all.push(overflow);
-    if finite.checked_add(overflow) != Some(h.count) {
+    if !explicit_inf {
+        let overflow = h
+            .count
+            .checked_sub(in_finite)
+            .ok_or_else(|| format!("histogram bucket counts ({in_finite}) exceed count ({})", h.count))?;
+        counts.push(overflow);
+    }
+    let overflow = counts[finite.len()];
+    if in_finite.checked_add(overflow) != Some(h.count) {
         return Err(format!(
             "histogram bucket counts add up to {} but count is {}",
-            finite as u128 + overflow as u128,
+            u128::from(in_finite) + u128::from(overflow),
             h.count
         ));
     }
     if !h.sum.is_finite() {
         return Err("histogram sum is not a finite number".into());
     }
-    Ok(Histogram { count: h.count, sum: h.sum, min: h.min, max: h.max, bounds, counts: all })
+    Ok(Histogram { count: h.count, sum: h.sum, min: h.min, max: h.max, bounds: shared_bounds(finite), counts })
+}
+
+/// The bounds as an `Arc`, reusing the last one when the layout is the same.
+fn shared_bounds(finite: &[(f64, u64)]) -> Arc<[f64]> {
+    LAST_BOUNDS.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(b) = last.as_ref() {
+            if b.len() == finite.len() && b.iter().zip(finite).all(|(x, y)| *x == y.0) {
+                return Arc::clone(b);
+            }
+        }
+        let b: Arc<[f64]> = finite.iter().map(|x| x.0).collect();
+        *last = Some(Arc::clone(&b));
+        b
+    })
 }
 
 /// An attribute value: the JSON types OpenTelemetry attributes map to.
@@ -561,18 +604,21 @@ pub fn canonical_text(labels: &LabelSet) -> String {
 }
 
 /// Finds `"metric_name":"<name>"` by byte search, so that lines of unwanted metrics can
-/// be skipped without a parse. `None` when the fast form is absent (spaces, escapes):
-/// the caller then parses the line.
+/// be skipped without a parse. `None` when the fast form is absent (spaces, escapes, the
+/// key after a nested object): the caller then parses the line.
 pub fn quick_metric_name(line: &[u8]) -> Option<&[u8]> {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
     const KEY: &[u8] = b"\"metric_name\":\"";
-    let at = memchr::memmem::find(line, KEY)? + KEY.len();
-    let rest = &line[at..];
-    let end = memchr::memchr2(b'"', b'\\', rest)?;
-    if rest[end] == b'\\' {
+    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(KEY));
+    let found = finder.find(line)?;
+    // Inside a JSON string the quotes would be escaped, so a match is a key; it is the
+    // top-level key unless an object opened before it (an attribute named metric_name).
+    if memchr::memchr(b'{', line.get(1..found)?).is_some() {
         return None;
     }
-    // A second occurrence means the key is also inside a string or duplicated: parse.
-    if memchr::memmem::find(&line[at..], KEY).is_some() {
+    let rest = &line[found + KEY.len()..];
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    if rest[end] == b'\\' {
         return None;
     }
     Some(&rest[..end])
@@ -673,5 +719,8 @@ mod tests {
         assert_eq!(quick_metric_name(SEED_COUNTER.as_bytes()), Some(&b"http_server_requests_total"[..]));
         assert_eq!(quick_metric_name(br#"{"metric_name": "x"}"#), None);
         assert_eq!(quick_metric_name(br#"{"metric_name":"a\"b"}"#), None);
+        // An attribute named metric_name before the real key must not be taken for it.
+        assert_eq!(quick_metric_name(br#"{"attributes":{"metric_name":"x"},"metric_name":"y"}"#), None);
+        assert_eq!(quick_metric_name(br#"{"metric_name":"y","attributes":{"metric_name":"x"}}"#), Some(&b"y"[..]));
     }
 }

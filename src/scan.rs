@@ -75,7 +75,7 @@ pub struct ParsedChunk {
     /// Lines in the block (a final line without newline included).
     pub lines: u64,
     pub bad: Vec<BadLine>,
-    pub series: Vec<ChunkSeries>,
+    pub series: Vec<Arc<ChunkSeries>>,
     pub samples: Vec<Sample>,
     /// Lines whose `metric_type` was missing and inferred.
     pub inferred_types: u64,
@@ -105,9 +105,6 @@ struct LocalKey<'a> {
 pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
     let mut out = ParsedChunk { source: block.source, ..Default::default() };
     let mut local: HashMap<LocalKey<'_>, Result<u32, String>, FixedState> = HashMap::default();
-    // Whole-block UTF-8 validation is much faster than per line; lines are re-checked
-    // one by one only when the block holds invalid bytes somewhere.
-    let block_is_utf8 = std::str::from_utf8(&block.data).is_ok();
     for (index, line) in block_lines(block) {
         out.lines = index + 1;
         let Some(line) = line else {
@@ -123,17 +120,12 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
                 continue;
             }
         }
-        let text = if block_is_utf8 {
-            // SAFETY: the whole block is valid UTF-8 and lines are cut at ASCII bytes
-            // (`\n`, `\r`), which never fall inside a multi-byte character.
-            unsafe { std::str::from_utf8_unchecked(line) }
-        } else {
-            match std::str::from_utf8(line) {
-                Ok(t) => t,
-                Err(e) => {
-                    out.bad.push(BadLine { line: index, reason: format!("invalid UTF-8 at byte {}", e.valid_up_to()) });
-                    continue;
-                }
+        // Validated per parsed line: most lines of a query are skipped unread.
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => t,
+            Err(e) => {
+                out.bad.push(BadLine { line: index, reason: format!("invalid UTF-8 at byte {}", e.valid_up_to()) });
+                continue;
             }
         };
         let record = match parse_line(text) {
@@ -164,7 +156,7 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
                 continue;
             }
             None => {
-                let made = make_series(&record).map(|s| {
+                let made = cached_series(&key, &record).map(|s| {
                     out.series.push(s);
                     (out.series.len() - 1) as u32
                 });
@@ -188,6 +180,63 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
         });
     }
     out
+}
+
+/// A series as its lines spell it, owned, for the per-thread cache.
+struct RawSeriesText {
+    service: Option<String>,
+    metric: String,
+    metric_type: MetricType,
+    attributes: String,
+    resource: String,
+}
+
+impl RawSeriesText {
+    fn matches(&self, k: &LocalKey<'_>) -> bool {
+        self.metric_type == k.metric_type
+            && self.metric == k.metric
+            && self.attributes == k.attributes
+            && self.resource == k.resource
+            && self.service.as_deref() == k.service.as_deref()
+    }
+}
+
+type CachedSeries = Result<Arc<ChunkSeries>, String>;
+
+/// Above this many cached spellings (hostile input) the cache starts over.
+const SERIES_CACHE_LIMIT: usize = 1 << 20;
+
+thread_local! {
+    /// Canonical identities by raw spelling, so that each worker canonicalises a series
+    /// once rather than once per block.
+    static SERIES_CACHE: std::cell::RefCell<(usize, HashMap<u64, Vec<(RawSeriesText, CachedSeries)>, FixedState>)> =
+        std::cell::RefCell::new((0, HashMap::default()));
+}
+
+fn cached_series(key: &LocalKey<'_>, record: &Record<'_>) -> CachedSeries {
+    let hash = FixedState::with_seed(7).hash_one(key);
+    SERIES_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(entries) = cache.1.get(&hash) {
+            if let Some((_, found)) = entries.iter().find(|(raw, _)| raw.matches(key)) {
+                return found.clone();
+            }
+        }
+        if cache.0 >= SERIES_CACHE_LIMIT {
+            *cache = (0, HashMap::default());
+        }
+        let made = make_series(record).map(Arc::new);
+        let raw = RawSeriesText {
+            service: key.service.as_deref().map(str::to_string),
+            metric: key.metric.to_string(),
+            metric_type: key.metric_type,
+            attributes: key.attributes.to_string(),
+            resource: key.resource.to_string(),
+        };
+        cache.0 += 1;
+        cache.1.entry(hash).or_default().push((raw, made.clone()));
+        made
+    })
 }
 
 /// Builds the canonical identity of the series a record belongs to.
@@ -236,9 +285,11 @@ where
 {
     let block_size = options.block_size;
     let options = Arc::new(options.clone());
-    let max_in_flight = rayon::current_num_threads() * 2 + 1;
+    let max_in_flight = rayon::current_num_threads() + 1;
+    // Parsed blocks send their buffers back to the reader for reuse.
+    let (recycle_tx, recycle_rx) = channel::<Vec<u8>>();
     std::thread::scope(|scope| {
-        let (block_tx, block_rx) = sync_channel::<Result<(u64, Block)>>(2);
+        let (block_tx, block_rx) = sync_channel::<Result<(u64, Block)>>(1);
         scope.spawn(move || {
             let mut seq = 0u64;
             for (i, src) in sources.iter().enumerate() {
@@ -250,7 +301,7 @@ where
                     }
                 };
                 loop {
-                    match reader.next_block() {
+                    match reader.next_block(recycle_rx.try_recv().ok()) {
                         Ok(Some(block)) => {
                             if block_tx.send(Ok((seq, block))).is_err() {
                                 return;
@@ -279,6 +330,7 @@ where
                     Ok(Ok((seq, block))) => {
                         in_flight += 1;
                         let tx = done_tx.clone();
+                        let recycle = recycle_tx.clone();
                         let options = Arc::clone(&options);
                         rayon::spawn(move || {
                             // rayon aborts the process on a panic in a spawned task;
@@ -286,6 +338,7 @@ where
                             let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                                 parse_block(&block, &options)
                             }));
+                            let _ = recycle.send(block.into_buffer());
                             let _ = tx.send((seq, parsed));
                         });
                     }
@@ -301,7 +354,7 @@ where
             };
             in_flight -= 1;
             let Ok(parsed) = parsed else {
-                bail!("internal error: the parser panicked on a block of {}", sources[0].name);
+                bail!("internal error: the parser panicked");
             };
             ready.insert(seq, parsed);
             while let Some(chunk) = ready.remove(&next) {

@@ -18,14 +18,14 @@ impl HistogramSum {
         self.count += h.count;
         self.sum += h.sum;
         if self.counts.is_empty() {
-            self.bounds = h.bounds.clone();
+            self.bounds = h.bounds.to_vec();
             self.counts = h.counts.clone();
             return;
         }
-        if self.bounds != h.bounds {
+        if *self.bounds != *h.bounds {
             self.widen_to(&h.bounds);
         }
-        if self.bounds == h.bounds {
+        if *self.bounds == *h.bounds {
             for (a, b) in self.counts.iter_mut().zip(&h.counts) {
                 *a += b;
             }
@@ -112,7 +112,7 @@ mod tests {
             sum: 0.0,
             min: None,
             max: None,
-            bounds: bounds.to_vec(),
+            bounds: bounds.into(),
             counts: counts.to_vec(),
         }
     }

@@ -421,7 +421,7 @@ fn increase_since(r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Opti
             SampleValue::Num(if now.less_than(*before) { *now } else { now.minus(*before) })
         }
         (SampleValue::Hist(now), SampleValue::Hist(before)) => {
-            if now.count < before.count || now.bounds != before.bounds {
+            if now.count < before.count || !now.same_layout(before) {
                 SampleValue::Hist(now.clone())
             } else {
                 SampleValue::Hist(Box::new(Histogram {
