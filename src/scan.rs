@@ -206,24 +206,29 @@ type CachedSeries = Result<Arc<ChunkSeries>, String>;
 /// Above this many cached spellings (hostile input) the cache starts over.
 const SERIES_CACHE_LIMIT: usize = 1 << 20;
 
+/// Canonical identities by raw spelling (hash of the spelling -> candidates).
+#[derive(Default)]
+struct SeriesCache {
+    entries: usize,
+    by_hash: HashMap<u64, Vec<(RawSeriesText, CachedSeries)>, FixedState>,
+}
+
 thread_local! {
-    /// Canonical identities by raw spelling, so that each worker canonicalises a series
-    /// once rather than once per block.
-    static SERIES_CACHE: std::cell::RefCell<(usize, HashMap<u64, Vec<(RawSeriesText, CachedSeries)>, FixedState>)> =
-        std::cell::RefCell::new((0, HashMap::default()));
+    /// Each worker canonicalises a series once rather than once per block.
+    static SERIES_CACHE: std::cell::RefCell<SeriesCache> = std::cell::RefCell::new(SeriesCache::default());
 }
 
 fn cached_series(key: &LocalKey<'_>, record: &Record<'_>) -> CachedSeries {
     let hash = FixedState::with_seed(7).hash_one(key);
     SERIES_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(entries) = cache.1.get(&hash) {
+        if let Some(entries) = cache.by_hash.get(&hash) {
             if let Some((_, found)) = entries.iter().find(|(raw, _)| raw.matches(key)) {
                 return found.clone();
             }
         }
-        if cache.0 >= SERIES_CACHE_LIMIT {
-            *cache = (0, HashMap::default());
+        if cache.entries >= SERIES_CACHE_LIMIT {
+            *cache = SeriesCache::default();
         }
         let made = make_series(record).map(Arc::new);
         let raw = RawSeriesText {
@@ -233,8 +238,8 @@ fn cached_series(key: &LocalKey<'_>, record: &Record<'_>) -> CachedSeries {
             attributes: key.attributes.to_string(),
             resource: key.resource.to_string(),
         };
-        cache.0 += 1;
-        cache.1.entry(hash).or_default().push((raw, made.clone()));
+        cache.entries += 1;
+        cache.by_hash.entry(hash).or_default().push((raw, made.clone()));
         made
     })
 }
