@@ -158,7 +158,8 @@ def main():
     sum_time = t
 
     duck = [sys.executable, "-c",
-            "import duckdb, json, sys; rows = duckdb.sql(sys.argv[1]).fetchall(); print(json.dumps(rows))",
+            "import duckdb, json, sys; con = duckdb.connect(); con.execute('SET enable_progress_bar = false'); "
+            "rows = con.sql(sys.argv[1]).fetchall(); print(json.dumps(rows))",
             DUCKDB_SQL.format(path=data)]
     t, rss, out = run_timed(duck, max(1, min(args.runs, 2)))
     results.append(("DuckDB read_json + LAG (same query)", t, rss))

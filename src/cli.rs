@@ -36,6 +36,8 @@ pub enum Command {
     Quantile(QuantileArgs),
     /// Validate files: bad lines, series and label cardinality, naming, restarts.
     Check(CheckArgs),
+    /// Drive load at an instrumented server, write its metrics, and cross-check them.
+    LoadTest(LoadTestArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -206,6 +208,41 @@ pub struct CheckArgs {
     /// Input files (default logs/metrics.jsonl).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadTestArgs {
+    /// Number of requests (default 20000 unless -z is given).
+    #[arg(short = 'n', long = "requests", value_name = "N")]
+    pub requests: Option<u64>,
+    /// Run for this long (30s, 2m); requests in flight at the deadline finish and are
+    /// reported apart.
+    #[arg(short = 'z', long = "duration", value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Concurrent connections (HTTP/1.1 keep-alive, one per worker).
+    #[arg(short = 'c', long = "connections", default_value_t = 32, value_name = "N")]
+    pub connections: usize,
+    /// Total requests per second (open model: latency counts from the intended send time).
+    #[arg(short = 'q', long = "rate", value_name = "RPS")]
+    pub rate: Option<f64>,
+    /// Load an external server instead of the built-in one (client-side metrics are
+    /// then recorded, as http_client_*).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Address of the built-in server.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Only run the built-in server (for an outside load generator) until Ctrl-C or -z.
+    #[arg(long)]
+    pub serve_only: bool,
+    /// Run the built-in server without the metrics middleware (to measure its cost).
+    #[arg(long)]
+    pub no_middleware: bool,
+    #[command(flatten)]
+    pub metrics: crate::telemetry::config::MetricsFlags,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

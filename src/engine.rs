@@ -15,10 +15,10 @@ use crate::record::{Histogram, MetricType, Num, SampleValue};
 use crate::scan::{ChunkOrigin, ParsedChunk, Sample, SeriesKey, SeriesMeta};
 use crate::timestamp::NANOS_PER_SEC;
 
-/// Lines of one process further apart than this belong to different exports even when
-/// no series repeats (exports are seconds apart; one export's lines are milliseconds
-/// apart).
-pub const EXPORT_GAP: i64 = NANOS_PER_SEC;
+/// Consecutive lines of one process further apart than this belong to different exports
+/// even when no series repeats: one export's lines are microseconds to milliseconds
+/// apart (collection time), exports are seconds apart (at least 100 ms).
+pub const EXPORT_GAP: i64 = NANOS_PER_SEC / 10;
 
 pub type SeriesId = u32;
 pub type ProcessId = u32;
@@ -181,7 +181,8 @@ pub struct ProcessState {
     pending: Vec<(SeriesId, Sample)>,
     export: u32,
     export_started: bool,
-    export_first_timestamp: i64,
+    /// Timestamp of the latest line of the pending export.
+    export_last_timestamp: i64,
     /// Cumulative series in the previous export.
     previous_cumulative: u32,
     restart_exports: Vec<u32>,
@@ -280,16 +281,16 @@ impl Engine {
         let pid = self.catalog.series[id as usize].process;
         let process = &mut self.processes[pid as usize];
         let repeats = state.pending_export == process.export && process.export_started;
-        let gap = process.export_started && ts - process.export_first_timestamp > EXPORT_GAP;
+        let gap = process.export_started && ts - process.export_last_timestamp > EXPORT_GAP;
         if repeats || gap {
             self.flush(pid, sink);
         }
         let process = &mut self.processes[pid as usize];
         if !process.export_started {
             process.export_started = true;
-            process.export_first_timestamp = ts;
             process.bad_lines_at_export_start = self.bad_lines_seen;
         }
+        process.export_last_timestamp = process.export_last_timestamp.max(ts);
         self.series[id as usize].pending_export = process.export;
         process.pending.push((id, sample));
     }

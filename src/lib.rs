@@ -17,11 +17,13 @@ pub mod filter;
 pub mod follow;
 pub mod generate;
 pub mod input;
+pub mod loadtest;
 pub mod output;
 pub mod query;
 pub mod record;
 pub mod scan;
 pub mod stats;
+pub mod telemetry;
 pub mod timestamp;
 
 use std::io::{self, BufWriter, IsTerminal, LineWriter, Write};
@@ -70,6 +72,7 @@ fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Rate(args) => cmd::rate::run(args, &mut out)?,
         Command::Quantile(args) => cmd::quantile::run(args, &mut out)?,
         Command::Check(args) => cmd::check::run(args, &mut out)?,
+        Command::LoadTest(args) => cmd::load_test::run(args, &mut out)?,
         Command::Completions(args) => cmd::completions::run(args, &mut out)?,
     };
     out.flush()?;

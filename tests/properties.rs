@@ -30,11 +30,21 @@ struct Scenario {
     start_timestamps: bool,
     block_size: usize,
     shuffle_seed: u64,
+    /// Milliseconds between exports: as the seed's 10 s, or sub-second as in tests.
+    interval_ms: i64,
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    (1usize..=3, 1usize..=4, 2usize..=20, any::<bool>(), 32usize..2048, any::<u64>()).prop_flat_map(
-        |(processes, routes, ticks, start_timestamps, block_size, shuffle_seed)| {
+    (
+        1usize..=3,
+        1usize..=4,
+        2usize..=20,
+        any::<bool>(),
+        32usize..2048,
+        any::<u64>(),
+        prop_oneof![Just(10_000i64), Just(300i64)],
+    )
+        .prop_flat_map(|(processes, routes, ticks, start_timestamps, block_size, shuffle_seed, interval_ms)| {
             let interval = (
                 prop::bool::weighted(0.12),
                 prop::collection::vec(prop_oneof![3 => Just(0u8), 2 => 1u8..4, 1 => 4u8..40], routes),
@@ -47,13 +57,14 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 start_timestamps,
                 block_size,
                 shuffle_seed,
+                interval_ms,
             })
-        },
-    )
+        })
 }
 
 fn timestamp(secs: i64, millis: i64) -> String {
     // RFC 3339 with a +08:00 offset, as the seed writes them.
+    let (secs, millis) = (secs + millis.div_euclid(1000), millis.rem_euclid(1000));
     let local = secs + 8 * 3600;
     let days = local.div_euclid(86_400);
     let sod = local.rem_euclid(86_400);
@@ -88,11 +99,14 @@ fn simulate(s: &Scenario) -> Simulated {
     let mut in_file: Vec<Vec<Option<u64>>> = vec![vec![None; s.routes]; s.processes];
     let mut has_exported = vec![false; s.processes];
     let mut unseen_restart = vec![false; s.processes];
-    let mut start = vec![BASE_SECS - 5; s.processes];
+    // Start of each process' lifetime, in ms after BASE_SECS.
+    let mut start = vec![-5_000i64; s.processes];
     let mut visible = true;
     let mut rng = s.shuffle_seed | 1;
     for (tick, intervals) in s.ticks.iter().enumerate() {
-        let now = BASE_SECS + 10 * tick as i64;
+        let now_ms = tick as i64 * s.interval_ms;
+        let now = BASE_SECS + now_ms.div_euclid(1000);
+        let now_frac = now_ms.rem_euclid(1000);
         let mut order: Vec<usize> = (0..s.processes).collect();
         for i in (1..order.len()).rev() {
             rng ^= rng << 13;
@@ -106,7 +120,7 @@ fn simulate(s: &Scenario) -> Simulated {
                 values[p] = vec![0; s.routes];
                 recorded[p] = vec![false; s.routes];
                 exported[p] = vec![0; s.routes];
-                start[p] = now - 5;
+                start[p] = now_ms - 1;
                 unseen_restart[p] = true;
             }
             for (r, &n) in iv.requests.iter().enumerate() {
@@ -124,6 +138,9 @@ fn simulate(s: &Scenario) -> Simulated {
             }
             unseen_restart[p] = false;
             has_exported[p] = true;
+            // The SDK does not promise an order of series within an export: a series
+            // new in this export may come first.
+            let mut export_lines: Vec<String> = Vec::new();
             for r in 0..s.routes {
                 if !recorded[p][r] {
                     in_file[p][r] = None;
@@ -148,15 +165,24 @@ fn simulate(s: &Scenario) -> Simulated {
                     )
                 };
                 let start_field = if s.start_timestamps {
-                    format!(r#","start_timestamp":"{}""#, timestamp(start[p], 0))
+                    format!(r#","start_timestamp":"{}""#, timestamp(BASE_SECS, start[p]))
                 } else {
                     String::new()
                 };
-                out.push_str(&format!(
+                export_lines.push(format!(
                     r#"{{"timestamp":"{}","service_name":"sre","metric_name":"http_server_requests_total","metric_type":"counter","value":{},"attributes":{attrs},"resource":{{"service.name":"sre","service.instance.id":"sre-{p}"}}{start_field}}}"#,
-                    timestamp(now, p as i64),
+                    timestamp(now, now_frac + p as i64),
                     values[p][r],
                 ));
+            }
+            for i in (1..export_lines.len()).rev() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                export_lines.swap(i, (rng % (i as u64 + 1)) as usize);
+            }
+            for line in export_lines {
+                out.push_str(&line);
                 out.push('\n');
             }
         }
@@ -211,6 +237,7 @@ fn a_restart_invisible_in_one_series_is_seen_through_the_others() {
         start_timestamps: false,
         block_size: 0,
         shuffle_seed: 7,
+        interval_ms: 10_000,
     };
     let sim = simulate(&s);
     assert!(sim.restarts_visible);

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod completions;
+pub mod load_test;
 pub mod quantile;
 pub mod rate;
 pub mod sum;

@@ -1,0 +1,235 @@
+//! The seed's `metrics:` configuration block (`configs/config.yaml`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::timestamp::parse_duration;
+
+/// Cumulative (the seed's choice: every export holds totals since start) or delta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TemporalityChoice {
+    #[default]
+    Cumulative,
+    Delta,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    pub service_name: String,
+    pub service_version: String,
+    pub environment: String,
+    /// `service.instance.id`; tells processes of one service apart.
+    pub instance_id: String,
+    pub json_file_path: PathBuf,
+    pub export_interval: Duration,
+    pub export_timeout: Duration,
+    pub temporality: TemporalityChoice,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            service_name: "sre".into(),
+            service_version: "v1.0.0".into(),
+            environment: "dev".into(),
+            instance_id: default_instance_id(),
+            json_file_path: PathBuf::from("./logs/metrics.jsonl"),
+            export_interval: Duration::from_secs(10),
+            export_timeout: Duration::from_secs(5),
+            temporality: TemporalityChoice::Cumulative,
+        }
+    }
+}
+
+/// `<hostname>-<pid>`: unique per process lifetime on a machine.
+pub fn default_instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    metrics: Option<FileMetrics>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileMetrics {
+    service_name: Option<String>,
+    service_version: Option<String>,
+    environment: Option<String>,
+    instance_id: Option<String>,
+    json_file_path: Option<PathBuf>,
+    export_interval: Option<String>,
+    export_timeout: Option<String>,
+    temporality: Option<TemporalityChoice>,
+}
+
+/// Values given on the command line; `None` keeps the file's (or the default) value.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MetricsFlags {
+    /// Configuration file with a `metrics:` block; a missing file means defaults.
+    #[arg(long, default_value = "configs/config.yaml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// resource service.name.
+    #[arg(long, value_name = "NAME")]
+    pub service_name: Option<String>,
+    /// resource service.version.
+    #[arg(long, value_name = "VERSION")]
+    pub service_version: Option<String>,
+    /// resource deployment.environment.
+    #[arg(long, value_name = "ENV")]
+    pub environment: Option<String>,
+    /// resource service.instance.id (default: <hostname>-<pid>).
+    #[arg(long, value_name = "ID")]
+    pub instance_id: Option<String>,
+    /// Where the JSON file exporter appends.
+    #[arg(long, value_name = "PATH")]
+    pub json_file_path: Option<PathBuf>,
+    /// Time between exports.
+    #[arg(long, value_name = "DURATION")]
+    pub export_interval: Option<String>,
+    /// An export taking longer is abandoned with an error.
+    #[arg(long, value_name = "DURATION")]
+    pub export_timeout: Option<String>,
+    /// Cumulative snapshots (default) or deltas since the previous export.
+    #[arg(long, value_enum)]
+    pub temporality: Option<TemporalityChoice>,
+}
+
+fn duration(text: &str, key: &str, origin: &str) -> Result<Duration> {
+    let nanos = parse_duration(text).with_context(|| format!("{origin}: {key}"))?;
+    if nanos <= 0 {
+        anyhow::bail!("{origin}: {key}: must be positive");
+    }
+    Ok(Duration::from_nanos(nanos as u64))
+}
+
+impl MetricsConfig {
+    /// Reads `path` (a missing file gives the defaults).
+    pub fn from_file(path: &Path) -> Result<MetricsConfig> {
+        let mut config = MetricsConfig::default();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(config),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let origin = path.display().to_string();
+        let file: FileConfig =
+            serde_norway::from_str(&text).with_context(|| format!("{origin}: invalid configuration"))?;
+        let m = file.metrics.unwrap_or_default();
+        if let Some(v) = m.service_name {
+            config.service_name = v;
+        }
+        if let Some(v) = m.service_version {
+            config.service_version = v;
+        }
+        if let Some(v) = m.environment {
+            config.environment = v;
+        }
+        if let Some(v) = m.instance_id {
+            config.instance_id = v;
+        }
+        if let Some(v) = m.json_file_path {
+            config.json_file_path = v;
+        }
+        if let Some(v) = m.export_interval {
+            config.export_interval = duration(&v, "metrics.export_interval", &origin)?;
+        }
+        if let Some(v) = m.export_timeout {
+            config.export_timeout = duration(&v, "metrics.export_timeout", &origin)?;
+        }
+        if let Some(v) = m.temporality {
+            config.temporality = v;
+        }
+        Ok(config)
+    }
+
+    /// The file's configuration with the flags applied on top.
+    pub fn load(flags: &MetricsFlags) -> Result<MetricsConfig> {
+        let mut config = MetricsConfig::from_file(&flags.config)?;
+        if let Some(v) = &flags.service_name {
+            config.service_name = v.clone();
+        }
+        if let Some(v) = &flags.service_version {
+            config.service_version = v.clone();
+        }
+        if let Some(v) = &flags.environment {
+            config.environment = v.clone();
+        }
+        if let Some(v) = &flags.instance_id {
+            config.instance_id = v.clone();
+        }
+        if let Some(v) = &flags.json_file_path {
+            config.json_file_path = v.clone();
+        }
+        if let Some(v) = &flags.export_interval {
+            config.export_interval = duration(v, "--export-interval", "flag")?;
+        }
+        if let Some(v) = &flags.export_timeout {
+            config.export_timeout = duration(v, "--export-timeout", "flag")?;
+        }
+        if let Some(v) = flags.temporality {
+            config.temporality = v;
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn reads_the_seed_block_and_flags_win() {
+        let f = write("metrics:\n  service_name: \"orders\"\n  export_interval: 2s\n  json_file_path: ./x.jsonl\n");
+        let flags =
+            MetricsFlags { config: f.path().into(), export_interval: Some("500ms".into()), ..Default::default() };
+        let c = MetricsConfig::load(&flags).unwrap();
+        assert_eq!(c.service_name, "orders");
+        assert_eq!(c.export_interval, Duration::from_millis(500));
+        assert_eq!(c.export_timeout, Duration::from_secs(5));
+        assert_eq!(c.json_file_path, PathBuf::from("./x.jsonl"));
+    }
+
+    #[test]
+    fn missing_file_means_defaults() {
+        let c = MetricsConfig::from_file(Path::new("/nonexistent/config.yaml")).unwrap();
+        assert_eq!(c.export_interval, Duration::from_secs(10));
+        assert_eq!(c.json_file_path, PathBuf::from("./logs/metrics.jsonl"));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let f = write("metrics:\n  export_interval: soon\n");
+        let e = format!("{:#}", MetricsConfig::from_file(f.path()).unwrap_err());
+        assert!(e.contains("metrics.export_interval"), "{e}");
+        let f = write("metrics:\n  export_intervall: 10s\n");
+        let e = format!("{:#}", MetricsConfig::from_file(f.path()).unwrap_err());
+        assert!(e.contains("export_intervall"), "{e}");
+    }
+
+    #[test]
+    fn the_committed_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/config.yaml");
+        let c = MetricsConfig::from_file(&path).unwrap();
+        assert_eq!(c.service_name, "sre");
+        assert_eq!(c.export_timeout, Duration::from_secs(5));
+    }
+}

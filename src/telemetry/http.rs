@@ -1,0 +1,170 @@
+//! HTTP server middleware (a tower layer) recording the seed's five HTTP instruments.
+//!
+//! Attributes: `http.method`, `http.route` (the route template, e.g.
+//! `/api/v1/orders/{id}`, from axum's `MatchedPath`; requests that match no route are
+//! recorded as `unmatched` so that raw paths cannot explode cardinality),
+//! `http.status_code`, and `status` (`error` for 5xx and failed handlers, else
+//! `success`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::extract::MatchedPath;
+use http_body_util::BodyExt as _;
+use hyper::body::Body;
+use opentelemetry::metrics::{Counter, Histogram, Meter, UpDownCounter};
+use opentelemetry::KeyValue;
+use tower::{Layer, Service};
+
+/// Histogram boundaries for request durations, in seconds.
+pub const DURATION_BOUNDS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+/// Histogram boundaries for request and response sizes, in bytes.
+pub const SIZE_BOUNDS: &[f64] = &[100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0];
+
+/// The seed's HTTP instruments.
+#[derive(Clone)]
+pub struct HttpInstruments {
+    pub requests: Counter<u64>,
+    pub duration: Histogram<f64>,
+    pub request_size: Histogram<u64>,
+    pub response_size: Histogram<u64>,
+    pub active: UpDownCounter<i64>,
+}
+
+impl HttpInstruments {
+    pub fn new(meter: &Meter) -> HttpInstruments {
+        HttpInstruments {
+            requests: meter
+                .u64_counter("http_server_requests_total")
+                .with_description("Total number of HTTP requests")
+                .with_unit("1")
+                .build(),
+            duration: meter
+                .f64_histogram("http_server_request_duration_seconds")
+                .with_description("HTTP request duration")
+                .with_unit("s")
+                .with_boundaries(DURATION_BOUNDS.to_vec())
+                .build(),
+            request_size: meter
+                .u64_histogram("http_server_request_size_bytes")
+                .with_description("HTTP request size")
+                .with_unit("By")
+                .with_boundaries(SIZE_BOUNDS.to_vec())
+                .build(),
+            response_size: meter
+                .u64_histogram("http_server_response_size_bytes")
+                .with_description("HTTP response size")
+                .with_unit("By")
+                .with_boundaries(SIZE_BOUNDS.to_vec())
+                .build(),
+            active: meter
+                .i64_up_down_counter("http_server_active_requests")
+                .with_description("Number of active HTTP requests")
+                .with_unit("1")
+                .build(),
+        }
+    }
+}
+
+/// Wraps a service so that every request is recorded.
+#[derive(Clone)]
+pub struct HttpMetricsLayer {
+    instruments: Arc<HttpInstruments>,
+}
+
+impl HttpMetricsLayer {
+    pub fn new(meter: &Meter) -> HttpMetricsLayer {
+        HttpMetricsLayer { instruments: Arc::new(HttpInstruments::new(meter)) }
+    }
+}
+
+impl<S> Layer<S> for HttpMetricsLayer {
+    type Service = HttpMetrics<S>;
+    fn layer(&self, inner: S) -> HttpMetrics<S> {
+        HttpMetrics { inner, instruments: Arc::clone(&self.instruments) }
+    }
+}
+
+#[derive(Clone)]
+pub struct HttpMetrics<S> {
+    inner: S,
+    instruments: Arc<HttpInstruments>,
+}
+
+/// Decrements the active-requests gauge even when the request future is dropped.
+struct ActiveGuard(Arc<HttpInstruments>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.add(-1, &[]);
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<hyper::Request<ReqBody>> for HttpMetrics<S>
+where
+    S: Service<hyper::Request<ReqBody>, Response = hyper::Response<ResBody>> + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Body,
+    ResBody: Body,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: hyper::Request<ReqBody>) -> Self::Future {
+        let instruments = Arc::clone(&self.instruments);
+        let method = req.method().as_str().to_string();
+        let route =
+            req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+        let request_size =
+            req.body().size_hint().exact().or_else(|| {
+                req.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok())
+            });
+        instruments.active.add(1, &[]);
+        let guard = ActiveGuard(Arc::clone(&instruments));
+        let start = Instant::now();
+        let future = self.inner.call(req);
+        Box::pin(async move {
+            let result = future.await;
+            let elapsed = start.elapsed().as_secs_f64();
+            let (code, status, response_size) = match &result {
+                Ok(resp) => {
+                    let code = resp.status().as_u16();
+                    (code, if code >= 500 { "error" } else { "success" }, resp.body().size_hint().exact())
+                }
+                Err(_) => (500, "error", None),
+            };
+            let attrs = [
+                KeyValue::new("http.method", method),
+                KeyValue::new("http.route", route),
+                KeyValue::new("http.status_code", i64::from(code)),
+                KeyValue::new("status", status),
+            ];
+            instruments.requests.add(1, &attrs);
+            instruments.duration.record(elapsed, &attrs);
+            if let Some(size) = request_size.filter(|&s| s > 0) {
+                instruments.request_size.record(size, &attrs);
+            }
+            if let Some(size) = response_size {
+                instruments.response_size.record(size, &attrs);
+            }
+            drop(guard);
+            result
+        })
+    }
+}
+
+/// Reads a whole body, for tests and the load generator.
+pub async fn body_bytes<B>(body: B) -> Result<axum::body::Bytes, B::Error>
+where
+    B: Body,
+{
+    Ok(body.collect().await?.to_bytes())
+}
