@@ -244,16 +244,18 @@ struct LineHead<'a> {
     description: &'a str,
 }
 
-fn push_line(
-    out: &mut Vec<u8>,
-    head: &LineHead<'_>,
-    metric_type: &str,
+/// One data point's own fields.
+struct Point<'a> {
+    metric_type: &'a str,
     time: i64,
     start: Option<i64>,
     delta: bool,
-    value: &str,
-    attributes: &str,
-) {
+    value: &'a str,
+    attributes: &'a str,
+}
+
+fn push_line(out: &mut Vec<u8>, head: &LineHead<'_>, point: &Point<'_>) {
+    let Point { metric_type, time, start, delta, value, attributes } = *point;
     let mut line = String::with_capacity(256 + value.len() + attributes.len() + head.resource.len());
     let _ = write!(
         line,
@@ -310,8 +312,16 @@ fn encode_data<T: JsonNumber>(out: &mut Vec<u8>, head: &LineHead<'_>, data: &Met
                     skipped += 1;
                     continue;
                 };
-                let start = gauge.start_time().map(nanos);
-                push_line(out, head, "gauge", nanos(gauge.time()), start, false, &v, &attributes_json(dp.attributes()));
+                let attributes = attributes_json(dp.attributes());
+                let point = Point {
+                    metric_type: "gauge",
+                    time: nanos(gauge.time()),
+                    start: gauge.start_time().map(nanos),
+                    delta: false,
+                    value: &v,
+                    attributes: &attributes,
+                };
+                push_line(out, head, &point);
             }
         }
         MetricData::Histogram(hist) => {
@@ -344,8 +354,16 @@ fn encode_data<T: JsonNumber>(out: &mut Vec<u8>, head: &LineHead<'_>, data: &Met
                     }
                 }
                 value.push_str("]}");
-                let (time, start) = (nanos(hist.time()), nanos(hist.start_time()));
-                push_line(out, head, "histogram", time, Some(start), delta, &value, &attributes_json(dp.attributes()));
+                let attributes = attributes_json(dp.attributes());
+                let point = Point {
+                    metric_type: "histogram",
+                    time: nanos(hist.time()),
+                    start: Some(nanos(hist.start_time())),
+                    delta,
+                    value: &value,
+                    attributes: &attributes,
+                };
+                push_line(out, head, &point);
             }
         }
         // Not produced by the instruments this project creates; not in the seed's format.
