@@ -89,7 +89,7 @@ impl JsonFileExporter {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         let mut bytes = Vec::with_capacity(64 << 10);
-        let skipped = encode(metrics, SystemTime::now(), &mut bytes);
+        let skipped = encode(metrics, &mut bytes);
         if skipped > 0 {
             self.skipped_points.fetch_add(skipped, Ordering::Relaxed);
         }
@@ -293,17 +293,16 @@ fn encode_data<T: JsonNumber>(out: &mut Vec<u8>, head: &LineHead<'_>, data: &Met
                     skipped += 1;
                     continue;
                 };
-                let time = nanos(sum.time());
-                push_line(
-                    out,
-                    head,
-                    kind,
-                    time,
-                    Some(nanos(sum.start_time())),
+                let attributes = attributes_json(dp.attributes());
+                let point = Point {
+                    metric_type: kind,
+                    time: nanos(sum.time()),
+                    start: Some(nanos(sum.start_time())),
                     delta,
-                    &v,
-                    &attributes_json(dp.attributes()),
-                );
+                    value: &v,
+                    attributes: &attributes,
+                };
+                push_line(out, head, &point);
             }
         }
         MetricData::Gauge(gauge) => {
@@ -374,7 +373,7 @@ fn encode_data<T: JsonNumber>(out: &mut Vec<u8>, head: &LineHead<'_>, data: &Met
 
 /// Encodes every data point as one line; returns how many had to be skipped (NaN,
 /// infinities, exponential histograms).
-pub fn encode(metrics: &ResourceMetrics, _now: SystemTime, out: &mut Vec<u8>) -> u64 {
+pub fn encode(metrics: &ResourceMetrics, out: &mut Vec<u8>) -> u64 {
     let resource = metrics.resource();
     let service = resource
         .get(&opentelemetry::Key::from_static_str("service.name"))
