@@ -238,6 +238,10 @@ pub struct LoadTestArgs {
     /// Run the built-in server without the metrics middleware (to measure its cost).
     #[arg(long)]
     pub no_middleware: bool,
+    /// Also start a gRPC server (orders.OrderService, users.UserService) and send a
+    /// quarter of the requests as gRPC calls.
+    #[arg(long)]
+    pub grpc: bool,
     #[command(flatten)]
     pub metrics: crate::telemetry::config::MetricsFlags,
     /// Summary format.

@@ -167,3 +167,44 @@ fn config_file_and_flags() {
         .code(1)
         .stderr(predicates::str::contains("metrics.export_timeout"));
 }
+
+#[test]
+fn grpc_calls_are_recorded_with_their_status_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = metricsctl()
+        .current_dir(dir.path())
+        .args(["load-test", "-n", "4000", "-c", "8", "--grpc", "--instance-id", "lt-grpc", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["cross_check"]["ok"], true);
+    let client = client_counts(&summary);
+    let grpc: u64 = client.iter().filter(|(k, _)| k.starts_with("GRPC ")).map(|(_, v)| v).sum();
+    assert!(grpc > 500, "{client:?}");
+    // Status codes by name on the client, by number in the file: the same counts.
+    let codes = &summary["grpc_status_codes"];
+    let rows: Value = serde_json::from_slice(
+        &metricsctl()
+            .current_dir(dir.path())
+            .args(["sum", "by", "rpc.status_code", "-m", "grpc_server_requests_total", "--format", "json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let in_file = |code: u64| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rpc.status_code"] == code)
+            .map_or(0, |r| r["value"].as_u64().unwrap())
+    };
+    assert_eq!(in_file(0), codes["Ok"].as_u64().unwrap());
+    assert_eq!(in_file(5), codes["NotFound"].as_u64().unwrap_or(0));
+    assert_eq!(in_file(14), codes["Unavailable"].as_u64().unwrap_or(0));
+    let text = std::fs::read_to_string(dir.path().join("logs/metrics.jsonl")).unwrap();
+    for name in ["grpc_server_requests_total", "grpc_server_request_duration_seconds", "grpc_server_active_requests"] {
+        assert!(text.contains(&format!("\"metric_name\":\"{name}\"")), "{name} missing");
+    }
+}

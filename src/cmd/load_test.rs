@@ -38,6 +38,7 @@ pub fn run(args: LoadTestArgs, out: &mut dyn Write) -> Result<ExitCode> {
         no_middleware: args.no_middleware,
         listen: args.listen,
         serve_only: args.serve_only,
+        grpc: args.grpc,
         progress: std::io::stderr().is_terminal() && !args.serve_only,
     };
     let summary = loadtest::run(plan, &config)?;

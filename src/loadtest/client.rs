@@ -34,6 +34,8 @@ pub struct LoadOptions {
     /// Host header and path prefix of an external target.
     pub host: String,
     pub path_prefix: String,
+    /// With `--grpc`: the gRPC server; a quarter of the requests go there.
+    pub grpc_target: Option<SocketAddr>,
 }
 
 /// Client-side instruments, used when the target is an external server (`--url`).
@@ -93,6 +95,8 @@ pub struct LoadStats {
     /// Latency from the actual send, µs.
     pub uncorrected: Histogram<u64>,
     pub statuses: BTreeMap<u16, u64>,
+    /// gRPC status codes of the gRPC calls.
+    pub grpc_codes: BTreeMap<i32, u64>,
     pub errors: BTreeMap<String, u64>,
     /// Responses per (method, route template): what the server must have counted.
     pub by_route: BTreeMap<(String, String), u64>,
@@ -106,6 +110,7 @@ impl LoadStats {
             latency: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
             uncorrected: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
             statuses: BTreeMap::new(),
+            grpc_codes: BTreeMap::new(),
             errors: BTreeMap::new(),
             by_route: BTreeMap::new(),
             after_deadline: 0,
@@ -118,6 +123,9 @@ impl LoadStats {
         for (k, v) in other.statuses {
             *self.statuses.entry(k).or_default() += v;
         }
+        for (k, v) in other.grpc_codes {
+            *self.grpc_codes.entry(k).or_default() += v;
+        }
         for (k, v) in other.errors {
             *self.errors.entry(k).or_default() += v;
         }
@@ -128,7 +136,7 @@ impl LoadStats {
     }
 
     pub fn responses(&self) -> u64 {
-        self.statuses.values().sum()
+        self.statuses.values().sum::<u64>() + self.grpc_codes.values().sum::<u64>()
     }
 
     pub fn error_count(&self) -> u64 {
@@ -166,6 +174,7 @@ async fn worker(
 ) -> LoadStats {
     let mut stats = LoadStats::empty();
     let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut channel: Option<tonic::transport::Channel> = None;
     loop {
         if control.stop.load(Ordering::SeqCst) {
             break;
@@ -186,6 +195,11 @@ async fn worker(
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
+        }
+        if let Some(addr) = options.grpc_target.filter(|_| super::server::mix(n ^ 0x67) % 4 == 0) {
+            grpc_request(&mut stats, &mut channel, addr, n, intended, deadline).await;
+            control.done.fetch_add(1, Ordering::Relaxed);
+            continue;
         }
         let route = &ROUTES[pick_route(n)];
         if sender.is_none() {
@@ -258,6 +272,56 @@ async fn worker(
         }
     }
     stats
+}
+
+/// One gRPC call on the worker's HTTP/2 channel (connected on first use).
+async fn grpc_request(
+    stats: &mut LoadStats,
+    channel: &mut Option<tonic::transport::Channel>,
+    addr: SocketAddr,
+    n: u64,
+    intended: Option<Instant>,
+    deadline: Option<Instant>,
+) {
+    if channel.is_none() {
+        let endpoint = match tonic::transport::Endpoint::from_shared(format!("http://{addr}")) {
+            Ok(e) => e.timeout(REQUEST_TIMEOUT),
+            Err(e) => {
+                *stats.errors.entry(format!("grpc endpoint: {e}")).or_default() += 1;
+                return;
+            }
+        };
+        match endpoint.connect().await {
+            Ok(c) => *channel = Some(c),
+            Err(e) => {
+                *stats.errors.entry(format!("grpc connect: {e}")).or_default() += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                return;
+            }
+        }
+    }
+    let method = super::grpc::pick_method(n);
+    let sent_at = Instant::now();
+    let result = super::grpc::call(channel.as_ref().expect("connected above"), method, n).await;
+    let finished = Instant::now();
+    match result {
+        Ok(code) => {
+            let uncorrected = (finished - sent_at).as_micros().max(1) as u64;
+            let corrected = intended.map_or(uncorrected, |at| (finished - at.min(sent_at)).as_micros().max(1) as u64);
+            let _ = stats.latency.record(corrected.min(3_600_000_000));
+            let _ = stats.uncorrected.record(uncorrected.min(3_600_000_000));
+            *stats.grpc_codes.entry(code).or_default() += 1;
+            let (service, name, _) = super::grpc::METHODS[method];
+            *stats.by_route.entry(("GRPC".to_string(), format!("{service}/{name}"))).or_default() += 1;
+            if deadline.is_some_and(|d| finished > d) {
+                stats.after_deadline += 1;
+            }
+        }
+        Err(e) => {
+            *stats.errors.entry(format!("grpc: {e}")).or_default() += 1;
+            *channel = None;
+        }
+    }
 }
 
 /// Runs the load; returns the merged statistics and the wall time.

@@ -3,6 +3,7 @@
 //! that the requests the client counted equal `sum` over the file it wrote.
 
 pub mod client;
+pub mod grpc;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -38,6 +39,8 @@ pub struct LoadTestPlan {
     pub listen: SocketAddr,
     /// Only serve (for an outside load generator such as wrk) until Ctrl-C or `-z`.
     pub serve_only: bool,
+    /// Also start the gRPC server and send a quarter of the requests as gRPC calls.
+    pub grpc: bool,
     pub progress: bool,
 }
 
@@ -53,6 +56,9 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uncorrected_latency_seconds: Option<Latency>,
     pub status_codes: BTreeMap<String, u64>,
+    /// gRPC status codes by name, with `--grpc`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub grpc_status_codes: BTreeMap<String, u64>,
     pub errors: BTreeMap<String, u64>,
     pub finished_after_deadline: u64,
     pub interrupted: bool,
@@ -95,25 +101,32 @@ pub struct CrossCheck {
     pub ok: bool,
 }
 
-/// Totals per (method, route) of one instance's counter in the metrics file.
+/// Totals per (method, route) of one instance's counter in the metrics file; for
+/// `grpc_server_requests_total`, per ("GRPC", "service/method").
 fn file_counts(path: &std::path::Path, metric: &str, instance: &str) -> Result<BTreeMap<(String, String), u64>> {
     let mut filter = crate::cli::FilterArgs::default().build(Some(metric))?;
     filter.labels.push(LabelMatcher::equals("instance", instance));
     let input = QueryInput::new(&[path.to_path_buf()], filter, false, false)?;
-    let mut sink = SumSink::new(vec!["method".into(), "route".into()]);
+    let grpc = metric.starts_with("grpc_");
+    let labels = if grpc { ["rpc.service", "rpc.method"] } else { ["http.method", "http.route"] };
+    let mut sink = SumSink::new(labels.iter().map(|l| l.to_string()).collect());
     input.run(&mut sink)?;
     let mut out = BTreeMap::new();
     for (key, total) in sink.grouper.keys.iter().zip(sink.totals()) {
         let Total::Counter(Num::Int(v)) = total else { bail!("{metric} has a non-integer total: {total:?}") };
-        let method = key.labels[0].text();
-        let route = key.labels[1].text();
-        *out.entry((method, route)).or_default() += u64::try_from(v).unwrap_or(0);
+        let (a, b) = (key.labels[0].text(), key.labels[1].text());
+        let entry = if grpc { ("GRPC".to_string(), format!("{a}/{b}")) } else { (a, b) };
+        *out.entry(entry).or_default() += u64::try_from(v).unwrap_or(0);
     }
     Ok(out)
 }
 
-fn cross_check(stats: &LoadStats, path: &std::path::Path, metric: &str, instance: &str) -> Result<CrossCheck> {
-    let file = file_counts(path, metric, instance)?;
+fn cross_check(stats: &LoadStats, path: &std::path::Path, metrics: &[&str], instance: &str) -> Result<CrossCheck> {
+    let mut file = BTreeMap::new();
+    for metric in metrics {
+        file.extend(file_counts(path, metric, instance)?);
+    }
+    let metric = metrics.join(" + ");
     let mut routes = BTreeMap::new();
     for key in stats.by_route.keys().chain(file.keys()) {
         let client = stats.by_route.get(key).copied().unwrap_or(0);
@@ -123,7 +136,7 @@ fn cross_check(stats: &LoadStats, path: &std::path::Path, metric: &str, instance
     let client_total: u64 = stats.by_route.values().sum();
     let file_total: u64 = file.values().sum();
     let ok = routes.values().all(|(a, b)| a == b);
-    Ok(CrossCheck { metric: metric.into(), instance: instance.into(), routes, client_total, file_total, ok })
+    Ok(CrossCheck { metric, instance: instance.into(), routes, client_total, file_total, ok })
 }
 
 /// Runs the load test; returns the summary (the caller prints it) and whether it was
@@ -191,6 +204,24 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
             (addr, addr.to_string(), String::new(), Some((stop_tx, handle)), None)
         }
     };
+    let grpc_server = if plan.grpc && plan.url.is_none() {
+        let listener = tokio::net::TcpListener::bind((plan.listen.ip(), 0)).await.context("cannot listen for gRPC")?;
+        let addr = listener.local_addr()?;
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let layer =
+            (!plan.no_middleware).then(|| crate::telemetry::grpc::GrpcMetricsLayer::new(&pipeline.meter("metricsctl")));
+        let router = tonic::transport::Server::builder()
+            .layer(tower::util::option_layer(layer))
+            .add_service(grpc::OrderService::default())
+            .add_service(grpc::UserService::default());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+            let _ = stop_rx.await;
+        }));
+        Some((addr, stop_tx, handle))
+    } else {
+        None
+    };
     let target_text = plan.url.clone().unwrap_or_else(|| format!("http://{target} (built-in server)"));
 
     let (stats, elapsed) = if plan.serve_only {
@@ -212,6 +243,7 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
             target,
             host,
             path_prefix: prefix,
+            grpc_target: grpc_server.as_ref().map(|(addr, _, _)| *addr),
         };
         let progress = plan.progress.then(|| progress_bar(&options, Arc::clone(&control)));
         let result = client::run(options, Arc::clone(&control), instruments).await;
@@ -222,6 +254,12 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
         result
     };
 
+    if let Some((_, stop, handle)) = grpc_server {
+        let _ = stop.send(());
+        if !matches!(tokio::time::timeout(Duration::from_secs(10), handle).await, Ok(Ok(Ok(())))) {
+            eprintln!("metricsctl: the gRPC server did not stop cleanly");
+        }
+    }
     if let Some((stop, handle)) = server {
         let _ = stop.send(());
         match tokio::time::timeout(Duration::from_secs(10), handle).await {
@@ -241,8 +279,14 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
     let check = if plan.serve_only || plan.no_middleware {
         None
     } else {
-        let metric = if plan.url.is_some() { "http_client_requests_total" } else { "http_server_requests_total" };
-        Some(cross_check(&stats, &config.json_file_path, metric, &config.instance_id)?)
+        let metrics: &[&str] = if plan.url.is_some() {
+            &["http_client_requests_total"]
+        } else if plan.grpc {
+            &["http_server_requests_total", "grpc_server_requests_total"]
+        } else {
+            &["http_server_requests_total"]
+        };
+        Some(cross_check(&stats, &config.json_file_path, metrics, &config.instance_id)?)
     };
     let secs = elapsed.as_secs_f64();
     let requests = stats.responses();
@@ -254,6 +298,7 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
         latency_seconds: Latency::of(&stats.latency),
         uncorrected_latency_seconds: plan.rate.map(|_| Latency::of(&stats.uncorrected)),
         status_codes: stats.statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        grpc_status_codes: stats.grpc_codes.iter().map(|(k, v)| (format!("{:?}", tonic::Code::from(*k)), *v)).collect(),
         errors: stats.errors.clone(),
         finished_after_deadline: stats.after_deadline,
         interrupted,
@@ -319,6 +364,9 @@ pub fn write_summary(summary: &Summary, format: Format, term: Terminal, out: &mu
     }
     for (code, n) in &summary.status_codes {
         t.rows.push(row(&format!("status {code}"), n.to_string()));
+    }
+    for (code, n) in &summary.grpc_status_codes {
+        t.rows.push(row(&format!("grpc {code}"), n.to_string()));
     }
     for (kind, n) in &summary.errors {
         t.rows.push(row(&format!("error: {kind}"), n.to_string()));

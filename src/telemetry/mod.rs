@@ -15,6 +15,7 @@
 //! ```
 
 pub mod config;
+pub mod grpc;
 pub mod http;
 pub mod json_exporter;
 
