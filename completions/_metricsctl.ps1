@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Per-second rate per group per time step, with a sparkline')
             [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
+            [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Drive load at an instrumented server, write its metrics, and cross-check them')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -113,6 +114,34 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'metricsctl;load-test' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Number of requests (default 20000 unless -z is given)')
+            [CompletionResult]::new('--requests', '--requests', [CompletionResultType]::ParameterName, 'Number of requests (default 20000 unless -z is given)')
+            [CompletionResult]::new('-z', '-z', [CompletionResultType]::ParameterName, 'Run for this long (30s, 2m); requests in flight at the deadline finish and are reported apart')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Run for this long (30s, 2m); requests in flight at the deadline finish and are reported apart')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Concurrent connections (HTTP/1.1 keep-alive, one per worker)')
+            [CompletionResult]::new('--connections', '--connections', [CompletionResultType]::ParameterName, 'Concurrent connections (HTTP/1.1 keep-alive, one per worker)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Total requests per second (open model: latency counts from the intended send time)')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Total requests per second (open model: latency counts from the intended send time)')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Load an external server instead of the built-in one (client-side metrics are then recorded, as http_client_*)')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address of the built-in server')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file with a `metrics:` block; a missing file means defaults')
+            [CompletionResult]::new('--service-name', '--service-name', [CompletionResultType]::ParameterName, 'resource service.name')
+            [CompletionResult]::new('--service-version', '--service-version', [CompletionResultType]::ParameterName, 'resource service.version')
+            [CompletionResult]::new('--environment', '--environment', [CompletionResultType]::ParameterName, 'resource deployment.environment')
+            [CompletionResult]::new('--instance-id', '--instance-id', [CompletionResultType]::ParameterName, 'resource service.instance.id (default: <hostname>-<pid>)')
+            [CompletionResult]::new('--json-file-path', '--json-file-path', [CompletionResultType]::ParameterName, 'Where the JSON file exporter appends')
+            [CompletionResult]::new('--export-interval', '--export-interval', [CompletionResultType]::ParameterName, 'Time between exports')
+            [CompletionResult]::new('--export-timeout', '--export-timeout', [CompletionResultType]::ParameterName, 'An export taking longer is abandoned with an error')
+            [CompletionResult]::new('--temporality', '--temporality', [CompletionResultType]::ParameterName, 'Cumulative snapshots (default) or deltas since the previous export')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary format')
+            [CompletionResult]::new('--serve-only', '--serve-only', [CompletionResultType]::ParameterName, 'Only run the built-in server (for an outside load generator) until Ctrl-C or -z')
+            [CompletionResult]::new('--no-middleware', '--no-middleware', [CompletionResultType]::ParameterName, 'Run the built-in server without the metrics middleware (to measure its cost)')
+            [CompletionResult]::new('--grpc', '--grpc', [CompletionResultType]::ParameterName, 'Also start a gRPC server (orders.OrderService, users.UserService) and send a quarter of the requests as gRPC calls')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'metricsctl;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -124,6 +153,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Per-second rate per group per time step, with a sparkline')
             [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
+            [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Drive load at an instrumented server, write its metrics, and cross-check them')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -141,6 +171,9 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             break
         }
         'metricsctl;help;check' {
+            break
+        }
+        'metricsctl;help;load-test' {
             break
         }
         'metricsctl;help;completions' {

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand rate 'Per-second rate per group per time step, with a sparkline'
             cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
             cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
+            cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -104,6 +105,33 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'metricsctl;load-test'= {
+            cand -n 'Number of requests (default 20000 unless -z is given)'
+            cand --requests 'Number of requests (default 20000 unless -z is given)'
+            cand -z 'Run for this long (30s, 2m); requests in flight at the deadline finish and are reported apart'
+            cand --duration 'Run for this long (30s, 2m); requests in flight at the deadline finish and are reported apart'
+            cand -c 'Concurrent connections (HTTP/1.1 keep-alive, one per worker)'
+            cand --connections 'Concurrent connections (HTTP/1.1 keep-alive, one per worker)'
+            cand -q 'Total requests per second (open model: latency counts from the intended send time)'
+            cand --rate 'Total requests per second (open model: latency counts from the intended send time)'
+            cand --url 'Load an external server instead of the built-in one (client-side metrics are then recorded, as http_client_*)'
+            cand --listen 'Address of the built-in server'
+            cand --config 'Configuration file with a `metrics:` block; a missing file means defaults'
+            cand --service-name 'resource service.name'
+            cand --service-version 'resource service.version'
+            cand --environment 'resource deployment.environment'
+            cand --instance-id 'resource service.instance.id (default: <hostname>-<pid>)'
+            cand --json-file-path 'Where the JSON file exporter appends'
+            cand --export-interval 'Time between exports'
+            cand --export-timeout 'An export taking longer is abandoned with an error'
+            cand --temporality 'Cumulative snapshots (default) or deltas since the previous export'
+            cand --format 'Summary format'
+            cand --serve-only 'Only run the built-in server (for an outside load generator) until Ctrl-C or -z'
+            cand --no-middleware 'Run the built-in server without the metrics middleware (to measure its cost)'
+            cand --grpc 'Also start a gRPC server (orders.OrderService, users.UserService) and send a quarter of the requests as gRPC calls'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'metricsctl;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -114,6 +142,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand rate 'Per-second rate per group per time step, with a sparkline'
             cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
             cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
+            cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -126,6 +155,8 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
         &'metricsctl;help;quantile'= {
         }
         &'metricsctl;help;check'= {
+        }
+        &'metricsctl;help;load-test'= {
         }
         &'metricsctl;help;completions'= {
         }

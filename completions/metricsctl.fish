@@ -31,6 +31,7 @@ complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "sum" -d 'Exac
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "rate" -d 'Per-second rate per group per time step, with a sparkline'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "load-test" -d 'Drive load at an instrumented server, write its metrics, and cross-check them'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand tail" -s n -l lines -d 'Number of records to show' -r
@@ -92,11 +93,35 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand check" -l format -
 json\t'A JSON array of row objects with stable keys: the machine contract'
 csv\t'Comma-separated values with a header row'"
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s n -l requests -d 'Number of requests (default 20000 unless -z is given)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s z -l duration -d 'Run for this long (30s, 2m); requests in flight at the deadline finish and are reported apart' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s c -l connections -d 'Concurrent connections (HTTP/1.1 keep-alive, one per worker)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s q -l rate -d 'Total requests per second (open model: latency counts from the intended send time)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l url -d 'Load an external server instead of the built-in one (client-side metrics are then recorded, as http_client_*)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l listen -d 'Address of the built-in server' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l config -d 'Configuration file with a `metrics:` block; a missing file means defaults' -r -F
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l service-name -d 'resource service.name' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l service-version -d 'resource service.version' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l environment -d 'resource deployment.environment' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l instance-id -d 'resource service.instance.id (default: <hostname>-<pid>)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l json-file-path -d 'Where the JSON file exporter appends' -r -F
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l export-interval -d 'Time between exports' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l export-timeout -d 'An export taking longer is abandoned with an error' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l temporality -d 'Cumulative snapshots (default) or deltas since the previous export' -r -f -a "cumulative\t''
+delta\t''"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l format -d 'Summary format' -r -f -a "table\t'Aligned columns for people (plain ASCII when stdout is not a terminal)'
+json\t'A JSON array of row objects with stable keys: the machine contract'
+csv\t'Comma-separated values with a header row'"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l serve-only -d 'Only run the built-in server (for an outside load generator) until Ctrl-C or -z'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l no-middleware -d 'Run the built-in server without the metrics middleware (to measure its cost)'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l grpc -d 'Also start a gRPC server (orders.OrderService, users.UserService) and send a quarter of the requests as gRPC calls'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "tail" -d 'Show the last records (read backwards from the end of the file), and follow'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "sum" -d 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "rate" -d 'Per-second rate per group per time step, with a sparkline'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "tail" -d 'Show the last records (read backwards from the end of the file), and follow'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "sum" -d 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "rate" -d 'Per-second rate per group per time step, with a sparkline'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "load-test" -d 'Drive load at an instrumented server, write its metrics, and cross-check them'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
