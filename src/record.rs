@@ -134,30 +134,57 @@ pub enum SampleValue {
     Hist(Box<Histogram>),
 }
 
+/// A string field borrowed from the line, or owned when it had escapes. serde's own
+/// `Cow<str>` impl only borrows for direct `#[serde(borrow)]` fields, not inside
+/// `Option`, and would allocate for every optional field of every line.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
 /// The fields of a record as they appear in the line, borrowed where possible.
 #[derive(Deserialize)]
 struct RawRecord<'a> {
     #[serde(borrow)]
-    timestamp: Cow<'a, str>,
+    timestamp: Text<'a>,
     #[serde(borrow, default)]
-    service_name: Option<Cow<'a, str>>,
+    service_name: Option<Text<'a>>,
     #[serde(borrow)]
-    metric_name: Cow<'a, str>,
+    metric_name: Text<'a>,
     #[serde(borrow, default)]
-    metric_type: Option<Cow<'a, str>>,
+    metric_type: Option<Text<'a>>,
     value: RawMetricValue,
     #[serde(borrow, default)]
-    unit: Option<Cow<'a, str>>,
+    unit: Option<Text<'a>>,
     #[serde(borrow, default)]
-    description: Option<Cow<'a, str>>,
+    description: Option<Text<'a>>,
     #[serde(borrow, default)]
     attributes: Option<&'a RawValue>,
     #[serde(borrow, default)]
     resource: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    start_timestamp: Option<Cow<'a, str>>,
+    start_timestamp: Option<Text<'a>>,
     #[serde(borrow, default)]
-    temporality: Option<Cow<'a, str>>,
+    temporality: Option<Text<'a>>,
 }
 
 /// A parsed, validated line.
@@ -191,25 +218,25 @@ pub struct Record<'a> {
 /// ```
 pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
     let raw: RawRecord<'_> = serde_json::from_str(line).map_err(|e| describe_json_error(&e))?;
-    let timestamp = parse_rfc3339(&raw.timestamp)?;
+    let timestamp = parse_rfc3339(&raw.timestamp.0)?;
     let start_timestamp = match &raw.start_timestamp {
-        Some(s) => Some(parse_rfc3339(s).map_err(|e| format!("start_timestamp: {e}"))?),
+        Some(s) => Some(parse_rfc3339(&s.0).map_err(|e| format!("start_timestamp: {e}"))?),
         None => None,
     };
-    if raw.metric_name.is_empty() {
+    if raw.metric_name.0.is_empty() {
         return Err("empty metric_name".into());
     }
     let (value, is_object) = match raw.value {
         RawMetricValue::Num(n) => (SampleValue::Num(n), false),
         RawMetricValue::Hist(h) => (SampleValue::Hist(Box::new(normalise_histogram(h)?)), true),
     };
-    let (metric_type, type_inferred) = match raw.metric_type.as_deref() {
+    let (metric_type, type_inferred) = match raw.metric_type.as_ref().map(|t| t.0.as_ref()) {
         Some("counter") => (MetricType::Counter, false),
         Some("gauge") => (MetricType::Gauge, false),
         Some("histogram") => (MetricType::Histogram, false),
         Some(other) => return Err(format!("unknown metric_type {other:?} (expected counter, gauge or histogram)")),
         None if is_object => (MetricType::Histogram, true),
-        None if raw.metric_name.ends_with("_total") => (MetricType::Counter, true),
+        None if raw.metric_name.0.ends_with("_total") => (MetricType::Counter, true),
         None => (MetricType::Gauge, true),
     };
     if (metric_type == MetricType::Histogram) != is_object {
@@ -224,7 +251,7 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
             return Err("value is not a finite number".into());
         }
     }
-    let delta = match raw.temporality.as_deref() {
+    let delta = match raw.temporality.as_ref().map(|t| t.0.as_ref()) {
         None | Some("cumulative") => false,
         Some("delta") => true,
         Some(other) => return Err(format!("unknown temporality {other:?} (expected cumulative or delta)")),
@@ -238,14 +265,14 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
     }
     Ok(Record {
         timestamp,
-        timestamp_text: raw.timestamp,
-        service_name: raw.service_name,
-        metric_name: raw.metric_name,
+        timestamp_text: raw.timestamp.0,
+        service_name: raw.service_name.map(|t| t.0),
+        metric_name: raw.metric_name.0,
         metric_type,
         type_inferred,
         value,
-        unit: raw.unit,
-        description: raw.description,
+        unit: raw.unit.map(|t| t.0),
+        description: raw.description.map(|t| t.0),
         attributes: raw.attributes,
         resource: raw.resource,
         start_timestamp,
