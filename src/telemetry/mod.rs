@@ -6,7 +6,7 @@
 //! use metricsctl::telemetry::{config::MetricsConfig, http::HttpMetricsLayer, MetricsPipeline};
 //! # async fn app() -> anyhow::Result<()> {
 //! let pipeline = MetricsPipeline::start(&MetricsConfig::default())?;
-//! let app = axum::Router::new()
+//! let app: axum::Router = axum::Router::new()
 //!     .route("/api/v1/orders/{id}", axum::routing::get(|| async { "order" }))
 //!     .layer(HttpMetricsLayer::new(&pipeline.meter("metricsctl")));
 //! // ... serve `app` ...
