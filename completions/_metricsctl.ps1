@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Per-second rate per group per time step, with a sparkline')
             [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
+            [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
             [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Drive load at an instrumented server, write its metrics, and cross-check them')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -114,6 +115,25 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'metricsctl;to-prometheus' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file, then a rename)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file, then a rename)')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Only this route (the `http.route` attribute)')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'Only this service')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--where', '--where', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'End of the window: RFC 3339, or a duration before the newest sample')
+            [CompletionResult]::new('--openmetrics', '--openmetrics', [CompletionResultType]::ParameterName, 'Write OpenMetrics 1.0 (ending in `# EOF`) instead of the text format 0.0.4')
+            [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'Every sample with its timestamp, as OpenMetrics that `promtool tsdb create-blocks-from openmetrics` backfills (implies --openmetrics)')
+            [CompletionResult]::new('--resource-labels', '--resource-labels', [CompletionResultType]::ParameterName, 'Copy the resource attributes onto every series instead of a `target_info` series')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail on the first bad line instead of skipping it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'metricsctl;load-test' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Number of requests (default 20000 unless -z is given)')
             [CompletionResult]::new('--requests', '--requests', [CompletionResultType]::ParameterName, 'Number of requests (default 20000 unless -z is given)')
@@ -153,6 +173,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Per-second rate per group per time step, with a sparkline')
             [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
+            [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
             [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Drive load at an instrumented server, write its metrics, and cross-check them')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -171,6 +192,9 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             break
         }
         'metricsctl;help;check' {
+            break
+        }
+        'metricsctl;help;to-prometheus' {
             break
         }
         'metricsctl;help;load-test' {

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand rate 'Per-second rate per group per time step, with a sparkline'
             cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
             cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
+            cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -105,6 +106,24 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'metricsctl;to-prometheus'= {
+            cand -o 'Write to this file (atomically: a temporary file, then a rename)'
+            cand --output 'Write to this file (atomically: a temporary file, then a rename)'
+            cand -m 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --metric 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --route 'Only this route (the `http.route` attribute)'
+            cand --service 'Only this service'
+            cand -w 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --where 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --since 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample'
+            cand --until 'End of the window: RFC 3339, or a duration before the newest sample'
+            cand --openmetrics 'Write OpenMetrics 1.0 (ending in `# EOF`) instead of the text format 0.0.4'
+            cand --history 'Every sample with its timestamp, as OpenMetrics that `promtool tsdb create-blocks-from openmetrics` backfills (implies --openmetrics)'
+            cand --resource-labels 'Copy the resource attributes onto every series instead of a `target_info` series'
+            cand --strict 'Fail on the first bad line instead of skipping it'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'metricsctl;load-test'= {
             cand -n 'Number of requests (default 20000 unless -z is given)'
             cand --requests 'Number of requests (default 20000 unless -z is given)'
@@ -142,6 +161,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand rate 'Per-second rate per group per time step, with a sparkline'
             cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
             cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
+            cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -155,6 +175,8 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
         &'metricsctl;help;quantile'= {
         }
         &'metricsctl;help;check'= {
+        }
+        &'metricsctl;help;to-prometheus'= {
         }
         &'metricsctl;help;load-test'= {
         }

@@ -31,6 +31,7 @@ complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "sum" -d 'Exac
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "rate" -d 'Per-second rate per group per time step, with a sparkline'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "to-prometheus" -d 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "load-test" -d 'Drive load at an instrumented server, write its metrics, and cross-check them'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -93,6 +94,18 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand check" -l format -
 json\t'A JSON array of row objects with stable keys: the machine contract'
 csv\t'Comma-separated values with a header row'"
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -s o -l output -d 'Write to this file (atomically: a temporary file, then a rename)' -r -F
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -s m -l metric -d 'Metric name, exact or glob (`http_server_*`); repeatable' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l route -d 'Only this route (the `http.route` attribute)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l service -d 'Only this service' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -s w -l where -d 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l since -d 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l until -d 'End of the window: RFC 3339, or a duration before the newest sample' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l openmetrics -d 'Write OpenMetrics 1.0 (ending in `# EOF`) instead of the text format 0.0.4'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l history -d 'Every sample with its timestamp, as OpenMetrics that `promtool tsdb create-blocks-from openmetrics` backfills (implies --openmetrics)'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l resource-labels -d 'Copy the resource attributes onto every series instead of a `target_info` series'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l strict -d 'Fail on the first bad line instead of skipping it'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -s h -l help -d 'Print help'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s n -l requests -d 'Number of requests (default 20000 unless -z is given)' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s z -l duration -d 'Run for this long (30s, 2m); requests in flight at the deadline finish and are reported apart' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s c -l connections -d 'Concurrent connections (HTTP/1.1 keep-alive, one per worker)' -r
@@ -117,11 +130,12 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l no-m
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l grpc -d 'Also start a gRPC server (orders.OrderService, users.UserService) and send a quarter of the requests as gRPC calls'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "tail" -d 'Show the last records (read backwards from the end of the file), and follow'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "sum" -d 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "rate" -d 'Per-second rate per group per time step, with a sparkline'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "load-test" -d 'Drive load at an instrumented server, write its metrics, and cross-check them'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check load-test completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "tail" -d 'Show the last records (read backwards from the end of the file), and follow'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "sum" -d 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "rate" -d 'Per-second rate per group per time step, with a sparkline'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "to-prometheus" -d 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "load-test" -d 'Drive load at an instrumented server, write its metrics, and cross-check them'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -9,5 +9,16 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
+# The Prometheus tests run the real promtool and prometheus (Debian package) and
+# Python's prometheus_client.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing Debian's prometheus package (promtool, prometheus)" >&2
+    apt-get update -qq && apt-get install -y -qq prometheus >/dev/null
+fi
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing prometheus_client (PyPI)" >&2
+    python3 -m pip install --quiet prometheus_client
+fi
+
 # Unit, integration, property and doc tests; examples are built too.
 cargo test "$@"

@@ -36,6 +36,8 @@ pub enum Command {
     Quantile(QuantileArgs),
     /// Validate files: bad lines, series and label cardinality, naming, restarts.
     Check(CheckArgs),
+    /// Prometheus exposition of the latest samples (or, with --history, of every sample).
+    ToPrometheus(ToPrometheusArgs),
     /// Drive load at an instrumented server, write its metrics, and cross-check them.
     LoadTest(LoadTestArgs),
     /// Print a shell completion script.
@@ -205,6 +207,30 @@ pub struct CheckArgs {
     pub max_label_values: usize,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Input files (default logs/metrics.jsonl).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ToPrometheusArgs {
+    /// Write OpenMetrics 1.0 (ending in `# EOF`) instead of the text format 0.0.4.
+    #[arg(long)]
+    pub openmetrics: bool,
+    /// Every sample with its timestamp, as OpenMetrics that `promtool tsdb
+    /// create-blocks-from openmetrics` backfills (implies --openmetrics).
+    #[arg(long)]
+    pub history: bool,
+    /// Copy the resource attributes onto every series instead of a `target_info` series.
+    #[arg(long)]
+    pub resource_labels: bool,
+    /// Write to this file (atomically: a temporary file, then a rename).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Input files (default logs/metrics.jsonl).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,

@@ -19,6 +19,7 @@ pub mod generate;
 pub mod input;
 pub mod loadtest;
 pub mod output;
+pub mod prometheus;
 pub mod query;
 pub mod record;
 pub mod scan;
@@ -73,6 +74,7 @@ fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Quantile(args) => cmd::quantile::run(args, &mut out)?,
         Command::Check(args) => cmd::check::run(args, &mut out)?,
         Command::LoadTest(args) => cmd::load_test::run(args, &mut out)?,
+        Command::ToPrometheus(args) => cmd::to_prometheus::run(args, &mut out)?,
         Command::Completions(args) => cmd::completions::run(args, &mut out)?,
     };
     out.flush()?;

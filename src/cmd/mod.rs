@@ -7,6 +7,7 @@ pub mod quantile;
 pub mod rate;
 pub mod sum;
 pub mod tail;
+pub mod to_prometheus;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
