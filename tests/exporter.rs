@@ -108,3 +108,35 @@ fn works_on_a_current_thread_runtime() {
 fn works_on_a_one_worker_runtime() {
     in_runtime("multi_thread");
 }
+
+#[test]
+fn a_hanging_write_is_abandoned_and_shutdown_still_returns_in_time() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("metrics.jsonl");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    // A reader that never reads: the exporter can open the FIFO, and its writes block
+    // once the pipe buffer (64 KiB) is full, like a hung disk or NFS mount.
+    const O_NONBLOCK: i32 = 0o4000;
+    let _reader = std::fs::OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(&fifo).unwrap();
+    let config = MetricsConfig {
+        json_file_path: fifo.clone(),
+        export_interval: Duration::from_secs(600),
+        export_timeout: Duration::from_millis(500),
+        instance_id: "hang-0".into(),
+        ..MetricsConfig::default()
+    };
+    let pipeline = MetricsPipeline::start(&config).unwrap();
+    let counter = pipeline.meter("test").u64_counter("jobs_total").build();
+    // Enough series for one export to exceed the pipe buffer.
+    for i in 0..2000 {
+        counter.add(1, &[KeyValue::new("job_id", i)]);
+    }
+    let started = Instant::now();
+    let flushed = pipeline.force_flush();
+    assert!(flushed.is_err(), "an export that cannot finish must report an error");
+    assert!(started.elapsed() < Duration::from_secs(3), "export took {:?}", started.elapsed());
+    let started = Instant::now();
+    let _ = pipeline.shutdown(Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_millis(2500), "shutdown took {:?}", started.elapsed());
+}
