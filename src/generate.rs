@@ -146,11 +146,7 @@ struct Process {
 }
 
 fn timestamp(nanos: i64) -> String {
-    // The seed's own form: milliseconds and a +0800 offset.
-    let t = crate::timestamp::format_utc(nanos + 8 * 3600 * NANOS_PER_SEC);
-    let (date_time, _) = t.split_once('Z').unwrap_or((&t, ""));
-    let (secs, frac) = date_time.split_once('.').unwrap_or((date_time, "000"));
-    format!("{secs}.{:0<3}+0800", &frac[..frac.len().min(3)])
+    crate::timestamp::format_millis_with_offset(nanos, 8 * 3600)
 }
 
 impl Process {

@@ -159,6 +159,26 @@ pub fn format_utc(nanos: i64) -> String {
     out
 }
 
+/// RFC 3339 with milliseconds and a fixed `±HHMM` offset, the form of the seed's own
+/// example lines (`2025-12-16T09:30:17.594+0800`).
+pub fn format_millis_with_offset(nanos: i64, offset_secs: i64) -> String {
+    let local = nanos.div_euclid(1_000_000) + offset_secs * 1000;
+    let millis = local.rem_euclid(1000);
+    let secs = local.div_euclid(1000);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let sign = if offset_secs < 0 { '-' } else { '+' };
+    let off = offset_secs.abs();
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}{sign}{:02}{:02}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        off / 3600,
+        off / 60 % 60
+    )
+}
+
 /// Parses durations such as `10s`, `1m30s`, `2h`, `1d`, `1w`, `250ms`.
 pub fn parse_duration(text: &str) -> Result<i64> {
     let t = text.trim();
@@ -274,6 +294,14 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
+    }
+
+    #[test]
+    fn seed_style_formatting_round_trips() {
+        let t = parse_rfc3339("2025-12-16T09:30:17.594+0800").unwrap();
+        assert_eq!(format_millis_with_offset(t, 8 * 3600), "2025-12-16T09:30:17.594+0800");
+        assert_eq!(format_millis_with_offset(t, -5 * 3600 - 1800), "2025-12-15T20:00:17.594-0530");
+        assert_eq!(parse_rfc3339(&format_millis_with_offset(t, -5 * 3600 - 1800)).unwrap(), t);
     }
 
     #[test]

@@ -17,6 +17,19 @@ fn require(tool: &str) {
     assert!(found, "{tool} is not installed: run scripts/test.sh, which installs Debian's prometheus package");
 }
 
+/// Runs a program with `input` on its stdin.
+fn run_with_stdin(program: &str, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = StdCommand::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program} (scripts/test.sh installs it): {e}"));
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 const FIXTURES: &[&str] = &[
     "seed_examples.jsonl",
     "seed_timeline.jsonl",
@@ -44,15 +57,7 @@ fn promtool_check_metrics_finds_nothing_on_any_fixture() {
             let mut args = vec![fixture(f)];
             args.extend(extra.iter().map(|s| s.to_string()));
             let text = exposition(&args.iter().map(String::as_str).collect::<Vec<_>>());
-            let mut child = StdCommand::new("promtool")
-                .args(["check", "metrics"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-            let out = child.wait_with_output().unwrap();
+            let out = run_with_stdin("promtool", &["check", "metrics"], &text);
             let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
             assert!(out.status.success() && said.trim().is_empty(), "{f} {extra:?}: promtool says: {said}\n{text}");
         }
@@ -69,15 +74,7 @@ fn python_parse(text: &str, openmetrics: bool) -> BTreeMap<String, f64> {
     let script = format!(
         "{parser}\nimport json, sys\nout = {{}}\nfor fam in parse(sys.stdin.read()):\n    for s in fam.samples:\n        key = s.name + json.dumps(dict(sorted(s.labels.items())), separators=(',', ':'))\n        out[key] = s.value\nprint(json.dumps(out))\n"
     );
-    let mut child = StdCommand::new("python3")
-        .args(["-c", &script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin("python3", &["-c", &script], text);
     assert!(
         out.status.success(),
         "prometheus_client failed (scripts/test.sh installs it): {}",

@@ -63,22 +63,16 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 }
 
 fn timestamp(secs: i64, millis: i64) -> String {
-    // RFC 3339 with a +08:00 offset, as the seed writes them.
-    let (secs, millis) = (secs + millis.div_euclid(1000), millis.rem_euclid(1000));
-    let local = secs + 8 * 3600;
-    let days = local.div_euclid(86_400);
-    let sod = local.rem_euclid(86_400);
-    // days since epoch -> civil date (Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}+0800", sod / 3600, sod / 60 % 60, sod % 60)
+    // As the seed writes them: milliseconds and a +0800 offset.
+    metricsctl::timestamp::format_millis_with_offset((secs * 1000 + millis) * 1_000_000, 8 * 3600)
+}
+
+/// xorshift64: the scenario's own deterministic choices.
+fn next(rng: &mut u64) -> u64 {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    *rng
 }
 
 struct Simulated {
@@ -109,10 +103,7 @@ fn simulate(s: &Scenario) -> Simulated {
         let now_frac = now_ms.rem_euclid(1000);
         let mut order: Vec<usize> = (0..s.processes).collect();
         for i in (1..order.len()).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            order.swap(i, (rng % (i as u64 + 1)) as usize);
+            order.swap(i, (next(&mut rng) % (i as u64 + 1)) as usize);
         }
         for p in order {
             let iv = &intervals[p];
@@ -149,11 +140,8 @@ fn simulate(s: &Scenario) -> Simulated {
                 *expected.entry(ROUTES[r].to_string()).or_default() += values[p][r] - exported[p][r];
                 exported[p][r] = values[p][r];
                 in_file[p][r] = Some(values[p][r]);
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
                 // Attribute order varies from line to line: it must not matter.
-                let attrs = if rng % 2 == 0 {
+                let attrs = if next(&mut rng) % 2 == 0 {
                     format!(
                         r#"{{"http.method":"GET","http.route":"{}","http.status_code":200,"status":"success"}}"#,
                         ROUTES[r]
@@ -176,10 +164,7 @@ fn simulate(s: &Scenario) -> Simulated {
                 ));
             }
             for i in (1..export_lines.len()).rev() {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                export_lines.swap(i, (rng % (i as u64 + 1)) as usize);
+                export_lines.swap(i, (next(&mut rng) % (i as u64 + 1)) as usize);
             }
             for line in export_lines {
                 out.push_str(&line);

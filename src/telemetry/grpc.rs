@@ -15,7 +15,7 @@ use opentelemetry::metrics::{Counter, Histogram, Meter, UpDownCounter};
 use opentelemetry::KeyValue;
 use tower::{Layer, Service};
 
-use super::http::DURATION_BOUNDS;
+use super::http::{ActiveRequest, DURATION_BOUNDS};
 
 #[derive(Clone)]
 pub struct GrpcInstruments {
@@ -82,14 +82,6 @@ pub struct GrpcMetrics<S> {
     instruments: Arc<GrpcInstruments>,
 }
 
-struct ActiveGuard(Arc<GrpcInstruments>);
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        self.0.active.add(-1, &[]);
-    }
-}
-
 impl<S, ReqBody, ResBody> Service<hyper::Request<ReqBody>> for GrpcMetrics<S>
 where
     S: Service<hyper::Request<ReqBody>, Response = hyper::Response<ResBody>> + Send + 'static,
@@ -106,8 +98,7 @@ where
     fn call(&mut self, req: hyper::Request<ReqBody>) -> Self::Future {
         let instruments = Arc::clone(&self.instruments);
         let (service, method) = split_grpc_path(req.uri().path());
-        instruments.active.add(1, &[]);
-        let guard = ActiveGuard(Arc::clone(&instruments));
+        let guard = ActiveRequest::enter(&instruments.active);
         let start = Instant::now();
         let future = self.inner.call(req);
         Box::pin(async move {

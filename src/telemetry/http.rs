@@ -94,12 +94,20 @@ pub struct HttpMetrics<S> {
     instruments: Arc<HttpInstruments>,
 }
 
-/// Decrements the active-requests gauge even when the request future is dropped.
-struct ActiveGuard(Arc<HttpInstruments>);
+/// Counts a request as active until dropped, also when its future is dropped unfinished
+/// (a client that went away), so the gauge cannot drift upwards.
+pub(crate) struct ActiveRequest(UpDownCounter<i64>);
 
-impl Drop for ActiveGuard {
+impl ActiveRequest {
+    pub(crate) fn enter(active: &UpDownCounter<i64>) -> ActiveRequest {
+        active.add(1, &[]);
+        ActiveRequest(active.clone())
+    }
+}
+
+impl Drop for ActiveRequest {
     fn drop(&mut self) {
-        self.0.active.add(-1, &[]);
+        self.0.add(-1, &[]);
     }
 }
 
@@ -127,8 +135,7 @@ where
             req.body().size_hint().exact().or_else(|| {
                 req.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok())
             });
-        instruments.active.add(1, &[]);
-        let guard = ActiveGuard(Arc::clone(&instruments));
+        let guard = ActiveRequest::enter(&instruments.active);
         let start = Instant::now();
         let future = self.inner.call(req);
         Box::pin(async move {
