@@ -12,7 +12,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::filter::Window;
 use crate::record::{Histogram, MetricType, Num, SampleValue};
-use crate::scan::{ChunkOrigin, ParsedChunk, Sample, SeriesKey, SeriesMeta};
+use crate::scan::{ChunkOrigin, ParsedChunk, Sample};
+use crate::series::{SeriesKey, SeriesMeta};
 use crate::timestamp::NANOS_PER_SEC;
 
 /// Consecutive lines of one process further apart than this belong to different exports
@@ -68,7 +69,7 @@ impl Hasher for PassThrough {
 
 impl Catalog {
     /// Returns the id of the series and whether it is new.
-    fn intern(&mut self, cs: &crate::scan::ChunkSeries) -> (SeriesId, bool) {
+    fn intern(&mut self, cs: &crate::series::ChunkSeries) -> (SeriesId, bool) {
         let mut candidate = self.by_fingerprint.get(&cs.fingerprint).copied();
         while let Some(id) = candidate {
             if self.series[id as usize].key == cs.key {

@@ -8,7 +8,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
 
 use crate::record::{AttrValue, LabelSet};
-use crate::scan::{SeriesKey, SeriesMeta};
+use crate::series::{SeriesKey, SeriesMeta};
 use crate::timestamp::TimeArg;
 
 /// Metric names wanted by a query: exact names and globs; empty = every metric.

@@ -23,6 +23,7 @@ pub mod prometheus;
 pub mod query;
 pub mod record;
 pub mod scan;
+pub mod series;
 pub mod stats;
 pub mod telemetry;
 pub mod timestamp;

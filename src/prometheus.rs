@@ -8,7 +8,7 @@ use std::io::Write;
 use anyhow::{bail, Result};
 
 use crate::record::{format_float, AttrValue, Histogram, LabelSet, MetricType, Num};
-use crate::scan::{SeriesKey, SeriesMeta};
+use crate::series::{SeriesKey, SeriesMeta};
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`: other characters become `_`.
 pub fn metric_name(name: &str) -> String {

@@ -15,7 +15,7 @@ use crate::input::{open_file, sources, Source, SourceKind};
 use crate::output::{format_float_short, sanitize, Format};
 use crate::query::resolve_window;
 use crate::record::{parse_line, AttrValue, Histogram, MetricType, Num, Record, SampleValue};
-use crate::scan::{make_series, SeriesKey};
+use crate::series::{make_series, SeriesKey};
 use crate::stats::HistogramSum;
 use crate::timestamp::NANOS_PER_SEC;
 
