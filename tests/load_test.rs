@@ -208,3 +208,55 @@ fn grpc_calls_are_recorded_with_their_status_codes() {
         assert!(text.contains(&format!("\"metric_name\":\"{name}\"")), "{name} missing");
     }
 }
+
+#[test]
+fn url_targets_an_external_server_and_records_client_side_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = StdCommand::new(assert_cmd::cargo::cargo_bin("metricsctl"))
+        .current_dir(dir.path())
+        .args(["load-test", "--serve-only", "--listen", &format!("127.0.0.1:{port}"), "-z", "60s"])
+        .args(["--json-file-path", "server.jsonl", "--instance-id", "external-server"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Kill(server);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10), "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = metricsctl()
+        .current_dir(dir.path())
+        .args(["load-test", "--url", &format!("http://127.0.0.1:{port}"), "-n", "1500", "-c", "4"])
+        .args(["--json-file-path", "client.jsonl", "--instance-id", "lt-client", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["cross_check"]["metric"], "http_client_requests_total");
+    assert_eq!(summary["cross_check"]["ok"], true, "{summary:#}");
+    assert_eq!(summary["cross_check"]["file_total"], 1500);
+    // The external server, stopped with SIGINT, wrote its own view: the same requests.
+    StdCommand::new("kill").args(["-INT", &server.0.id().to_string()]).status().unwrap();
+    let status = server.0.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let rows: Value = serde_json::from_slice(
+        &metricsctl()
+            .current_dir(dir.path())
+            .args(["sum", "server.jsonl", "--format", "json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(rows[0]["value"], 1500);
+}
