@@ -182,8 +182,11 @@ pub struct ProcessState {
     pending: Vec<(SeriesId, Sample)>,
     export: u32,
     export_started: bool,
-    /// Timestamp of the latest line of the pending export.
+    /// Timestamps of the first and latest line of the pending export.
+    export_first_timestamp: i64,
     export_last_timestamp: i64,
+    /// Timestamp of the latest line of the previous export.
+    previous_export_last_timestamp: i64,
     /// Cumulative series in the previous export.
     previous_cumulative: u32,
     restart_exports: Vec<u32>,
@@ -289,6 +292,7 @@ impl Engine {
         let process = &mut self.processes[pid as usize];
         if !process.export_started {
             process.export_started = true;
+            process.export_first_timestamp = ts;
             process.bad_lines_at_export_start = self.bad_lines_seen;
         }
         process.export_last_timestamp = process.export_last_timestamp.max(ts);
@@ -345,10 +349,20 @@ impl Engine {
         }
         let process = &mut self.processes[pid as usize];
         // A series missing from an export means the process restarted (cumulative series
-        // never disappear), unless a bad line since the previous export explains it.
+        // never disappear), unless a bad line since the previous export explains it, or
+        // the exports are too close together (< EXPORT_GAP) to be told apart reliably:
+        // lines of one could then have been grouped with the other.
         let bad_line_nearby = self.bad_lines_seen > process.bad_lines_at_previous_export;
-        if restart.is_none() && export > 0 && continuing < process.previous_cumulative && !bad_line_nearby {
+        let separated = process.export_first_timestamp - process.previous_export_last_timestamp > EXPORT_GAP;
+        if restart.is_none() && export > 0 && continuing < process.previous_cumulative && !bad_line_nearby && separated
+        {
             restart = Some(RestartReason::Vanished { count: process.previous_cumulative - continuing });
+        }
+        // Exports closer together than EXPORT_GAP cannot be grouped reliably: evidence
+        // may sit in the wrong group, so it is not applied to the whole process; each
+        // series still resets on its own decrease or changed start_timestamp.
+        if !separated && export > 0 {
+            restart = None;
         }
         if let Some(reason) = restart {
             let timestamp = pending.first().map_or(0, |(_, s)| s.timestamp);
@@ -356,6 +370,7 @@ impl Engine {
             process.restarts.push(Restart { timestamp, reason });
         }
         process.previous_cumulative = cumulative;
+        process.previous_export_last_timestamp = process.export_last_timestamp;
         process.bad_lines_at_previous_export = process.bad_lines_at_export_start;
         process.exports += 1;
         process.export += 1;
@@ -381,6 +396,7 @@ impl Engine {
             } else if restarted_between(&restart_exports, state.last_export, export)
                 || (metric_type != MetricType::Gauge
                     && state.last_value.as_ref().is_some_and(|old| decreased(old, &sample.value)))
+                || matches!((sample.start_timestamp, state.last_start), (Some(new), Some(old)) if new != old)
             {
                 StepKind::Restart
             } else {
