@@ -100,6 +100,45 @@ fn unimplemented_response() -> http::Response<Body> {
     resp
 }
 
+/// Answers one unary call: decodes the request, does the simulated work, and encodes
+/// `reply`'s answer (or its status).
+fn unary<Req, Resp>(
+    req: http::Request<Body>,
+    counter: Arc<AtomicU64>,
+    reply: fn(Req) -> Result<Resp, Status>,
+) -> BoxFuture<http::Response<Body>>
+where
+    Req: prost::Message + Default + Send + 'static,
+    Resp: prost::Message + Send + 'static,
+{
+    Box::pin(async move {
+        let handler = tower::service_fn(move |r: Request<Req>| {
+            let counter = Arc::clone(&counter);
+            async move {
+                work(&counter).await?;
+                reply(r.into_inner()).map(Response::new)
+            }
+        });
+        Ok(tonic::server::Grpc::new(ProstCodec::default()).unary(handler, req).await)
+    })
+}
+
+fn get_order(r: GetOrderRequest) -> Result<Order, Status> {
+    if r.id >= 950 {
+        return Err(Status::not_found(format!("order {}", r.id)));
+    }
+    Ok(Order { id: r.id, item: "book".into(), qty: 1 })
+}
+
+fn list_orders(r: ListOrdersRequest) -> Result<ListOrdersReply, Status> {
+    let orders = (0..u64::from(r.limit.min(20))).map(|id| Order { id, item: "pen".into(), qty: 2 }).collect();
+    Ok(ListOrdersReply { orders })
+}
+
+fn get_user(r: GetUserRequest) -> Result<User, Status> {
+    Ok(User { id: r.id, name: format!("user-{}", r.id) })
+}
+
 /// `orders.OrderService`: GetOrder, ListOrders.
 #[derive(Clone, Default)]
 pub struct OrderService {
@@ -122,32 +161,8 @@ impl tower::Service<http::Request<Body>> for OrderService {
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let counter = Arc::clone(&self.requests);
         match req.uri().path() {
-            "/orders.OrderService/GetOrder" => Box::pin(async move {
-                let handler = tower::service_fn(move |r: Request<GetOrderRequest>| {
-                    let counter = Arc::clone(&counter);
-                    async move {
-                        work(&counter).await?;
-                        let id = r.into_inner().id;
-                        if id >= 950 {
-                            return Err(Status::not_found(format!("order {id}")));
-                        }
-                        Ok(Response::new(Order { id, item: "book".into(), qty: 1 }))
-                    }
-                });
-                Ok(tonic::server::Grpc::new(ProstCodec::default()).unary(handler, req).await)
-            }),
-            "/orders.OrderService/ListOrders" => Box::pin(async move {
-                let handler = tower::service_fn(move |r: Request<ListOrdersRequest>| {
-                    let counter = Arc::clone(&counter);
-                    async move {
-                        work(&counter).await?;
-                        let limit = r.into_inner().limit.min(20);
-                        let orders = (0..u64::from(limit)).map(|id| Order { id, item: "pen".into(), qty: 2 }).collect();
-                        Ok(Response::new(ListOrdersReply { orders }))
-                    }
-                });
-                Ok(tonic::server::Grpc::new(ProstCodec::default()).unary(handler, req).await)
-            }),
+            "/orders.OrderService/GetOrder" => unary(req, counter, get_order),
+            "/orders.OrderService/ListOrders" => unary(req, counter, list_orders),
             _ => Box::pin(async { Ok(unimplemented_response()) }),
         }
     }
@@ -175,17 +190,7 @@ impl tower::Service<http::Request<Body>> for UserService {
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let counter = Arc::clone(&self.requests);
         match req.uri().path() {
-            "/users.UserService/GetUser" => Box::pin(async move {
-                let handler = tower::service_fn(move |r: Request<GetUserRequest>| {
-                    let counter = Arc::clone(&counter);
-                    async move {
-                        work(&counter).await?;
-                        let id = r.into_inner().id;
-                        Ok(Response::new(User { id, name: format!("user-{id}") }))
-                    }
-                });
-                Ok(tonic::server::Grpc::new(ProstCodec::default()).unary(handler, req).await)
-            }),
+            "/users.UserService/GetUser" => unary(req, counter, get_user),
             _ => Box::pin(async { Ok(unimplemented_response()) }),
         }
     }
