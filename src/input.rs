@@ -125,6 +125,12 @@ pub struct Block {
 }
 
 impl Block {
+    /// A block of whole lines read some other way (a followed file, a request body).
+    pub fn from_bytes(source: usize, bytes: Vec<u8>) -> Block {
+        let len = bytes.len();
+        Block { source, buf: bytes, len, starts_with_oversized_line: false }
+    }
+
     pub fn data(&self) -> &[u8] {
         &self.buf[..self.len]
     }

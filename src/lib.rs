@@ -13,6 +13,7 @@ pub mod backwards;
 pub mod cli;
 pub mod cmd;
 pub mod engine;
+pub mod exposition;
 pub mod filter;
 pub mod follow;
 pub mod generate;

@@ -322,7 +322,7 @@ fn write_target_info(out: &mut Vec<u8>, target_info: &[TargetInfo], format: Expo
 }
 
 /// Families being assembled from series, keyed by metric name.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct FamilyBuilder {
     families: HashMap<(String, MetricType), Family>,
     /// Prometheus label set -> the series that produced it, to catch collisions.

@@ -50,7 +50,7 @@ pub fn run(args: LoadTestArgs, out: &mut dyn Write) -> Result<ExitCode> {
                 "cross-check failed: the client counted {} requests, {} in {} says {}",
                 check.client_total,
                 check.metric,
-                summary.metrics_file,
+                summary.metrics_file.as_deref().unwrap_or("-"),
                 check.file_total
             );
         }

@@ -20,7 +20,7 @@ use crate::cmd::QueryInput;
 use crate::filter::LabelMatcher;
 use crate::output::{format_float_short, Cell, Format, Table, Terminal};
 use crate::record::Num;
-use crate::telemetry::config::MetricsConfig;
+use crate::telemetry::config::{ExporterKind, MetricsConfig};
 use crate::telemetry::MetricsPipeline;
 
 use self::client::{ClientInstruments, Control, LoadOptions, LoadStats};
@@ -62,7 +62,18 @@ pub struct Summary {
     pub errors: BTreeMap<String, u64>,
     pub finished_after_deadline: u64,
     pub interrupted: bool,
-    pub metrics_file: String,
+    /// The exporters that ran: json_file, prometheus, otlp.
+    pub exporters: Vec<String>,
+    /// Where the json_file exporter wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_file: Option<String>,
+    /// Where the prometheus exporter served `/metrics`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prometheus_endpoint: Option<String>,
+    /// Where the otlp exporter pushed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+    /// Client and metrics file compared (needs the json_file exporter).
     pub cross_check: Option<CrossCheck>,
 }
 
@@ -152,6 +163,10 @@ pub fn run(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary> {
 
 async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary> {
     let pipeline = MetricsPipeline::start(config)?;
+    let prometheus_endpoint = pipeline.prometheus_addr().map(|a| format!("http://{a}/metrics"));
+    if let Some(url) = &prometheus_endpoint {
+        eprintln!("metricsctl: prometheus exporter serving {url}");
+    }
     let control = Control::new();
     {
         let control = Arc::clone(&control);
@@ -276,7 +291,11 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
     }
 
     let interrupted = control.stop.load(Ordering::SeqCst) && plan.duration.is_none_or(|d| elapsed < d);
+    let json_file = config.exports_to(ExporterKind::JsonFile);
     let check = if plan.serve_only || plan.no_middleware {
+        None
+    } else if !json_file {
+        eprintln!("metricsctl: no cross-check: it reads the json_file exporter's file, which was not selected");
         None
     } else {
         let metrics: &[&str] = if plan.url.is_some() {
@@ -302,7 +321,10 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
         errors: stats.errors.clone(),
         finished_after_deadline: stats.after_deadline,
         interrupted,
-        metrics_file: config.json_file_path.display().to_string(),
+        exporters: config.exporters.iter().map(|k| k.name().to_string()).collect(),
+        metrics_file: json_file.then(|| config.json_file_path.display().to_string()),
+        prometheus_endpoint,
+        otlp_endpoint: config.exports_to(ExporterKind::Otlp).then(|| config.otlp_endpoint.clone()),
         cross_check: check,
     })
 }
@@ -374,7 +396,16 @@ pub fn write_summary(summary: &Summary, format: Format, term: Terminal, out: &mu
     if summary.finished_after_deadline > 0 {
         t.rows.push(row("finished after the deadline", summary.finished_after_deadline.to_string()));
     }
-    t.rows.push(row("metrics file", summary.metrics_file.clone()));
+    t.rows.push(row("exporters", summary.exporters.join(", ")));
+    if let Some(file) = &summary.metrics_file {
+        t.rows.push(row("metrics file", file.clone()));
+    }
+    if let Some(url) = &summary.prometheus_endpoint {
+        t.rows.push(row("prometheus /metrics", url.clone()));
+    }
+    if let Some(url) = &summary.otlp_endpoint {
+        t.rows.push(row("otlp endpoint", url.clone()));
+    }
     t.write(Format::Table, term, out)?;
     if let Some(c) = &summary.cross_check {
         writeln!(out)?;

@@ -17,6 +17,35 @@ pub enum TemporalityChoice {
     Delta,
 }
 
+/// Where the metrics go: the seed chooses among three exporters by configuration; any
+/// combination runs on one `MeterProvider`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ExporterKind {
+    /// Appends JSON lines to `json_file_path` (the seed's default).
+    JsonFile,
+    /// Serves `/metrics` on `prometheus_listen` for Prometheus to scrape.
+    Prometheus,
+    /// Pushes OTLP over gRPC to `otlp_endpoint`.
+    Otlp,
+}
+
+impl ExporterKind {
+    pub const NAMES: &'static str = "json_file, prometheus, otlp";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ExporterKind::JsonFile => "json_file",
+            ExporterKind::Prometheus => "prometheus",
+            ExporterKind::Otlp => "otlp",
+        }
+    }
+
+    fn parse(name: &str) -> Option<ExporterKind> {
+        [ExporterKind::JsonFile, ExporterKind::Prometheus, ExporterKind::Otlp].into_iter().find(|k| k.name() == name)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricsConfig {
     pub service_name: String,
@@ -28,7 +57,16 @@ pub struct MetricsConfig {
     pub export_interval: Duration,
     pub export_timeout: Duration,
     pub temporality: TemporalityChoice,
+    /// One or several, without repeats; never empty.
+    pub exporters: Vec<ExporterKind>,
+    /// Address of the Prometheus exporter's `/metrics` (port 0: any free port).
+    pub prometheus_listen: std::net::SocketAddr,
+    /// The OTLP exporter's collector (gRPC).
+    pub otlp_endpoint: String,
 }
+
+pub const DEFAULT_PROMETHEUS_LISTEN: &str = "127.0.0.1:9464";
+pub const DEFAULT_OTLP_ENDPOINT: &str = "http://127.0.0.1:4317";
 
 impl Default for MetricsConfig {
     fn default() -> Self {
@@ -41,6 +79,9 @@ impl Default for MetricsConfig {
             export_interval: Duration::from_secs(10),
             export_timeout: Duration::from_secs(5),
             temporality: TemporalityChoice::Cumulative,
+            exporters: vec![ExporterKind::JsonFile],
+            prometheus_listen: DEFAULT_PROMETHEUS_LISTEN.parse().expect("a valid address"),
+            otlp_endpoint: DEFAULT_OTLP_ENDPOINT.into(),
         }
     }
 }
@@ -72,6 +113,9 @@ struct FileMetrics {
     export_interval: Option<String>,
     export_timeout: Option<String>,
     temporality: Option<TemporalityChoice>,
+    exporters: Option<Vec<String>>,
+    prometheus_listen: Option<String>,
+    otlp_endpoint: Option<String>,
 }
 
 /// Values given on the command line; `None` keeps the file's (or the default) value.
@@ -104,6 +148,42 @@ pub struct MetricsFlags {
     /// Cumulative snapshots (default) or deltas since the previous export.
     #[arg(long, value_enum)]
     pub temporality: Option<TemporalityChoice>,
+    /// Exporters to run, one or several (comma-separated): json_file, prometheus, otlp.
+    #[arg(long = "exporter", value_enum, value_delimiter = ',', value_name = "EXPORTER")]
+    pub exporters: Vec<ExporterKind>,
+    /// Where the prometheus exporter serves /metrics [default: 127.0.0.1:9464].
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus_listen: Option<std::net::SocketAddr>,
+    /// The otlp exporter's collector [default: http://127.0.0.1:4317].
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+}
+
+fn exporters(names: &[String], origin: &str) -> Result<Vec<ExporterKind>> {
+    let mut kinds = Vec::new();
+    for name in names {
+        let Some(kind) = ExporterKind::parse(name.trim()) else {
+            anyhow::bail!(
+                "{origin}: metrics.exporters: unknown exporter {name:?} (expected one of {})",
+                ExporterKind::NAMES
+            );
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    if kinds.is_empty() {
+        anyhow::bail!("{origin}: metrics.exporters: name at least one of {}", ExporterKind::NAMES);
+    }
+    Ok(kinds)
+}
+
+fn otlp_endpoint(url: &str, key: &str) -> Result<String> {
+    let ok = (url.starts_with("http://") || url.starts_with("https://")) && url.parse::<hyper::Uri>().is_ok();
+    if !ok {
+        anyhow::bail!("{key}: {url:?} is not an http:// or https:// URL");
+    }
+    Ok(url.to_string())
 }
 
 fn duration(text: &str, key: &str, origin: &str) -> Result<Duration> {
@@ -151,6 +231,17 @@ impl MetricsConfig {
         if let Some(v) = m.temporality {
             config.temporality = v;
         }
+        if let Some(v) = m.exporters {
+            config.exporters = exporters(&v, &origin)?;
+        }
+        if let Some(v) = m.prometheus_listen {
+            config.prometheus_listen = v.parse().with_context(|| {
+                format!("{origin}: metrics.prometheus_listen: {v:?} is not an address like 127.0.0.1:9464")
+            })?;
+        }
+        if let Some(v) = m.otlp_endpoint {
+            config.otlp_endpoint = otlp_endpoint(&v, &format!("{origin}: metrics.otlp_endpoint"))?;
+        }
         Ok(config)
     }
 
@@ -181,7 +272,25 @@ impl MetricsConfig {
         if let Some(v) = flags.temporality {
             config.temporality = v;
         }
+        if !flags.exporters.is_empty() {
+            config.exporters.clear();
+            for &kind in &flags.exporters {
+                if !config.exporters.contains(&kind) {
+                    config.exporters.push(kind);
+                }
+            }
+        }
+        if let Some(v) = flags.prometheus_listen {
+            config.prometheus_listen = v;
+        }
+        if let Some(v) = &flags.otlp_endpoint {
+            config.otlp_endpoint = otlp_endpoint(v, "--otlp-endpoint")?;
+        }
         Ok(config)
+    }
+
+    pub fn exports_to(&self, kind: ExporterKind) -> bool {
+        self.exporters.contains(&kind)
     }
 }
 
@@ -223,6 +332,22 @@ mod tests {
         let f = write("metrics:\n  export_intervall: 10s\n");
         let e = format!("{:#}", MetricsConfig::from_file(f.path()).unwrap_err());
         assert!(e.contains("export_intervall"), "{e}");
+    }
+
+    #[test]
+    fn exporters_are_chosen_by_name() {
+        let f = write("metrics:\n  exporters: [json_file, prometheus, otlp]\n  prometheus_listen: 127.0.0.1:9999\n");
+        let c = MetricsConfig::from_file(f.path()).unwrap();
+        assert_eq!(c.exporters, vec![ExporterKind::JsonFile, ExporterKind::Prometheus, ExporterKind::Otlp]);
+        assert_eq!(c.prometheus_listen.port(), 9999);
+        let flags = MetricsFlags { config: f.path().into(), exporters: vec![ExporterKind::Otlp], ..Default::default() };
+        assert_eq!(MetricsConfig::load(&flags).unwrap().exporters, vec![ExporterKind::Otlp]);
+        let f = write("metrics:\n  exporters: [json_file, statsd]\n");
+        let e = format!("{:#}", MetricsConfig::from_file(f.path()).unwrap_err());
+        assert!(e.contains("metrics.exporters") && e.contains("\"statsd\""), "{e}");
+        let f = write("metrics:\n  otlp_endpoint: 127.0.0.1:4317\n");
+        let e = format!("{:#}", MetricsConfig::from_file(f.path()).unwrap_err());
+        assert!(e.contains("metrics.otlp_endpoint"), "{e}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod config;
 pub mod grpc;
 pub mod http;
 pub mod json_exporter;
+pub mod prometheus_exporter;
 
 use std::sync::mpsc::channel;
 use std::sync::Arc;
@@ -29,14 +30,47 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::Resource;
 
-use self::config::{MetricsConfig, TemporalityChoice};
+use self::config::{ExporterKind, MetricsConfig, TemporalityChoice};
 use self::json_exporter::JsonFileExporter;
+use self::prometheus_exporter::{PrometheusEndpoint, ScrapeReader};
 
 /// A running metrics pipeline. `shutdown` writes the final snapshot; call it before the
 /// process exits (Ctrl-C included) or the requests since the last export are lost.
 pub struct MetricsPipeline {
     provider: SdkMeterProvider,
     config: MetricsConfig,
+    prometheus: Option<PrometheusEndpoint>,
+    /// Runs the `/metrics` endpoint and the OTLP channel, apart from the application's
+    /// runtime: they keep working when the application blocks its own (a
+    /// current-thread runtime waiting in `shutdown`).
+    _background: Option<BackgroundRuntime>,
+}
+
+/// A runtime that may be dropped anywhere, async contexts included.
+struct BackgroundRuntime(Option<tokio::runtime::Runtime>);
+
+impl BackgroundRuntime {
+    fn start() -> Result<BackgroundRuntime> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("metricsctl-telemetry")
+            .enable_all()
+            .build()
+            .context("cannot start the exporters' runtime")?;
+        Ok(BackgroundRuntime(Some(runtime)))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().expect("present until dropped").handle()
+    }
+}
+
+impl Drop for BackgroundRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// The resource attributes the seed sets on every series.
@@ -52,16 +86,57 @@ pub fn resource(config: &MetricsConfig) -> Resource {
 }
 
 impl MetricsPipeline {
-    /// Starts exporting to `config.json_file_path` every `config.export_interval`.
+    /// Starts the configured exporters: the JSON file exporter appends to
+    /// `config.json_file_path` and the OTLP exporter pushes, every
+    /// `config.export_interval`; the Prometheus exporter serves `/metrics`.
     pub fn start(config: &MetricsConfig) -> Result<MetricsPipeline> {
         let temporality = match config.temporality {
             TemporalityChoice::Cumulative => Temporality::Cumulative,
             TemporalityChoice::Delta => Temporality::Delta,
         };
-        let exporter = JsonFileExporter::new(&config.json_file_path, config.export_timeout, temporality)?;
-        let reader = PeriodicReader::builder(exporter).with_interval(config.export_interval).build();
-        let provider = SdkMeterProvider::builder().with_resource(resource(config)).with_reader(reader).build();
-        Ok(MetricsPipeline { provider, config: config.clone() })
+        let mut builder = SdkMeterProvider::builder().with_resource(resource(config));
+        let needs_runtime = config.exports_to(ExporterKind::Prometheus) || config.exports_to(ExporterKind::Otlp);
+        let background = if needs_runtime { Some(BackgroundRuntime::start()?) } else { None };
+        let mut prometheus = None;
+        for &kind in &config.exporters {
+            match kind {
+                ExporterKind::JsonFile => {
+                    let exporter = JsonFileExporter::new(&config.json_file_path, config.export_timeout, temporality)?;
+                    builder = builder
+                        .with_reader(PeriodicReader::builder(exporter).with_interval(config.export_interval).build());
+                }
+                ExporterKind::Otlp => {
+                    use opentelemetry_otlp::WithExportConfig;
+                    let runtime = background.as_ref().expect("started for otlp").handle();
+                    // tonic's channel spawns its connection task on the current runtime.
+                    let _guard = runtime.enter();
+                    let exporter = opentelemetry_otlp::MetricExporter::builder()
+                        .with_tonic()
+                        .with_endpoint(config.otlp_endpoint.clone())
+                        .with_timeout(config.export_timeout)
+                        .with_temporality(temporality)
+                        .build()
+                        .with_context(|| {
+                            format!("otlp exporter: cannot set up the channel to {}", config.otlp_endpoint)
+                        })?;
+                    builder = builder
+                        .with_reader(PeriodicReader::builder(exporter).with_interval(config.export_interval).build());
+                }
+                ExporterKind::Prometheus => {
+                    let runtime = background.as_ref().expect("started for prometheus").handle();
+                    let reader = ScrapeReader::new();
+                    prometheus = Some(PrometheusEndpoint::start(config.prometheus_listen, reader.clone(), runtime)?);
+                    builder = builder.with_reader(reader);
+                }
+            }
+        }
+        let provider = builder.build();
+        Ok(MetricsPipeline { provider, config: config.clone(), prometheus, _background: background })
+    }
+
+    /// Where the Prometheus exporter serves `/metrics` (the port actually bound).
+    pub fn prometheus_addr(&self) -> Option<std::net::SocketAddr> {
+        self.prometheus.as_ref().map(PrometheusEndpoint::addr)
     }
 
     pub fn meter(&self, scope: &'static str) -> Meter {

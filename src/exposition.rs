@@ -1,0 +1,333 @@
+//! The latest sample of every series, as a Prometheus scrape shows it. One path for
+//! `to-prometheus`, `serve` (files that keep growing) and the embedded Prometheus
+//! exporter (the SDK's current state): the engine's semantics, then [`crate::prometheus`]'s
+//! writer, so that the three agree on names, labels and values.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::engine::{Catalog, Engine, EngineOptions, ProcessId, SeriesId, SeriesInfo, Sink, Step, StepKind};
+use crate::filter::MetricMatcher;
+use crate::input::Block;
+use crate::prometheus::{
+    target_info_labels, write_exposition, ExposedSample, ExposedValue, ExpositionFormat, FamilyBuilder, TargetInfo,
+};
+use crate::record::{Histogram, MetricType, Num, SampleValue};
+use crate::scan::{parse_block, BadLine, ChunkOrigin, ScanOptions};
+
+/// Keeps, per series, its latest value (delta lines summed into a cumulative value),
+/// and with `history` every sample.
+pub struct ExpositionSink {
+    builder: FamilyBuilder,
+    resource_labels: bool,
+    history: bool,
+    labels: HashMap<SeriesId, Vec<(String, String)>>,
+    /// Latest value per series (or the running total of delta lines), with its time.
+    current: HashMap<SeriesId, (i64, ExposedValue)>,
+    processes: BTreeSet<ProcessId>,
+    /// Newest sample of each process: a cumulative series older than its process's
+    /// latest export was not in it.
+    process_newest: HashMap<ProcessId, i64>,
+    /// Series written as deltas: the SDK leaves a delta series out of an export when it
+    /// did not change, so missing from an export does not make it stale.
+    delta_series: HashSet<SeriesId>,
+    /// With `--history`: when each process exported (at most one time per second).
+    export_times: HashMap<ProcessId, Vec<i64>>,
+    meta: HashMap<SeriesId, (String, MetricType)>,
+    pub error: Option<anyhow::Error>,
+}
+
+/// When a series stops being exposed, as a scrape of its process would stop showing it.
+#[derive(Debug, Clone, Copy)]
+pub struct Staleness {
+    /// A series whose latest sample is this much older than the newest sample of the
+    /// input is gone (its process stopped exporting).
+    pub after_nanos: i64,
+}
+
+impl ExpositionSink {
+    pub fn new(resource_labels: bool, history: bool) -> ExpositionSink {
+        ExpositionSink {
+            builder: FamilyBuilder::default(),
+            resource_labels,
+            history,
+            labels: HashMap::new(),
+            current: HashMap::new(),
+            processes: BTreeSet::new(),
+            process_newest: HashMap::new(),
+            delta_series: HashSet::new(),
+            export_times: HashMap::new(),
+            meta: HashMap::new(),
+            error: None,
+        }
+    }
+
+    fn is_live(&self, id: SeriesId, process: ProcessId, timestamp: i64, newest: i64, staleness: Staleness) -> bool {
+        if timestamp < newest.saturating_sub(staleness.after_nanos) {
+            return false;
+        }
+        if self.delta_series.contains(&id) {
+            return true;
+        }
+        let process_newest = self.process_newest.get(&process).copied().unwrap_or(timestamp);
+        timestamp >= process_newest - crate::engine::EXPORT_GAP
+    }
+
+    /// The exposition of the latest samples; with `staleness`, series that a scrape of
+    /// their process would no longer show are left out.
+    pub fn render_latest(&self, catalog: &Catalog, format: ExpositionFormat, staleness: Option<Staleness>) -> Vec<u8> {
+        let newest = self.process_newest.values().copied().max().unwrap_or(i64::MIN);
+        let mut builder = self.builder.clone();
+        let mut live_processes = BTreeSet::new();
+        for (&id, (timestamp, value)) in &self.current {
+            let process = catalog.series[id as usize].process;
+            if let Some(staleness) = staleness {
+                if !self.is_live(id, process, *timestamp, newest, staleness) {
+                    continue;
+                }
+            }
+            if let (Some(labels), Some((metric, kind))) = (self.labels.get(&id), self.meta.get(&id)) {
+                let sample = ExposedSample { labels: labels.clone(), value: value.clone(), timestamp: None };
+                builder.push(metric, *kind, sample);
+                live_processes.insert(process);
+            }
+        }
+        let target_info = self.target_info(catalog, &live_processes, false);
+        let mut families = builder.into_families();
+        families.retain(|f| !f.samples.is_empty() || staleness.is_none());
+        let mut bytes = Vec::with_capacity(1 << 16);
+        write_exposition(&mut bytes, &mut families, &target_info, format);
+        bytes
+    }
+
+    /// Every sample with its timestamp (`--history`), as OpenMetrics.
+    pub fn render_history(&mut self, catalog: &Catalog) -> Vec<u8> {
+        let processes = self.processes.clone();
+        let target_info = self.target_info(catalog, &processes, true);
+        let mut families = std::mem::take(&mut self.builder).into_families();
+        let mut bytes = Vec::with_capacity(1 << 16);
+        write_exposition(&mut bytes, &mut families, &target_info, ExpositionFormat { openmetrics: true });
+        bytes
+    }
+
+    fn target_info(&self, catalog: &Catalog, processes: &BTreeSet<ProcessId>, history: bool) -> Vec<TargetInfo> {
+        let mut target_info = Vec::new();
+        if self.resource_labels {
+            return target_info;
+        }
+        for &p in processes {
+            let info = &catalog.processes[p as usize];
+            let Some(labels) = target_info_labels(&info.service, &info.meta_resource) else { continue };
+            match self.export_times.get(&p) {
+                Some(times) if history => target_info.extend(times.iter().map(|&t| (labels.clone(), Some(t)))),
+                _ => target_info.push((labels, None)),
+            }
+        }
+        target_info
+    }
+}
+
+fn add_histograms(total: &Histogram, delta: &Histogram) -> Histogram {
+    if !total.same_layout(delta) {
+        return delta.clone();
+    }
+    Histogram {
+        count: total.count + delta.count,
+        sum: total.sum + delta.sum,
+        min: None,
+        max: None,
+        bounds: total.bounds.clone(),
+        counts: total.counts.iter().zip(&delta.counts).map(|(a, b)| a + b).collect(),
+    }
+}
+
+impl Sink for ExpositionSink {
+    fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
+        match self.builder.labels_for(id, &info.key, &info.meta, self.resource_labels) {
+            Ok(labels) => {
+                self.labels.insert(id, labels);
+                self.processes.insert(info.process);
+                self.meta.insert(id, (info.key.metric.clone(), info.key.metric_type));
+                true
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+                false
+            }
+        }
+    }
+
+    fn step(&mut self, id: SeriesId, info: &SeriesInfo, step: &Step<'_>) {
+        let newest = self.process_newest.entry(info.process).or_insert(step.timestamp);
+        *newest = (*newest).max(step.timestamp);
+        if self.history {
+            let times = self.export_times.entry(info.process).or_default();
+            if times.last().is_none_or(|&t| step.timestamp >= t + crate::timestamp::NANOS_PER_SEC) {
+                times.push(step.timestamp);
+            }
+        }
+        let value = match (step.value, step.kind) {
+            // Prometheus counters are cumulative: delta lines add up.
+            (SampleValue::Num(n), StepKind::Delta) => {
+                self.delta_series.insert(id);
+                let before = match self.current.get(&id) {
+                    Some((_, ExposedValue::Num(t))) => *t,
+                    _ => Num::ZERO,
+                };
+                ExposedValue::Num(before.plus(*n))
+            }
+            (SampleValue::Hist(h), StepKind::Delta) => {
+                self.delta_series.insert(id);
+                match self.current.get(&id) {
+                    Some((_, ExposedValue::Hist(t))) => ExposedValue::Hist(add_histograms(t, h)),
+                    _ => ExposedValue::Hist((**h).clone()),
+                }
+            }
+            (SampleValue::Num(n), _) => ExposedValue::Num(*n),
+            (SampleValue::Hist(h), _) => ExposedValue::Hist((**h).clone()),
+        };
+        if self.history {
+            if let (Some(labels), Some((metric, kind))) = (self.labels.get(&id), self.meta.get(&id)) {
+                let sample =
+                    ExposedSample { labels: labels.clone(), value: value.clone(), timestamp: Some(step.timestamp) };
+                self.builder.push(metric, *kind, sample);
+            }
+        }
+        let slot = self.current.entry(id).or_insert((step.timestamp, value.clone()));
+        if step.timestamp >= slot.0 {
+            *slot = (step.timestamp, value);
+        }
+    }
+}
+
+/// Lines fed as they arrive (a followed file, an SDK collection), exposed on demand.
+pub struct LiveExposition {
+    engine: Engine,
+    sink: ExpositionSink,
+    options: ScanOptions,
+    /// Lines fed so far per source, for line numbers in messages.
+    lines: Vec<u64>,
+}
+
+impl LiveExposition {
+    pub fn new(resource_labels: bool) -> LiveExposition {
+        LiveExposition {
+            engine: Engine::new(EngineOptions::default()),
+            sink: ExpositionSink::new(resource_labels, false),
+            options: ScanOptions { metrics: MetricMatcher::default(), block_size: crate::input::BLOCK_SIZE },
+            lines: Vec::new(),
+        }
+    }
+
+    /// Feeds whole lines of `source`; returns its bad lines with their 1-based numbers.
+    pub fn feed(&mut self, source: usize, bytes: Vec<u8>) -> Vec<(u64, String)> {
+        if self.lines.len() <= source {
+            self.lines.resize(source + 1, 0);
+        }
+        let block = Block::from_bytes(source, bytes);
+        let chunk = parse_block(&block, &self.options);
+        let origin = ChunkOrigin { source, first_line: self.lines[source] + 1 };
+        self.lines[source] += chunk.lines;
+        let bad = chunk.bad.iter().map(|BadLine { line, reason }| (origin.first_line + line, reason.clone())).collect();
+        self.engine.apply_chunk(origin, chunk, &mut self.sink);
+        // What was fed is complete: a scrape must see it now, not after the next export.
+        self.engine.finish(&mut self.sink);
+        bad
+    }
+
+    /// A label clash or collision found in what was fed (the series is not exposed).
+    pub fn take_error(&mut self) -> Option<anyhow::Error> {
+        self.sink.error.take()
+    }
+
+    pub fn render(&self, format: ExpositionFormat, staleness: Option<Staleness>) -> Vec<u8> {
+        self.sink.render_latest(&self.engine.catalog, format, staleness)
+    }
+
+    pub fn series(&self) -> usize {
+        self.engine.catalog.series.len()
+    }
+}
+
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The format a scraper asked for in its `Accept` header: OpenMetrics when it prefers it
+/// (Prometheus does), the text format otherwise.
+pub fn negotiate(accept: Option<&str>) -> ExpositionFormat {
+    let mut openmetrics_q = 0.0f32;
+    let mut text_q = 0.0f32;
+    for range in accept.unwrap_or("").split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let mut q = 1.0f32;
+        let mut version_ok = true;
+        for param in parts {
+            if let Some(v) = param.strip_prefix("q=") {
+                q = v.parse().unwrap_or(0.0);
+            } else if let Some(v) = param.strip_prefix("version=") {
+                // OpenMetrics 0.0.1 and 1.0.0 are what this writer produces.
+                version_ok = media != "application/openmetrics-text" || v == "1.0.0" || v == "0.0.1";
+            }
+        }
+        match media.as_str() {
+            "application/openmetrics-text" if version_ok => openmetrics_q = openmetrics_q.max(q),
+            "text/plain" | "*/*" | "text/*" => text_q = text_q.max(q),
+            _ => {}
+        }
+    }
+    ExpositionFormat { openmetrics: openmetrics_q > 0.0 && openmetrics_q >= text_q }
+}
+
+pub fn content_type(format: ExpositionFormat) -> &'static str {
+    if format.openmetrics {
+        OPENMETRICS_CONTENT_TYPE
+    } else {
+        TEXT_CONTENT_TYPE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_gets_openmetrics_and_curl_gets_text() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert!(negotiate(Some(prometheus)).openmetrics);
+        assert!(!negotiate(Some("*/*")).openmetrics);
+        assert!(!negotiate(None).openmetrics);
+        assert!(!negotiate(Some("text/plain;version=0.0.4,application/openmetrics-text;q=0.2")).openmetrics);
+        assert!(!negotiate(Some("application/openmetrics-text;version=2.0.0")).openmetrics);
+    }
+
+    #[test]
+    fn delta_lines_add_up_and_stale_series_are_left_out() {
+        let lines = concat!(
+            r#"{"timestamp":"2025-01-01T00:00:00Z","service_name":"a","metric_name":"c_total","metric_type":"counter","value":5,"attributes":{"k":"x"}}"#,
+            "\n",
+            r#"{"timestamp":"2025-01-01T00:00:00Z","service_name":"a","metric_name":"c_total","metric_type":"counter","value":1,"attributes":{"k":"gone"}}"#,
+            "\n",
+            r#"{"timestamp":"2025-01-01T00:00:00Z","service_name":"a","metric_name":"d_total","metric_type":"counter","value":2,"temporality":"delta"}"#,
+            "\n",
+            r#"{"timestamp":"2025-01-01T00:00:10Z","service_name":"a","metric_name":"c_total","metric_type":"counter","value":7,"attributes":{"k":"x"}}"#,
+            "\n",
+            r#"{"timestamp":"2025-01-01T00:00:10Z","service_name":"a","metric_name":"d_total","metric_type":"counter","value":3,"temporality":"delta"}"#,
+            "\n",
+            r#"{"timestamp":"2025-01-01T00:00:20Z","service_name":"a","metric_name":"c_total","metric_type":"counter","value":9,"attributes":{"k":"x"}}"#,
+            "\n",
+        );
+        let mut live = LiveExposition::new(false);
+        assert!(live.feed(0, lines.as_bytes().to_vec()).is_empty());
+        let text = |staleness| String::from_utf8(live.render(ExpositionFormat::default(), staleness)).unwrap();
+        let all = text(None);
+        assert!(all.contains("c_total{job=\"a\",k=\"x\"} 9\n"), "{all}");
+        assert!(all.contains("c_total{job=\"a\",k=\"gone\"} 1\n"), "{all}");
+        assert!(all.contains("d_total{job=\"a\"} 5\n"), "{all}");
+        let scrape = text(Some(Staleness { after_nanos: 60 * crate::timestamp::NANOS_PER_SEC }));
+        assert!(!scrape.contains("gone"), "a series missing from the latest export is stale: {scrape}");
+        assert!(scrape.contains("d_total{job=\"a\"} 5\n"), "an unchanged delta series is not stale: {scrape}");
+        let scrape = text(Some(Staleness { after_nanos: 5 * crate::timestamp::NANOS_PER_SEC }));
+        assert!(!scrape.contains("d_total"), "{scrape}");
+        assert!(scrape.contains("c_total{job=\"a\",k=\"x\"} 9\n"), "{scrape}");
+    }
+}
