@@ -38,6 +38,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Prometheus exposition of the latest samples (or, with --history, of every sample).
     ToPrometheus(ToPrometheusArgs),
+    /// Follow files and serve their latest samples at /metrics for Prometheus to scrape.
+    Serve(ServeArgs),
+    /// Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file.
+    Receive(ReceiveArgs),
     /// Drive load at an instrumented server, write its metrics, and cross-check them.
     LoadTest(LoadTestArgs),
     /// Print a shell completion script.
@@ -234,6 +238,40 @@ pub struct ToPrometheusArgs {
     /// Input files (default logs/metrics.jsonl).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to serve /metrics on.
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// A series whose latest sample is this much older than the newest sample of the
+    /// input is no longer served (its process stopped exporting); a cumulative series
+    /// missing from its process's latest export is not served either.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub stale_after: String,
+    /// Copy the resource attributes onto every series instead of a `target_info` series.
+    #[arg(long)]
+    pub resource_labels: bool,
+    /// Files to follow (default logs/metrics.jsonl); each may be missing at start.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReceiveArgs {
+    /// OTLP/gRPC address (`off` to disable).
+    #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR")]
+    pub otlp_grpc: String,
+    /// OTLP/HTTP address, serving POST /v1/metrics with protobuf bodies (`off` to disable).
+    #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR")]
+    pub otlp_http: String,
+    /// The metrics file to append to (never truncated).
+    #[arg(short = 'o', long = "output", default_value = "logs/metrics.jsonl", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Larger requests (after decompression) are refused with an error status.
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
+    pub max_request_bytes: usize,
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,9 @@ pub mod filter;
 pub mod follow;
 pub mod generate;
 pub mod input;
+pub mod line_writer;
 pub mod loadtest;
+pub mod otlp;
 pub mod output;
 pub mod prometheus;
 pub mod query;
@@ -76,6 +78,8 @@ fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Quantile(args) => cmd::quantile::run(args, &mut out)?,
         Command::Check(args) => cmd::check::run(args, &mut out)?,
         Command::LoadTest(args) => cmd::load_test::run(args, &mut out)?,
+        Command::Serve(args) => cmd::serve::run(args)?,
+        Command::Receive(args) => cmd::receive::run(args)?,
         Command::ToPrometheus(args) => cmd::to_prometheus::run(args, &mut out)?,
         Command::Completions(args) => cmd::completions::run(args, &mut out)?,
     };

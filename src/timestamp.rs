@@ -140,6 +140,13 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 /// Formats nanoseconds since the epoch as RFC 3339 in UTC, with as many fraction
 /// digits as needed (none, 3, 6 or 9).
+/// The wall clock in nanoseconds since the epoch.
+pub fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 pub fn format_utc(nanos: i64) -> String {
     let secs = nanos.div_euclid(NANOS_PER_SEC);
     let frac = nanos.rem_euclid(NANOS_PER_SEC);

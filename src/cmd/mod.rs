@@ -4,7 +4,9 @@ pub mod check;
 pub mod completions;
 pub mod load_test;
 pub mod quantile;
+pub mod receive;
 pub mod rate;
+pub mod serve;
 pub mod sum;
 pub mod tail;
 pub mod to_prometheus;
@@ -160,4 +162,20 @@ impl QueryInput {
 pub fn warn_nothing_matched(metrics: &[String], default: &str) {
     let wanted = if metrics.is_empty() { default.to_string() } else { metrics.join(", ") };
     eprintln!("warning: no series matched (metric {wanted}, with the filters given)");
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, the ways a long-running command is stopped.
+pub async fn termination() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

@@ -7,9 +7,6 @@
 //! runs on a writer thread; an export that takes longer than the timeout returns an
 //! error instead of stalling the SDK's reader.
 
-use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -23,7 +20,7 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMe
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 
-use crate::timestamp::format_utc;
+use crate::line_writer::{histogram_value, Appender, json_string, push_line, JsonNumber, LineHead, Point};
 
 struct WriteJob {
     bytes: Vec<u8>,
@@ -54,14 +51,13 @@ impl JsonFileExporter {
     /// Creates the parent directory and opens `path` for appending (never truncating).
     pub fn new(path: &Path, timeout: Duration, temporality: Temporality) -> anyhow::Result<JsonFileExporter> {
         use anyhow::Context;
-        let file = open_append(path).with_context(|| format!("cannot open {} for appending", path.display()))?;
+        let appender = Appender::open(path)?;
         let (tx, rx) = channel::<WriteJob>();
         let busy = Arc::new(AtomicBool::new(false));
-        let writer_path = path.to_path_buf();
         let writer_busy = Arc::clone(&busy);
         thread::Builder::new()
             .name("metricsctl-json-exporter".into())
-            .spawn(move || writer_loop(rx, writer_path, Some(file), writer_busy))
+            .spawn(move || writer_loop(rx, appender, writer_busy))
             .context("cannot start the exporter's writer thread")?;
         Ok(JsonFileExporter {
             path: path.to_path_buf(),
@@ -125,28 +121,9 @@ impl JsonFileExporter {
     }
 }
 
-fn open_append(path: &Path) -> std::io::Result<File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    OpenOptions::new().create(true).append(true).open(path)
-}
-
-fn writer_loop(jobs: Receiver<WriteJob>, path: PathBuf, mut file: Option<File>, busy: Arc<AtomicBool>) {
+fn writer_loop(jobs: Receiver<WriteJob>, mut appender: Appender, busy: Arc<AtomicBool>) {
     for job in jobs {
-        // After a failure (disk full, directory made read-only, file removed) the file
-        // is opened again, so that exports resume when the cause goes away.
-        let result = (|| {
-            if file.is_none() {
-                file = Some(open_append(&path)?);
-            }
-            let f = file.as_mut().expect("opened above");
-            let written = f.write_all(&job.bytes).and_then(|()| f.sync_data());
-            if written.is_err() {
-                file = None;
-            }
-            written
-        })();
+        let result = appender.append(&job.bytes);
         busy.store(false, Ordering::Release);
         let _ = job.done.send(result);
     }
@@ -178,36 +155,8 @@ impl PushMetricExporter for JsonFileExporter {
     }
 }
 
-/// A number as JSON: integers exact, floats finite.
-trait JsonNumber: Copy {
-    /// `None` for NaN and infinities, which JSON cannot carry.
-    fn json(self) -> Option<String>;
-}
-
-impl JsonNumber for u64 {
-    fn json(self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
-
-impl JsonNumber for i64 {
-    fn json(self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
-
-impl JsonNumber for f64 {
-    fn json(self) -> Option<String> {
-        self.is_finite().then(|| serde_json::Number::from_f64(self).map_or_else(|| "0".into(), |n| n.to_string()))
-    }
-}
-
 fn nanos(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 fn value_json(v: &Value) -> String {
@@ -233,52 +182,6 @@ fn attributes_json<'a>(attrs: impl Iterator<Item = &'a KeyValue>) -> String {
     }
     out.push('}');
     out
-}
-
-/// What every line of one metric shares.
-struct LineHead<'a> {
-    service: &'a str,
-    resource: &'a str,
-    name: &'a str,
-    unit: &'a str,
-    description: &'a str,
-}
-
-/// One data point's own fields.
-struct Point<'a> {
-    metric_type: &'a str,
-    time: i64,
-    start: Option<i64>,
-    delta: bool,
-    value: &'a str,
-    attributes: &'a str,
-}
-
-fn push_line(out: &mut Vec<u8>, head: &LineHead<'_>, point: &Point<'_>) {
-    let Point { metric_type, time, start, delta, value, attributes } = *point;
-    let mut line = String::with_capacity(256 + value.len() + attributes.len() + head.resource.len());
-    let _ = write!(
-        line,
-        r#"{{"timestamp":"{}","service_name":{},"metric_name":{},"metric_type":"{metric_type}","value":{value}"#,
-        format_utc(time),
-        json_string(head.service),
-        json_string(head.name),
-    );
-    if !head.unit.is_empty() {
-        let _ = write!(line, r#","unit":{}"#, json_string(head.unit));
-    }
-    if !head.description.is_empty() {
-        let _ = write!(line, r#","description":{}"#, json_string(head.description));
-    }
-    let _ = write!(line, r#","attributes":{attributes},"resource":{}"#, head.resource);
-    if let Some(start) = start {
-        let _ = write!(line, r#","start_timestamp":"{}""#, format_utc(start));
-    }
-    if delta {
-        line.push_str(r#","temporality":"delta""#);
-    }
-    line.push_str("}\n");
-    out.extend_from_slice(line.as_bytes());
 }
 
 fn encode_data<T: JsonNumber>(out: &mut Vec<u8>, head: &LineHead<'_>, data: &MetricData<T>) -> u64 {
@@ -330,29 +233,16 @@ fn encode_data<T: JsonNumber>(out: &mut Vec<u8>, head: &LineHead<'_>, data: &Met
                     skipped += 1;
                     continue;
                 };
-                let mut value = format!(r#"{{"count":{},"sum":{sum}"#, dp.count());
-                if let (Some(min), Some(max)) =
-                    (dp.min().and_then(JsonNumber::json), dp.max().and_then(JsonNumber::json))
-                {
-                    let _ = write!(value, r#","min":{min},"max":{max}"#);
-                }
-                value.push_str(r#","buckets":["#);
                 let bounds: Vec<f64> = dp.bounds().collect();
-                for (i, count) in dp.bucket_counts().enumerate() {
-                    if i > 0 {
-                        value.push(',');
-                    }
-                    match bounds.get(i) {
-                        Some(b) => {
-                            let b = b.json().unwrap_or_else(|| "0".into());
-                            let _ = write!(value, r#"{{"upper_bound":{b},"count":{count}}}"#);
-                        }
-                        None => {
-                            let _ = write!(value, r#"{{"upper_bound":"+Inf","count":{count}}}"#);
-                        }
-                    }
-                }
-                value.push_str("]}");
+                let counts: Vec<u64> = dp.bucket_counts().collect();
+                let value = histogram_value(
+                    dp.count(),
+                    &sum,
+                    dp.min().and_then(JsonNumber::json),
+                    dp.max().and_then(JsonNumber::json),
+                    &bounds,
+                    &counts,
+                );
                 let attributes = attributes_json(dp.attributes());
                 let point = Point {
                     metric_type: "histogram",

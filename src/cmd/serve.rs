@@ -1,0 +1,155 @@
+//! `metricsctl serve`: follows metrics files like `tail -F` and serves their latest
+//! samples at `/metrics`, so that a real Prometheus scrapes a file as if it scraped the
+//! processes that wrote it. Series that their process stopped exporting are left out,
+//! which Prometheus turns into staleness markers as for a real target.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context, Result};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::IntoResponse;
+
+use crate::cli::ServeArgs;
+use crate::exposition::{content_type, negotiate, LiveExposition, Staleness};
+use crate::follow::{FollowEvent, Follower, POLL_INTERVAL};
+use crate::input::BLOCK_SIZE;
+use crate::timestamp::parse_duration;
+
+/// Bad lines shown per file; the rest are counted.
+const BAD_LINES_SHOWN: u64 = 10;
+
+struct Served {
+    live: Mutex<LiveExposition>,
+    staleness: Staleness,
+}
+
+/// The followed files, fed into the exposition in blocks of whole lines.
+struct Feeder {
+    paths: Vec<PathBuf>,
+    followers: Vec<Follower>,
+    bad_lines: Vec<u64>,
+}
+
+impl Feeder {
+    fn new(paths: Vec<PathBuf>) -> Feeder {
+        let followers = paths.iter().map(|p| Follower::new(p, 0)).collect();
+        let bad_lines = vec![0; paths.len()];
+        Feeder { paths, followers, bad_lines }
+    }
+
+    /// Reads what is new in every file; returns whether anything was.
+    fn poll(&mut self, served: &Served) -> Result<bool> {
+        let mut any = false;
+        for (source, follower) in self.followers.iter_mut().enumerate() {
+            let path = &self.paths[source];
+            let bad_lines = &mut self.bad_lines[source];
+            let mut block = Vec::new();
+            let mut feed = |block: Vec<u8>| {
+                let mut live = served.live.lock().unwrap_or_else(|e| e.into_inner());
+                for (line, reason) in live.feed(source, block) {
+                    *bad_lines += 1;
+                    if *bad_lines <= BAD_LINES_SHOWN {
+                        eprintln!("metricsctl: {}:{line}: skipped: {reason}", path.display());
+                    }
+                    if *bad_lines == BAD_LINES_SHOWN {
+                        eprintln!("metricsctl: {}: further bad lines are counted, not shown", path.display());
+                    }
+                }
+                if let Some(e) = live.take_error() {
+                    eprintln!("metricsctl: {}: not served: {e:#}", path.display());
+                }
+            };
+            let mut on_line = |line: &[u8]| -> Result<()> {
+                block.extend_from_slice(line);
+                block.push(b'\n');
+                if block.len() >= BLOCK_SIZE {
+                    feed(std::mem::take(&mut block));
+                }
+                Ok(())
+            };
+            let mut on_event = |event: FollowEvent| {
+                let what = match event {
+                    FollowEvent::Truncated => "file truncated; reading it from the start",
+                    FollowEvent::Replaced => "file replaced; following the new file",
+                    FollowEvent::Appeared => "file appeared; following it",
+                    FollowEvent::Vanished => "file removed; waiting for it to come back",
+                };
+                eprintln!("metricsctl: {}: {what}", path.display());
+            };
+            any |= follower.poll(&mut on_line, &mut on_event)?;
+            if !block.is_empty() {
+                feed(block);
+            }
+        }
+        Ok(any)
+    }
+}
+
+async fn metrics(State(served): State<Arc<Served>>, headers: HeaderMap) -> impl IntoResponse {
+    let format = negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let body = served.live.lock().unwrap_or_else(|e| e.into_inner()).render(format, Some(served.staleness));
+    ([(header::CONTENT_TYPE, content_type(format))], body)
+}
+
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    let files = if args.files.is_empty() { vec![PathBuf::from(crate::input::DEFAULT_PATH)] } else { args.files };
+    for f in &files {
+        let name = f.to_string_lossy();
+        if name == "-" || name.ends_with(".gz") {
+            bail!("{name}: serve follows plain files (not stdin or .gz)");
+        }
+    }
+    let after_nanos = parse_duration(&args.stale_after).context("--stale-after")?;
+    if after_nanos <= 0 {
+        bail!("--stale-after must be positive");
+    }
+    let listener =
+        std::net::TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
+    listener.set_nonblocking(true)?;
+    let served = Arc::new(Served {
+        live: Mutex::new(LiveExposition::new(args.resource_labels)),
+        staleness: Staleness { after_nanos },
+    });
+    // Everything already in the files first: a scrape must never see an old value
+    // after a newer one.
+    let mut feeder = Feeder::new(files);
+    while feeder.poll(&served)? {}
+    let series = served.live.lock().unwrap_or_else(|e| e.into_inner()).series();
+    eprintln!("metricsctl: serving {series} series at http://{}/metrics; Ctrl-C to stop", listener.local_addr()?);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let follow = {
+        let stop = Arc::clone(&stop);
+        let served = Arc::clone(&served);
+        std::thread::Builder::new().name("metricsctl-serve-follow".into()).spawn(move || -> Result<()> {
+            while !stop.load(Ordering::Relaxed) {
+                if !feeder.poll(&served)? {
+                    std::thread::sleep(POLL_INTERVAL);
+                }
+            }
+            Ok(())
+        })?
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let app = axum::Router::new().route("/metrics", axum::routing::get(metrics)).with_state(Arc::clone(&served));
+        let server = axum::serve(listener, app).with_graceful_shutdown(super::termination());
+        server.await.context("serving /metrics")
+    });
+    stop.store(true, Ordering::Relaxed);
+    match follow.join() {
+        Ok(r) => r?,
+        Err(_) => bail!("the file follower panicked"),
+    }
+    result?;
+    Ok(ExitCode::SUCCESS)
+}

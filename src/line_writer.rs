@@ -1,0 +1,158 @@
+//! Writing lines of the seed's format (SPEC section 2), for every producer: the JSON
+//! file exporter (the SDK's data) and `receive` (OTLP requests).
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::timestamp::format_utc;
+
+/// A number as JSON: integers exact, floats finite.
+pub trait JsonNumber: Copy {
+    /// `None` for NaN and infinities, which JSON cannot carry.
+    fn json(self) -> Option<String>;
+}
+
+impl JsonNumber for u64 {
+    fn json(self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+impl JsonNumber for i64 {
+    fn json(self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+impl JsonNumber for f64 {
+    fn json(self) -> Option<String> {
+        self.is_finite().then(|| serde_json::Number::from_f64(self).map_or_else(|| "0".into(), |n| n.to_string()))
+    }
+}
+
+pub fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// What every line of one metric shares.
+pub struct LineHead<'a> {
+    pub service: &'a str,
+    pub resource: &'a str,
+    pub name: &'a str,
+    pub unit: &'a str,
+    pub description: &'a str,
+}
+
+/// One data point's own fields.
+pub struct Point<'a> {
+    pub metric_type: &'a str,
+    pub time: i64,
+    pub start: Option<i64>,
+    pub delta: bool,
+    pub value: &'a str,
+    pub attributes: &'a str,
+}
+
+pub fn push_line(out: &mut Vec<u8>, head: &LineHead<'_>, point: &Point<'_>) {
+    let Point { metric_type, time, start, delta, value, attributes } = *point;
+    let mut line = String::with_capacity(256 + value.len() + attributes.len() + head.resource.len());
+    let _ = write!(
+        line,
+        r#"{{"timestamp":"{}","service_name":{},"metric_name":{},"metric_type":"{metric_type}","value":{value}"#,
+        format_utc(time),
+        json_string(head.service),
+        json_string(head.name),
+    );
+    if !head.unit.is_empty() {
+        let _ = write!(line, r#","unit":{}"#, json_string(head.unit));
+    }
+    if !head.description.is_empty() {
+        let _ = write!(line, r#","description":{}"#, json_string(head.description));
+    }
+    let _ = write!(line, r#","attributes":{attributes},"resource":{}"#, head.resource);
+    if let Some(start) = start {
+        let _ = write!(line, r#","start_timestamp":"{}""#, format_utc(start));
+    }
+    if delta {
+        line.push_str(r#","temporality":"delta""#);
+    }
+    line.push_str("}\n");
+    out.extend_from_slice(line.as_bytes());
+}
+
+/// The seed's histogram value: count, sum, min and max when known, and per-bucket
+/// counts with their upper bounds, the last one `"+Inf"`.
+pub fn histogram_value(
+    count: u64,
+    sum: &str,
+    min: Option<String>,
+    max: Option<String>,
+    bounds: &[f64],
+    counts: &[u64],
+) -> String {
+    let mut value = format!(r#"{{"count":{count},"sum":{sum}"#);
+    if let (Some(min), Some(max)) = (min, max) {
+        let _ = write!(value, r#","min":{min},"max":{max}"#);
+    }
+    value.push_str(r#","buckets":["#);
+    for (i, count) in counts.iter().enumerate() {
+        if i > 0 {
+            value.push(',');
+        }
+        match bounds.get(i) {
+            Some(b) => {
+                let b = b.json().unwrap_or_else(|| "0".into());
+                let _ = write!(value, r#"{{"upper_bound":{b},"count":{count}}}"#);
+            }
+            None => {
+                let _ = write!(value, r#"{{"upper_bound":"+Inf","count":{count}}}"#);
+            }
+        }
+    }
+    value.push_str("]}");
+    value
+}
+
+/// Appends whole exports to a file: each with one `write` on a file opened with
+/// `O_APPEND` (no other writer's line can land inside it), then `fsync` (once `append`
+/// returns, the data survives a crash). Never truncates.
+pub struct Appender {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl Appender {
+    /// Creates the parent directory and opens `path` for appending.
+    pub fn open(path: &Path) -> anyhow::Result<Appender> {
+        use anyhow::Context;
+        let file = open_append(path).with_context(|| format!("cannot open {} for appending", path.display()))?;
+        Ok(Appender { path: path.to_path_buf(), file: Some(file) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // After a failure (disk full, directory made read-only, file removed) the file
+        // is opened again, so that writing resumes when the cause goes away.
+        if self.file.is_none() {
+            self.file = Some(open_append(&self.path)?);
+        }
+        let f = self.file.as_mut().expect("opened above");
+        let written = f.write_all(bytes).and_then(|()| f.sync_data());
+        if written.is_err() {
+            self.file = None;
+        }
+        written
+    }
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
+}
