@@ -19,6 +19,11 @@ if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
     echo "scripts/test.sh: installing prometheus_client (PyPI)" >&2
     python3 -m pip install --quiet prometheus_client
 fi
+# The OTLP tests push from Python's OpenTelemetry SDK (gRPC and HTTP exporters).
+if ! python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc.metric_exporter, opentelemetry.exporter.otlp.proto.http.metric_exporter" >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing the OpenTelemetry Python SDK and OTLP exporters (PyPI)" >&2
+    python3 -m pip install --quiet opentelemetry-sdk opentelemetry-exporter-otlp-proto-grpc opentelemetry-exporter-otlp-proto-http
+fi
 
 # Unit, integration, property and doc tests; examples are built too.
 cargo test "$@"

@@ -177,8 +177,8 @@ fn histogram_points(
         } else {
             p.bucket_counts.len() == p.explicit_bounds.len() + 1
         };
-        let bounds_ok = p.explicit_bounds.iter().all(|b| b.is_finite())
-            && p.explicit_bounds.windows(2).all(|w| w[0] < w[1]);
+        let bounds_ok =
+            p.explicit_bounds.iter().all(|b| b.is_finite()) && p.explicit_bounds.windows(2).all(|w| w[0] < w[1]);
         let counted: u128 = p.bucket_counts.iter().map(|&c| u128::from(c)).sum();
         if !buckets_ok || !bounds_ok || (!p.bucket_counts.is_empty() && counted != u128::from(p.count)) {
             conversion.reject(

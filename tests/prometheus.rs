@@ -7,15 +7,8 @@ use common::*;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::process::{Child, Command as StdCommand, Stdio};
+use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
-
-use serde_json::Value;
-
-fn require(tool: &str) {
-    let found = StdCommand::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap().status.success();
-    assert!(found, "{tool} is not installed: run scripts/test.sh, which installs Debian's prometheus package");
-}
 
 /// Runs a program with `input` on its stdin.
 fn run_with_stdin(program: &str, args: &[&str], input: &str) -> std::process::Output {
@@ -135,40 +128,6 @@ fn reference_parsers_read_the_expected_values() {
     assert_eq!(get("http_server_request_duration_seconds_bucket", Some("+Inf")), 8.0);
     assert_eq!(get("http_server_request_duration_seconds_count", None), 8.0);
     assert!((get("http_server_request_duration_seconds_sum", None) - 2.4).abs() < 1e-9);
-}
-
-struct Prometheus(Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http_get(port: u16, path_and_query: &str) -> Option<String> {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    body.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
-}
-
-fn promql(port: u16, query: &str, time: f64) -> Vec<Value> {
-    let q: String = query
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect();
-    let body = http_get(port, &format!("/api/v1/query?query={q}&time={time}")).expect("query answered");
-    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    assert_eq!(v["status"], "success", "{v}");
-    v["data"]["result"].as_array().unwrap().clone()
 }
 
 #[test]

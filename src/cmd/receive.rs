@@ -181,9 +181,7 @@ async fn http_export(State(state): State<Arc<HttpState>>, headers: HeaderMap, bo
         Err(e) => return refused(&state, Refusal::Invalid(format!("not an OTLP ExportMetricsServiceRequest: {e}"))),
     };
     match state.receiver.ingest(request).await {
-        Ok(conversion) => {
-            ([(header::CONTENT_TYPE, PROTOBUF)], response(&conversion).encode_to_vec()).into_response()
-        }
+        Ok(conversion) => ([(header::CONTENT_TYPE, PROTOBUF)], response(&conversion).encode_to_vec()).into_response(),
         Err(r) => refused(&state, r),
     }
 }
@@ -275,7 +273,9 @@ async fn serve(
             .layer(DefaultBodyLimit::max(args.max_request_bytes))
             .with_state(state);
         let shutdown = stopped();
-        tasks.spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("OTLP/HTTP server") });
+        tasks.spawn(async move {
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("OTLP/HTTP server")
+        });
     }
     eprintln!("metricsctl: appending to {}; Ctrl-C to stop", args.output.display());
     tokio::select! {

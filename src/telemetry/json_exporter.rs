@@ -20,7 +20,7 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMe
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 
-use crate::line_writer::{histogram_value, Appender, json_string, push_line, JsonNumber, LineHead, Point};
+use crate::line_writer::{histogram_value, json_string, push_line, Appender, JsonNumber, LineHead, Point};
 
 struct WriteJob {
     bytes: Vec<u8>,
