@@ -31,6 +31,8 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
             [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Follow files and serve their latest samples at /metrics for Prometheus to scrape')
+            [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file')
             [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Drive load at an instrumented server, write its metrics, and cross-check them')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -134,6 +136,24 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'metricsctl;serve' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to serve /metrics on')
+            [CompletionResult]::new('--stale-after', '--stale-after', [CompletionResultType]::ParameterName, 'A series whose latest sample is this much older than the newest sample of the input is no longer served (its process stopped exporting); a cumulative series missing from its process''s latest export is not served either')
+            [CompletionResult]::new('--resource-labels', '--resource-labels', [CompletionResultType]::ParameterName, 'Copy the resource attributes onto every series instead of a `target_info` series')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'metricsctl;receive' {
+            [CompletionResult]::new('--otlp-grpc', '--otlp-grpc', [CompletionResultType]::ParameterName, 'OTLP/gRPC address (`off` to disable)')
+            [CompletionResult]::new('--otlp-http', '--otlp-http', [CompletionResultType]::ParameterName, 'OTLP/HTTP address, serving POST /v1/metrics with protobuf bodies (`off` to disable)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'The metrics file to append to (never truncated)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'The metrics file to append to (never truncated)')
+            [CompletionResult]::new('--max-request-bytes', '--max-request-bytes', [CompletionResultType]::ParameterName, 'Larger requests (after decompression) are refused with an error status')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'metricsctl;load-test' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Number of requests (default 20000 unless -z is given)')
             [CompletionResult]::new('--requests', '--requests', [CompletionResultType]::ParameterName, 'Number of requests (default 20000 unless -z is given)')
@@ -154,6 +174,9 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--export-interval', '--export-interval', [CompletionResultType]::ParameterName, 'Time between exports')
             [CompletionResult]::new('--export-timeout', '--export-timeout', [CompletionResultType]::ParameterName, 'An export taking longer is abandoned with an error')
             [CompletionResult]::new('--temporality', '--temporality', [CompletionResultType]::ParameterName, 'Cumulative snapshots (default) or deltas since the previous export')
+            [CompletionResult]::new('--exporter', '--exporter', [CompletionResultType]::ParameterName, 'Exporters to run, one or several (comma-separated): json_file, prometheus, otlp')
+            [CompletionResult]::new('--prometheus-listen', '--prometheus-listen', [CompletionResultType]::ParameterName, 'Where the prometheus exporter serves /metrics [default: 127.0.0.1:9464]')
+            [CompletionResult]::new('--otlp-endpoint', '--otlp-endpoint', [CompletionResultType]::ParameterName, 'The otlp exporter''s collector [default: http://127.0.0.1:4317]')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary format')
             [CompletionResult]::new('--serve-only', '--serve-only', [CompletionResultType]::ParameterName, 'Only run the built-in server (for an outside load generator) until Ctrl-C or -z')
             [CompletionResult]::new('--no-middleware', '--no-middleware', [CompletionResultType]::ParameterName, 'Run the built-in server without the metrics middleware (to measure its cost)')
@@ -174,6 +197,8 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
             [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Follow files and serve their latest samples at /metrics for Prometheus to scrape')
+            [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file')
             [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Drive load at an instrumented server, write its metrics, and cross-check them')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -195,6 +220,12 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             break
         }
         'metricsctl;help;to-prometheus' {
+            break
+        }
+        'metricsctl;help;serve' {
+            break
+        }
+        'metricsctl;help;receive' {
             break
         }
         'metricsctl;help;load-test' {

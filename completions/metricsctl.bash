@@ -34,6 +34,12 @@ _metricsctl() {
             metricsctl,rate)
                 cmd="metricsctl__subcmd__rate"
                 ;;
+            metricsctl,receive)
+                cmd="metricsctl__subcmd__receive"
+                ;;
+            metricsctl,serve)
+                cmd="metricsctl__subcmd__serve"
+                ;;
             metricsctl,sum)
                 cmd="metricsctl__subcmd__sum"
                 ;;
@@ -61,6 +67,12 @@ _metricsctl() {
             metricsctl__subcmd__help,rate)
                 cmd="metricsctl__subcmd__help__subcmd__rate"
                 ;;
+            metricsctl__subcmd__help,receive)
+                cmd="metricsctl__subcmd__help__subcmd__receive"
+                ;;
+            metricsctl__subcmd__help,serve)
+                cmd="metricsctl__subcmd__help__subcmd__serve"
+                ;;
             metricsctl__subcmd__help,sum)
                 cmd="metricsctl__subcmd__help__subcmd__sum"
                 ;;
@@ -77,7 +89,7 @@ _metricsctl() {
 
     case "${cmd}" in
         metricsctl)
-            opts="-h -V --help --version tail sum rate quantile check to-prometheus load-test completions help"
+            opts="-h -V --help --version tail sum rate quantile check to-prometheus serve receive load-test completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -127,7 +139,7 @@ _metricsctl() {
             return 0
             ;;
         metricsctl__subcmd__help)
-            opts="tail sum rate quantile check to-prometheus load-test completions help"
+            opts="tail sum rate quantile check to-prometheus serve receive load-test completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -224,6 +236,34 @@ _metricsctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        metricsctl__subcmd__help__subcmd__receive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        metricsctl__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         metricsctl__subcmd__help__subcmd__sum)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -267,7 +307,7 @@ _metricsctl() {
             return 0
             ;;
         metricsctl__subcmd__load__subcmd__test)
-            opts="-n -z -c -q -h --requests --duration --connections --rate --url --listen --serve-only --no-middleware --grpc --config --service-name --service-version --environment --instance-id --json-file-path --export-interval --export-timeout --temporality --format --help"
+            opts="-n -z -c -q -h --requests --duration --connections --rate --url --listen --serve-only --no-middleware --grpc --config --service-name --service-version --environment --instance-id --json-file-path --export-interval --export-timeout --temporality --exporter --prometheus-listen --otlp-endpoint --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -347,6 +387,18 @@ _metricsctl() {
                     ;;
                 --temporality)
                     COMPREPLY=($(compgen -W "cumulative delta" -- "${cur}"))
+                    return 0
+                    ;;
+                --exporter)
+                    COMPREPLY=($(compgen -W "json_file prometheus otlp" -- "${cur}"))
+                    return 0
+                    ;;
+                --prometheus-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --otlp-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --format)
@@ -463,6 +515,62 @@ _metricsctl() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        metricsctl__subcmd__receive)
+            opts="-o -h --otlp-grpc --otlp-http --output --max-request-bytes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --otlp-grpc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --otlp-http)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-request-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        metricsctl__subcmd__serve)
+            opts="-h --listen --stale-after --resource-labels --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stale-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

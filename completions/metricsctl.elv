@@ -28,6 +28,8 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
             cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
+            cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
+            cand receive 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file'
             cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -124,6 +126,22 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'metricsctl;serve'= {
+            cand --listen 'Address to serve /metrics on'
+            cand --stale-after 'A series whose latest sample is this much older than the newest sample of the input is no longer served (its process stopped exporting); a cumulative series missing from its process''s latest export is not served either'
+            cand --resource-labels 'Copy the resource attributes onto every series instead of a `target_info` series'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'metricsctl;receive'= {
+            cand --otlp-grpc 'OTLP/gRPC address (`off` to disable)'
+            cand --otlp-http 'OTLP/HTTP address, serving POST /v1/metrics with protobuf bodies (`off` to disable)'
+            cand -o 'The metrics file to append to (never truncated)'
+            cand --output 'The metrics file to append to (never truncated)'
+            cand --max-request-bytes 'Larger requests (after decompression) are refused with an error status'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'metricsctl;load-test'= {
             cand -n 'Number of requests (default 20000 unless -z is given)'
             cand --requests 'Number of requests (default 20000 unless -z is given)'
@@ -144,6 +162,9 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand --export-interval 'Time between exports'
             cand --export-timeout 'An export taking longer is abandoned with an error'
             cand --temporality 'Cumulative snapshots (default) or deltas since the previous export'
+            cand --exporter 'Exporters to run, one or several (comma-separated): json_file, prometheus, otlp'
+            cand --prometheus-listen 'Where the prometheus exporter serves /metrics [default: 127.0.0.1:9464]'
+            cand --otlp-endpoint 'The otlp exporter''s collector [default: http://127.0.0.1:4317]'
             cand --format 'Summary format'
             cand --serve-only 'Only run the built-in server (for an outside load generator) until Ctrl-C or -z'
             cand --no-middleware 'Run the built-in server without the metrics middleware (to measure its cost)'
@@ -162,6 +183,8 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
             cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
+            cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
+            cand receive 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file'
             cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -177,6 +200,10 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
         &'metricsctl;help;check'= {
         }
         &'metricsctl;help;to-prometheus'= {
+        }
+        &'metricsctl;help;serve'= {
+        }
+        &'metricsctl;help;receive'= {
         }
         &'metricsctl;help;load-test'= {
         }

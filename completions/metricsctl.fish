@@ -32,6 +32,8 @@ complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "rate" -d 'Per
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "to-prometheus" -d 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "serve" -d 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "receive" -d 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "load-test" -d 'Drive load at an instrumented server, write its metrics, and cross-check them'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -106,6 +108,15 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l 
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l resource-labels -d 'Copy the resource attributes onto every series instead of a `target_info` series'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -l strict -d 'Fail on the first bad line instead of skipping it'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand to-prometheus" -s h -l help -d 'Print help'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand serve" -l listen -d 'Address to serve /metrics on' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand serve" -l stale-after -d 'A series whose latest sample is this much older than the newest sample of the input is no longer served (its process stopped exporting); a cumulative series missing from its process\'s latest export is not served either' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand serve" -l resource-labels -d 'Copy the resource attributes onto every series instead of a `target_info` series'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l otlp-grpc -d 'OTLP/gRPC address (`off` to disable)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l otlp-http -d 'OTLP/HTTP address, serving POST /v1/metrics with protobuf bodies (`off` to disable)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -s o -l output -d 'The metrics file to append to (never truncated)' -r -F
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l max-request-bytes -d 'Larger requests (after decompression) are refused with an error status' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -s h -l help -d 'Print help'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s n -l requests -d 'Number of requests (default 20000 unless -z is given)' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s z -l duration -d 'Run for this long (30s, 2m); requests in flight at the deadline finish and are reported apart' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s c -l connections -d 'Concurrent connections (HTTP/1.1 keep-alive, one per worker)' -r
@@ -122,6 +133,11 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l expo
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l export-timeout -d 'An export taking longer is abandoned with an error' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l temporality -d 'Cumulative snapshots (default) or deltas since the previous export' -r -f -a "cumulative\t''
 delta\t''"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l exporter -d 'Exporters to run, one or several (comma-separated): json_file, prometheus, otlp' -r -f -a "json_file\t'Appends JSON lines to `json_file_path` (the seed\'s default)'
+prometheus\t'Serves `/metrics` on `prometheus_listen` for Prometheus to scrape'
+otlp\t'Pushes OTLP over gRPC to `otlp_endpoint`'"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l prometheus-listen -d 'Where the prometheus exporter serves /metrics [default: 127.0.0.1:9464]' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l otlp-endpoint -d 'The otlp exporter\'s collector [default: http://127.0.0.1:4317]' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l format -d 'Summary format' -r -f -a "table\t'Aligned columns for people (plain ASCII when stdout is not a terminal)'
 json\t'A JSON array of row objects with stable keys: the machine contract'
 csv\t'Comma-separated values with a header row'"
@@ -130,12 +146,14 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l no-m
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l grpc -d 'Also start a gRPC server (orders.OrderService, users.UserService) and send a quarter of the requests as gRPC calls'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "tail" -d 'Show the last records (read backwards from the end of the file), and follow'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "sum" -d 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "rate" -d 'Per-second rate per group per time step, with a sparkline'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "to-prometheus" -d 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "load-test" -d 'Drive load at an instrumented server, write its metrics, and cross-check them'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus load-test completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "tail" -d 'Show the last records (read backwards from the end of the file), and follow'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "sum" -d 'Exact totals per group: counter increases, histogram count/sum/mean, gauge sums'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "rate" -d 'Per-second rate per group per time step, with a sparkline'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "quantile" -d 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "check" -d 'Validate files: bad lines, series and label cardinality, naming, restarts'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "to-prometheus" -d 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "serve" -d 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "receive" -d 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "load-test" -d 'Drive load at an instrumented server, write its metrics, and cross-check them'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check to-prometheus serve receive load-test completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
