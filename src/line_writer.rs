@@ -118,17 +118,25 @@ pub fn histogram_value(
 /// Appends whole exports to a file: each with one `write` on a file opened with
 /// `O_APPEND` (no other writer's line can land inside it), then `fsync` (once `append`
 /// returns, the data survives a crash). Never truncates.
+///
+/// A write cut short (disk full, file size limit, a crash of an earlier writer) leaves a
+/// partial last line. The next append then starts with a newline, so that the partial
+/// line stays one bad line instead of swallowing the first line of the next export.
 pub struct Appender {
     path: PathBuf,
     file: Option<File>,
+    /// The file may end inside a line.
+    terminate_partial_line: bool,
 }
 
 impl Appender {
     /// Creates the parent directory and opens `path` for appending.
     pub fn open(path: &Path) -> anyhow::Result<Appender> {
         use anyhow::Context;
+        ignore_file_size_signal();
         let file = open_append(path).with_context(|| format!("cannot open {} for appending", path.display()))?;
-        Ok(Appender { path: path.to_path_buf(), file: Some(file) })
+        let terminate_partial_line = ends_inside_a_line(&file);
+        Ok(Appender { path: path.to_path_buf(), file: Some(file), terminate_partial_line })
     }
 
     pub fn path(&self) -> &Path {
@@ -139,14 +147,53 @@ impl Appender {
         // After a failure (disk full, directory made read-only, file removed) the file
         // is opened again, so that writing resumes when the cause goes away.
         if self.file.is_none() {
-            self.file = Some(open_append(&self.path)?);
+            let file = open_append(&self.path)?;
+            self.terminate_partial_line |= ends_inside_a_line(&file);
+            self.file = Some(file);
         }
         let f = self.file.as_mut().expect("opened above");
-        let written = f.write_all(bytes).and_then(|()| f.sync_data());
-        if written.is_err() {
-            self.file = None;
+        let written = if self.terminate_partial_line {
+            let mut joined = Vec::with_capacity(bytes.len() + 1);
+            joined.push(b'\n');
+            joined.extend_from_slice(bytes);
+            f.write_all(&joined)
+        } else {
+            f.write_all(bytes)
+        };
+        let written = written.and_then(|()| f.sync_data());
+        match written {
+            Ok(()) => self.terminate_partial_line = false,
+            Err(_) => {
+                self.file = None;
+                // Part of the write may have landed.
+                self.terminate_partial_line = true;
+            }
         }
         written
+    }
+}
+
+/// Whether the file's last byte is not a newline (an empty file ends no line).
+fn ends_inside_a_line(file: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(len) = file.metadata().map(|m| m.len()) else { return false };
+    let mut last = [0u8; 1];
+    len > 0 && file.read_at(&mut last, len - 1).is_ok_and(|n| n == 1 && last[0] != b'\n')
+}
+
+/// Writing past `ulimit -f` raises SIGXFSZ, whose default action kills the process: a
+/// service would die for its metrics file. Ignored (unless the program installed its
+/// own handler), the write fails with EFBIG instead, which the writer reports and
+/// retries.
+fn ignore_file_size_signal() {
+    // SAFETY: sigaction with a null new action only reads the current one; SIG_IGN is
+    // async-signal-safe and changes nothing else.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGXFSZ, std::ptr::null(), &mut current) == 0 && current.sa_sigaction == libc::SIG_DFL
+        {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        }
     }
 }
 
@@ -154,5 +201,29 @@ fn open_append(path: &Path) -> std::io::Result<File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    OpenOptions::new().create(true).append(true).open(path)
+    // Readable too, to see whether the file ends inside a line.
+    OpenOptions::new().create(true).read(true).append(true).open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_last_line_stays_apart_from_the_next_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.jsonl");
+        std::fs::write(&path, "{\"complete\":1}\n{\"cut sho").unwrap();
+        let mut appender = Appender::open(&path).unwrap();
+        appender.append(b"{\"next\":1}\n").unwrap();
+        appender.append(b"{\"next\":2}\n").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "{\"complete\":1}\n{\"cut sho\n{\"next\":1}\n{\"next\":2}\n");
+
+        // A file that ends with its newline gets nothing added; neither does a new one.
+        let clean = dir.path().join("dir/clean.jsonl");
+        Appender::open(&clean).unwrap().append(b"a\n").unwrap();
+        Appender::open(&clean).unwrap().append(b"b\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&clean).unwrap(), "a\nb\n");
+    }
 }

@@ -172,6 +172,29 @@ impl Running {
         addr.rsplit(':').next().unwrap().parse().unwrap_or_else(|_| panic!("no port in {rest:?}"))
     }
 
+    /// Waits for the process to exit by itself; returns its status, stdout and stderr.
+    pub fn wait(mut self, timeout: Duration) -> (std::process::ExitStatus, String, Vec<String>) {
+        use std::io::Read;
+        let mut stdout = self.child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stdout.read_to_string(&mut text);
+            text
+        });
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "metricsctl did not exit in {timeout:?}: {:#?}", self.stderr);
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.stderr.push(line);
+        }
+        (status, reader.join().unwrap(), std::mem::take(&mut self.stderr))
+    }
+
     /// Sends `signal` (INT, TERM) and waits for the exit; returns the exit status and the rest of stderr.
     pub fn stop(mut self, signal: &str) -> (std::process::ExitStatus, Vec<String>) {
         let pid = self.child.id().to_string();
