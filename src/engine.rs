@@ -34,8 +34,8 @@ pub struct SeriesInfo {
 #[derive(Debug)]
 pub struct ProcessInfo {
     pub service: String,
-    pub resource: String,
-    pub meta_resource: crate::record::LabelSet,
+    pub resource: std::sync::Arc<str>,
+    pub meta_resource: std::sync::Arc<crate::record::LabelSet>,
 }
 
 /// Every series and process seen, interned by fingerprint with byte-exact confirmation.
@@ -46,7 +46,7 @@ pub struct Catalog {
     /// Next series with the same fingerprint (collision chain), or `u32::MAX`.
     same_fingerprint: Vec<SeriesId>,
     pub processes: Vec<ProcessInfo>,
-    process_ids: HashMap<(String, String), ProcessId>,
+    process_ids: HashMap<(String, std::sync::Arc<str>), ProcessId>,
 }
 
 /// The fingerprints are already well-mixed hashes.
@@ -91,7 +91,14 @@ impl Catalog {
             });
             next_process
         });
-        self.series.push(SeriesInfo { key: cs.key.clone(), meta: cs.meta.clone(), process });
+        // The process's copy of the resource, not one per series: a million series of
+        // one process cost one resource.
+        let shared = &self.processes[process as usize];
+        let mut key = cs.key.clone();
+        key.resource = shared.resource.clone();
+        let mut meta = cs.meta.clone();
+        meta.resource = shared.meta_resource.clone();
+        self.series.push(SeriesInfo { key, meta, process });
         (id, true)
     }
 }

@@ -173,7 +173,7 @@ impl RawSeriesText {
 type CachedSeries = Result<Arc<ChunkSeries>, String>;
 
 /// Above this many cached spellings (hostile input) the cache starts over.
-const SERIES_CACHE_LIMIT: usize = 1 << 20;
+const SERIES_CACHE_LIMIT: usize = 1 << 16;
 
 /// Canonical identities by raw spelling (hash of the spelling -> candidates).
 #[derive(Default)]

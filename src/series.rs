@@ -2,6 +2,7 @@
 //! attribute order not mattering.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use foldhash::fast::FixedState;
 
@@ -14,7 +15,8 @@ pub struct SeriesKey {
     pub metric: String,
     pub metric_type: MetricType,
     pub attributes: String,
-    pub resource: String,
+    /// Shared by every series of a process (the catalog keeps one copy).
+    pub resource: Arc<str>,
 }
 
 impl SeriesKey {
@@ -27,7 +29,8 @@ impl SeriesKey {
 #[derive(Debug, Clone)]
 pub struct SeriesMeta {
     pub labels: LabelSet,
-    pub resource: LabelSet,
+    /// Shared by every series of a process (the catalog keeps one copy).
+    pub resource: Arc<LabelSet>,
     pub unit: Option<String>,
     pub description: Option<String>,
 }
@@ -55,14 +58,14 @@ pub fn make_series(record: &Record<'_>) -> Result<ChunkSeries, String> {
         metric: record.metric_name.to_string(),
         metric_type: record.metric_type,
         attributes: canonical_text(&labels),
-        resource: canonical_text(&resource),
+        resource: canonical_text(&resource).into(),
     };
     Ok(ChunkSeries {
         fingerprint: key.fingerprint(),
         key,
         meta: SeriesMeta {
             labels,
-            resource,
+            resource: Arc::new(resource),
             unit: record.unit.as_ref().map(|s| s.to_string()),
             description: record.description.as_ref().map(|s| s.to_string()),
         },

@@ -244,3 +244,46 @@ fn output_file_is_written_atomically_and_clashes_are_errors() {
         .code(1)
         .stderr(predicates::str::contains("clashes"));
 }
+
+#[test]
+fn the_strict_reader_accepts_every_fixture_in_both_formats() {
+    for f in FIXTURES {
+        for (args, openmetrics) in [(vec![], false), (vec!["--openmetrics"], true), (vec!["--resource-labels"], false)]
+        {
+            let mut all = args.clone();
+            let path = fixture(f);
+            all.push(&path);
+            let text = exposition(&all);
+            if let Err(e) = metricsctl::prometheus::validate_exposition(&text, openmetrics) {
+                panic!("{f} {args:?}: {e}\n{text}");
+            }
+        }
+    }
+}
+
+/// Found by the `expose` fuzz target: one name used by two kinds of metric (or two
+/// names that translate to one family) would give a family twice, which scrapers
+/// reject. It is an error naming both, not an invalid exposition.
+#[test]
+fn two_metrics_exposed_under_one_name_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |name: &str, kind: &str, value: &str| {
+        format!(
+            r#"{{"timestamp":"2025-01-01T00:00:00Z","service_name":"s","metric_name":"{name}","metric_type":"{kind}","value":{value}}}"#
+        ) + "\n"
+    };
+    let hist = r#"{"count":1,"sum":0.1,"buckets":[{"upper_bound":0.5,"count":1},{"upper_bound":"+Inf","count":0}]}"#;
+    for (a, b) in [
+        (line("latency", "counter", "1"), line("latency", "histogram", hist)),
+        (line("jobs", "counter", "1"), line("jobs_total", "counter", "2")),
+        (line("queue.depth", "gauge", "1"), line("queue_depth", "gauge", "2")),
+        (line("latency", "histogram", hist), line("latency_count", "gauge", "2")),
+    ] {
+        let file = dir.path().join("clash.jsonl");
+        std::fs::write(&file, format!("{a}{b}")).unwrap();
+        let out = metricsctl().args(["to-prometheus", file.to_str().unwrap()]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{a}{b}: {stderr}");
+        assert!(stderr.contains("would both be exposed as"), "{stderr}");
+    }
+}

@@ -2,6 +2,9 @@
 //! series in this project's model. One writer for `to-prometheus` and anything else
 //! that exposes metrics.
 
+mod validate;
+pub use validate::validate_exposition;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
@@ -94,7 +97,7 @@ pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) 
         put("instance".into(), attr_text(v), "resource service.instance.id".into())?;
     }
     if resource_labels {
-        for (k, v) in &meta.resource {
+        for (k, v) in meta.resource.iter() {
             if !IDENTIFYING.contains(&k.as_str()) {
                 put(label_name(k), attr_text(v), format!("resource attribute {k:?}"))?;
             }
@@ -241,12 +244,7 @@ pub fn write_family(out: &mut Vec<u8>, family: &mut Family, format: ExpositionFo
     let fallback = format!("{} (no description in the input)", family.name);
     let help = family.help.as_deref().filter(|h| !h.is_empty()).unwrap_or(&fallback);
     let _ = writeln!(out, "# HELP {name} {}", escape_help(help, om));
-    let kind = match family.metric_type {
-        MetricType::Counter => "counter",
-        MetricType::Gauge => "gauge",
-        MetricType::Histogram => "histogram",
-    };
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let _ = writeln!(out, "# TYPE {name} {}", type_name(family.metric_type));
     for s in &family.samples {
         let ts = s.timestamp.map(|t| timestamp_text(t, om));
         let ts = ts.as_deref();
@@ -327,6 +325,31 @@ pub struct FamilyBuilder {
     families: HashMap<(String, MetricType), Family>,
     /// Prometheus label set -> the series that produced it, to catch collisions.
     owners: HashMap<(String, Vec<(String, String)>), u32>,
+    /// Family and sample names (in either format) -> the metric exposed under them.
+    claimed: HashMap<String, (String, MetricType)>,
+}
+
+/// Every family and sample name a metric takes in the text format or OpenMetrics.
+fn exposed_names(metric: &str, metric_type: MetricType) -> Vec<String> {
+    let base = metric_name(metric);
+    match metric_type {
+        MetricType::Counter => {
+            let stem = base.strip_suffix("_total").unwrap_or(&base).to_string();
+            vec![format!("{stem}_total"), stem]
+        }
+        MetricType::Gauge => vec![base],
+        MetricType::Histogram => {
+            vec![format!("{base}_bucket"), format!("{base}_sum"), format!("{base}_count"), base]
+        }
+    }
+}
+
+fn type_name(t: MetricType) -> &'static str {
+    match t {
+        MetricType::Counter => "counter",
+        MetricType::Gauge => "gauge",
+        MetricType::Histogram => "histogram",
+    }
 }
 
 impl FamilyBuilder {
@@ -340,6 +363,23 @@ impl FamilyBuilder {
         resource_labels: bool,
     ) -> Result<Vec<(String, String)>> {
         let labels = series_labels(key, meta, resource_labels)?;
+        let family = (key.metric.clone(), key.metric_type);
+        if !self.families.contains_key(&family) {
+            let names = exposed_names(&key.metric, key.metric_type);
+            for name in &names {
+                if let Some((other, other_type)) = self.claimed.get(name).filter(|c| **c != family) {
+                    bail!(
+                        "metric {} ({}) and metric {other} ({}) would both be exposed as {name}: one family, two meanings",
+                        key.metric,
+                        type_name(key.metric_type),
+                        type_name(*other_type)
+                    );
+                }
+            }
+            for name in names {
+                self.claimed.insert(name, family.clone());
+            }
+        }
         let owner = self.owners.entry((key.metric.clone(), labels.clone())).or_insert(id);
         if *owner != id {
             bail!(
@@ -348,7 +388,7 @@ impl FamilyBuilder {
                 labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v))).collect::<Vec<_>>().join(",")
             );
         }
-        self.families.entry((key.metric.clone(), key.metric_type)).or_insert_with(|| Family {
+        self.families.entry(family).or_insert_with(|| Family {
             name: key.metric.clone(),
             metric_type: key.metric_type,
             help: meta.description.clone(),
