@@ -355,7 +355,8 @@ fn points_the_format_cannot_carry_are_rejected_as_partial_success() {
     let mut request = ExportMetricsServiceRequest::decode(&valid_request(3)[..]).unwrap();
     let metrics = &mut request.resource_metrics[0].scope_metrics[0].metrics;
     metrics.push(Metric {
-        name: "latency_exp".into(),
+        // A terminal escape in a name must not reach the operator's terminal raw.
+        name: "latency_exp\u{1b}[2J".into(),
         data: Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
             data_points: vec![ExponentialHistogramDataPoint { count: 1, sum: Some(1.0), ..Default::default() }; 2],
             aggregation_temporality: 2,
@@ -374,11 +375,16 @@ fn points_the_format_cannot_carry_are_rejected_as_partial_success() {
     let response = ExportMetricsServiceResponse::decode(&body[..]).unwrap();
     let partial = response.partial_success.expect("partial success reported");
     assert_eq!(partial.rejected_data_points, 3);
-    assert!(partial.error_message.contains("latency_exp: exponential histograms"), "{}", partial.error_message);
+    assert!(
+        partial.error_message.contains("latency_exp\u{1b}[2J: exponential histograms"),
+        "{}",
+        partial.error_message
+    );
     assert!(partial.error_message.contains("latency_summary: summaries"), "{}", partial.error_message);
     let (status, stderr) = receiver.running.stop("TERM");
     assert!(status.success());
-    assert!(stderr.iter().any(|l| l.contains("rejected points") && l.contains("latency_exp")), "{stderr:#?}");
+    assert!(stderr.iter().any(|l| l.contains("rejected points") && l.contains("latency_exp\\u001b[2J")), "{stderr:#?}");
+    assert!(stderr.iter().all(|l| !l.contains('\u{1b}')), "{stderr:#?}");
     // The valid point of the same request was kept.
     let total = json(&["sum", "-m", "raw_requests_total", file.to_str().unwrap()]);
     assert_eq!(total[0]["value"], 3);

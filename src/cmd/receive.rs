@@ -31,6 +31,7 @@ use tonic::codec::CompressionEncoding;
 use crate::cli::ReceiveArgs;
 use crate::line_writer::Appender;
 use crate::otlp::{convert, Conversion};
+use crate::output::sanitize;
 
 /// State shared by both listeners.
 struct Receiver {
@@ -75,7 +76,10 @@ impl Receiver {
         let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
         for reason in conversion.rejected.keys() {
             if reported.insert(reason.clone()) {
-                eprintln!("metricsctl: rejected points (reported to the sender as partial success): {reason}");
+                eprintln!(
+                    "metricsctl: rejected points (reported to the sender as partial success): {}",
+                    sanitize(reason)
+                );
             }
         }
         Ok(conversion)
@@ -83,7 +87,7 @@ impl Receiver {
 
     fn refuse(&self, why: &str) {
         self.refused.fetch_add(1, Ordering::Relaxed);
-        eprintln!("metricsctl: refused a request: {why}");
+        eprintln!("metricsctl: refused a request: {}", sanitize(why));
     }
 }
 

@@ -17,6 +17,7 @@ use crate::cli::ServeArgs;
 use crate::exposition::{content_type, negotiate, LiveExposition, Staleness};
 use crate::follow::{FollowEvent, Follower, POLL_INTERVAL};
 use crate::input::BLOCK_SIZE;
+use crate::output::sanitize;
 use crate::timestamp::parse_duration;
 
 /// Bad lines shown per file; the rest are counted.
@@ -53,14 +54,14 @@ impl Feeder {
                 for (line, reason) in live.feed(source, block) {
                     *bad_lines += 1;
                     if *bad_lines <= BAD_LINES_SHOWN {
-                        eprintln!("metricsctl: {}:{line}: skipped: {reason}", path.display());
+                        eprintln!("metricsctl: {}:{line}: skipped: {}", path.display(), sanitize(&reason));
                     }
                     if *bad_lines == BAD_LINES_SHOWN {
                         eprintln!("metricsctl: {}: further bad lines are counted, not shown", path.display());
                     }
                 }
                 if let Some(e) = live.take_error() {
-                    eprintln!("metricsctl: {}: not served: {e:#}", path.display());
+                    eprintln!("metricsctl: {}: not served: {}", path.display(), sanitize(&format!("{e:#}")));
                 }
             };
             let mut on_line = |line: &[u8]| -> Result<()> {
