@@ -7,6 +7,10 @@
 //!   backwards from the end.
 //! - [`engine`]: series and process semantics: exact increases across restarts.
 //! - [`filter`], [`output`], [`stats`]: shared filters, output formats, histogram maths.
+//! - [`prometheus`], [`exposition`]: the Prometheus writer and the latest samples it
+//!   exposes (`to-prometheus`, `serve`, the embedded `/metrics`).
+//! - [`line_writer`], [`otlp`], [`telemetry`]: producing metrics.jsonl: the seed-format
+//!   writer, OTLP requests to lines (`receive`), the embedded exporters and middleware.
 //! - [`cmd`]: one module per subcommand.
 
 pub mod backwards;
