@@ -169,7 +169,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--service-name', '--service-name', [CompletionResultType]::ParameterName, 'resource service.name')
             [CompletionResult]::new('--service-version', '--service-version', [CompletionResultType]::ParameterName, 'resource service.version')
             [CompletionResult]::new('--environment', '--environment', [CompletionResultType]::ParameterName, 'resource deployment.environment')
-            [CompletionResult]::new('--instance-id', '--instance-id', [CompletionResultType]::ParameterName, 'resource service.instance.id (default: <hostname>-<pid>)')
+            [CompletionResult]::new('--instance-id', '--instance-id', [CompletionResultType]::ParameterName, 'resource service.instance.id (default: HOSTNAME-PID)')
             [CompletionResult]::new('--json-file-path', '--json-file-path', [CompletionResultType]::ParameterName, 'Where the JSON file exporter appends')
             [CompletionResult]::new('--export-interval', '--export-interval', [CompletionResultType]::ParameterName, 'Time between exports')
             [CompletionResult]::new('--export-timeout', '--export-timeout', [CompletionResultType]::ParameterName, 'An export taking longer is abandoned with an error')

@@ -157,7 +157,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand --service-name 'resource service.name'
             cand --service-version 'resource service.version'
             cand --environment 'resource deployment.environment'
-            cand --instance-id 'resource service.instance.id (default: <hostname>-<pid>)'
+            cand --instance-id 'resource service.instance.id (default: HOSTNAME-PID)'
             cand --json-file-path 'Where the JSON file exporter appends'
             cand --export-interval 'Time between exports'
             cand --export-timeout 'An export taking longer is abandoned with an error'

@@ -127,7 +127,7 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l conf
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l service-name -d 'resource service.name' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l service-version -d 'resource service.version' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l environment -d 'resource deployment.environment' -r
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l instance-id -d 'resource service.instance.id (default: <hostname>-<pid>)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l instance-id -d 'resource service.instance.id (default: HOSTNAME-PID)' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l json-file-path -d 'Where the JSON file exporter appends' -r -F
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l export-interval -d 'Time between exports' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l export-timeout -d 'An export taking longer is abandoned with an error' -r

@@ -133,7 +133,7 @@ pub struct MetricsFlags {
     /// resource deployment.environment.
     #[arg(long, value_name = "ENV")]
     pub environment: Option<String>,
-    /// resource service.instance.id (default: <hostname>-<pid>).
+    /// resource service.instance.id (default: HOSTNAME-PID).
     #[arg(long, value_name = "ID")]
     pub instance_id: Option<String>,
     /// Where the JSON file exporter appends.
