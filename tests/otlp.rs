@@ -389,3 +389,45 @@ fn points_the_format_cannot_carry_are_rejected_as_partial_success() {
     let total = json(&["sum", "-m", "raw_requests_total", file.to_str().unwrap()]);
     assert_eq!(total[0]["value"], 3);
 }
+
+/// The collector is down when the service starts: the OTLP exporter says so on stderr,
+/// the service goes on, and once a receiver listens the pushes arrive, the cumulative
+/// totals complete.
+#[test]
+fn otlp_push_to_a_collector_that_comes_up_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let received = dir.path().join("received.jsonl");
+    let port = free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let load = Running::start(&[
+        "load-test",
+        "-z",
+        "5s",
+        "-c",
+        "2",
+        "-q",
+        "200",
+        "--exporter",
+        "otlp",
+        "--otlp-endpoint",
+        &endpoint,
+        "--export-interval",
+        "300ms",
+        "--format",
+        "json",
+    ]);
+    let mut load = load;
+    load.wait_for("the service goes on");
+    let addr = format!("127.0.0.1:{port}");
+    let receiver =
+        Running::start(&["receive", "--otlp-grpc", &addr, "--otlp-http", "off", "-o", received.to_str().unwrap()]);
+    load.wait_for("works again");
+    let (status, stdout, stderr) = load.wait(Duration::from_secs(30));
+    assert!(status.success(), "{stderr:#?}");
+    assert!(stderr.iter().any(|l| l.contains(&format!("otlp push to {endpoint}"))), "{stderr:#?}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    let (status, stderr) = receiver.stop("TERM");
+    assert!(status.success(), "{stderr:#?}");
+    let total = json(&["sum", received.to_str().unwrap()]);
+    assert_eq!(total[0]["value"], summary["requests"], "every request, though the first pushes failed");
+}

@@ -21,6 +21,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 
 use crate::line_writer::{histogram_value, json_string, push_line, Appender, JsonNumber, LineHead, Point};
+use crate::telemetry::report::FailureReporter;
 
 struct WriteJob {
     bytes: Vec<u8>,
@@ -122,35 +123,10 @@ impl JsonFileExporter {
 }
 
 fn writer_loop(jobs: Receiver<WriteJob>, mut appender: Appender, busy: Arc<AtomicBool>) {
-    // The SDK does not show export errors to anyone: say on stderr when writing starts
-    // failing (and why, again when the reason changes) and when it works again.
-    let mut failing: Option<(String, u64)> = None;
+    let reporter = FailureReporter::new(format!("cannot write {}", appender.path().display()));
     for job in jobs {
         let result = appender.append(&job.bytes);
-        match (&result, &mut failing) {
-            (Err(e), Some((reason, count))) => {
-                *count += 1;
-                if *reason != e.to_string() {
-                    *reason = e.to_string();
-                    eprintln!("metricsctl: metrics exporter: cannot write {}: {e}", appender.path().display());
-                }
-            }
-            (Err(e), None) => {
-                eprintln!(
-                    "metricsctl: metrics exporter: cannot write {}: {e}; the service goes on and the next export retries",
-                    appender.path().display()
-                );
-                failing = Some((e.to_string(), 1));
-            }
-            (Ok(()), Some((_, count))) => {
-                eprintln!(
-                    "metricsctl: metrics exporter: writing {} again, after {count} failed exports",
-                    appender.path().display()
-                );
-                failing = None;
-            }
-            (Ok(()), None) => {}
-        }
+        reporter.observe(&result);
         busy.store(false, Ordering::Release);
         let _ = job.done.send(result);
     }

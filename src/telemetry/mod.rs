@@ -19,6 +19,7 @@ pub mod grpc;
 pub mod http;
 pub mod json_exporter;
 pub mod prometheus_exporter;
+pub mod report;
 
 use std::sync::mpsc::channel;
 use std::sync::Arc;
@@ -119,6 +120,7 @@ impl MetricsPipeline {
                         .with_context(|| {
                             format!("otlp exporter: cannot set up the channel to {}", config.otlp_endpoint)
                         })?;
+                    let exporter = report::Reported::new(exporter, format!("otlp push to {}", config.otlp_endpoint));
                     builder = builder
                         .with_reader(PeriodicReader::builder(exporter).with_interval(config.export_interval).build());
                 }
