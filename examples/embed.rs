@@ -7,6 +7,10 @@
 //! cargo run --example embed
 //! metricsctl sum by route logs/embed.jsonl
 //! ```
+//!
+//! The exporters come from the configuration: `exporters: [json_file, prometheus, otlp]`
+//! in configs/config.yaml (or `MetricsFlags::exporters`) also serves `/metrics` on
+//! `prometheus_listen` and pushes OTLP to `otlp_endpoint` (e.g. `metricsctl receive`).
 
 use std::time::Duration;
 

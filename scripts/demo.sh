@@ -14,3 +14,4 @@ $M sum by route
 $M rate by route --step 1m
 $M quantile by route
 $M check || true
+$M to-prometheus | head -n 20
