@@ -7,9 +7,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::engine::{Catalog, Engine, EngineOptions, ProcessId, SeriesId, SeriesInfo, Sink, Step, StepKind};
 use crate::filter::MetricMatcher;
+use crate::history::{ExternalSorter, SortKey, DEFAULT_RUN_BYTES};
 use crate::input::Block;
 use crate::prometheus::{
-    target_info_labels, write_exposition, ExposedSample, ExposedValue, ExpositionFormat, FamilyBuilder, TargetInfo,
+    target_info_labels, write_exposition, write_family_header, write_family_sample, write_target_info_header,
+    write_target_info_sample, ExposedSample, ExposedValue, ExpositionFormat, FamilyBuilder, TargetInfo, TARGET_INFO,
 };
 use crate::record::{Histogram, MetricType, Num, SampleValue};
 use crate::scan::{parse_block, BadLine, ChunkOrigin, ScanOptions};
@@ -32,6 +34,8 @@ pub struct ExpositionSink {
     delta_series: HashSet<SeriesId>,
     /// With `--history`: when each process exported (at most one time per second).
     export_times: HashMap<ProcessId, Vec<i64>>,
+    /// With `--history`: every sample's lines, sorted in bounded memory.
+    sorter: Option<ExternalSorter>,
     meta: HashMap<SeriesId, (String, MetricType)>,
     pub error: Option<anyhow::Error>,
 }
@@ -56,9 +60,18 @@ impl ExpositionSink {
             process_newest: HashMap::new(),
             delta_series: HashSet::new(),
             export_times: HashMap::new(),
+            sorter: history.then(|| ExternalSorter::new(DEFAULT_RUN_BYTES)),
             meta: HashMap::new(),
             error: None,
         }
+    }
+
+    /// With `--history`: holds at most about `bytes` of samples in memory.
+    pub fn with_run_bytes(mut self, bytes: usize) -> ExpositionSink {
+        if self.history {
+            self.sorter = Some(ExternalSorter::new(bytes));
+        }
+        self
     }
 
     fn is_live(&self, id: SeriesId, process: ProcessId, timestamp: i64, newest: i64, staleness: Staleness) -> bool {
@@ -99,14 +112,32 @@ impl ExpositionSink {
         bytes
     }
 
-    /// Every sample with its timestamp (`--history`), as OpenMetrics.
-    pub fn render_history(&mut self, catalog: &Catalog) -> Vec<u8> {
+    /// Every sample with its timestamp (`--history`), as OpenMetrics. Returns how many
+    /// sorted runs went through temporary files.
+    pub fn write_history(&mut self, catalog: &Catalog, out: &mut dyn std::io::Write) -> anyhow::Result<usize> {
         let processes = self.processes.clone();
         let target_info = self.target_info(catalog, &processes, true);
-        let mut families = std::mem::take(&mut self.builder).into_families();
-        let mut bytes = Vec::with_capacity(1 << 16);
-        write_exposition(&mut bytes, &mut families, &target_info, ExpositionFormat { openmetrics: true });
-        bytes
+        let mut sorter = self.sorter.take().ok_or_else(|| anyhow::anyhow!("not a --history exposition"))?;
+        let format = ExpositionFormat { openmetrics: true };
+        if !target_info.is_empty() {
+            let mut header = Vec::new();
+            write_target_info_header(&mut header, format);
+            sorter.set_header(TARGET_INFO, header);
+        }
+        for sample in &target_info {
+            let mut text = Vec::new();
+            write_target_info_sample(&mut text, sample, format);
+            let key = SortKey {
+                family: TARGET_INFO.to_string(),
+                labels: sample.0.clone(),
+                timestamp: sample.1.unwrap_or(0),
+                seq: 0,
+            };
+            sorter.push(key, text)?;
+        }
+        let runs = sorter.runs();
+        sorter.write(out)?;
+        Ok(runs)
     }
 
     fn target_info(&self, catalog: &Catalog, processes: &BTreeSet<ProcessId>, history: bool) -> Vec<TargetInfo> {
@@ -185,11 +216,24 @@ impl Sink for ExpositionSink {
             (SampleValue::Num(n), _) => ExposedValue::Num(*n),
             (SampleValue::Hist(h), _) => ExposedValue::Hist((**h).clone()),
         };
-        if self.history {
-            if let (Some(labels), Some((metric, kind))) = (self.labels.get(&id), self.meta.get(&id)) {
+        if let Some(sorter) = self.sorter.as_mut() {
+            let family = self.meta.get(&id).and_then(|(metric, kind)| self.builder.family(metric, *kind));
+            if let (Some(labels), Some(family)) = (self.labels.get(&id), family) {
+                let format = ExpositionFormat { openmetrics: true };
+                let name = family.exposed_name(true);
+                if !sorter.has_header(&name) {
+                    let mut header = Vec::new();
+                    write_family_header(&mut header, family, format);
+                    sorter.set_header(&name, header);
+                }
                 let sample =
                     ExposedSample { labels: labels.clone(), value: value.clone(), timestamp: Some(step.timestamp) };
-                self.builder.push(metric, *kind, sample);
+                let mut text = Vec::with_capacity(256);
+                write_family_sample(&mut text, family, &sample, format);
+                let key = SortKey { family: name, labels: labels.clone(), timestamp: step.timestamp, seq: 0 };
+                if let Err(e) = sorter.push(key, text) {
+                    self.error.get_or_insert(e);
+                }
             }
         }
         let slot = self.current.entry(id).or_insert((step.timestamp, value.clone()));
@@ -298,6 +342,30 @@ mod tests {
         assert!(!negotiate(None).openmetrics);
         assert!(!negotiate(Some("text/plain;version=0.0.4,application/openmetrics-text;q=0.2")).openmetrics);
         assert!(!negotiate(Some("application/openmetrics-text;version=2.0.0")).openmetrics);
+    }
+
+    /// `--history` through temporary files (a run per sample) writes exactly what the
+    /// in-memory sort writes, and what the old all-in-memory writer wrote.
+    #[test]
+    fn history_spilled_to_temporary_files_is_identical() {
+        let history = |run_bytes: usize, fixture: &str| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(fixture);
+            let filter = crate::cli::FilterArgs::default().build(None).unwrap();
+            let input = crate::cmd::QueryInput::new(&[path], filter, false, false).unwrap();
+            let mut sink = ExpositionSink::new(false, true).with_run_bytes(run_bytes);
+            let engine = input.run(&mut sink).unwrap();
+            let mut out = Vec::new();
+            let runs = sink.write_history(&engine.catalog, &mut out).unwrap();
+            (String::from_utf8(out).unwrap(), runs)
+        };
+        for fixture in ["prometheus_roundtrip.jsonl", "restarts.jsonl", "histograms.jsonl", "delta.jsonl"] {
+            let (in_memory, runs) = history(usize::MAX, fixture);
+            assert_eq!(runs, 0);
+            let (spilled, runs) = history(1, fixture);
+            assert!(runs >= 2, "{fixture}: {runs} runs");
+            assert_eq!(spilled, in_memory, "{fixture}");
+            crate::prometheus::validate_exposition(&in_memory, true).unwrap();
+        }
     }
 
     #[test]

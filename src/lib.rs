@@ -21,6 +21,7 @@ pub mod exposition;
 pub mod filter;
 pub mod follow;
 pub mod generate;
+pub mod history;
 pub mod input;
 pub mod line_writer;
 pub mod loadtest;

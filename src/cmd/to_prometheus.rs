@@ -13,15 +13,18 @@ use crate::cmd::QueryInput;
 use crate::exposition::ExpositionSink;
 use crate::prometheus::ExpositionFormat;
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a
-/// rename: readers never see a partial file, and a failure leaves the old one.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes to `path` through a temporary file in the same directory and a rename:
+/// readers never see a partial file, and a failure leaves the old one.
+pub fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().with_context(|| format!("{} is not a file name", path.display()))?;
     let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     let result = (|| -> Result<()> {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        write(&mut w).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let f =
+            w.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", tmp.display()))?;
         f.sync_all().with_context(|| format!("cannot sync {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
     })();
@@ -39,14 +42,22 @@ pub fn run(args: ToPrometheusArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if let Some(e) = sink.error.take() {
         return Err(e);
     }
-    let bytes = if args.history {
-        sink.render_history(&engine.catalog)
-    } else {
-        sink.render_latest(&engine.catalog, ExpositionFormat { openmetrics: args.openmetrics }, None)
+    let mut write = |w: &mut dyn Write| -> Result<()> {
+        if args.history {
+            // Every sample, sorted through temporary files: memory stays bounded.
+            sink.write_history(&engine.catalog, w)?;
+        } else {
+            w.write_all(&sink.render_latest(
+                &engine.catalog,
+                ExpositionFormat { openmetrics: args.openmetrics },
+                None,
+            ))?;
+        }
+        Ok(())
     };
     match &args.output {
-        Some(path) => write_atomically(path, &bytes)?,
-        None => out.write_all(&bytes)?,
+        Some(path) => write_atomically(path, write)?,
+        None => write(out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -153,7 +153,7 @@ pub struct Family {
 impl Family {
     /// The family name as exposed: counters without `_total` in OpenMetrics, with it in
     /// the text format.
-    fn exposed_name(&self, openmetrics: bool) -> String {
+    pub fn exposed_name(&self, openmetrics: bool) -> String {
         let base = metric_name(&self.name);
         match self.metric_type {
             MetricType::Counter => {
@@ -236,41 +236,46 @@ fn num_text(n: Num) -> String {
 
 /// Writes one family: HELP and TYPE once, then its samples (sorted by labels, then time).
 pub fn write_family(out: &mut Vec<u8>, family: &mut Family, format: ExpositionFormat) {
+    family.samples.sort_by(|a, b| a.labels.cmp(&b.labels).then(a.timestamp.cmp(&b.timestamp)));
+    write_family_header(out, family, format);
+    for s in &family.samples {
+        write_family_sample(out, family, s, format);
+    }
+}
+
+/// `# HELP` and `# TYPE` of a family.
+pub fn write_family_header(out: &mut Vec<u8>, family: &Family, format: ExpositionFormat) {
     let om = format.openmetrics;
     let name = family.exposed_name(om);
-    family.samples.sort_by(|a, b| a.labels.cmp(&b.labels).then(a.timestamp.cmp(&b.timestamp)));
     // Linters want HELP on every family; without a description, the input's name says
     // what it is.
     let fallback = format!("{} (no description in the input)", family.name);
     let help = family.help.as_deref().filter(|h| !h.is_empty()).unwrap_or(&fallback);
     let _ = writeln!(out, "# HELP {name} {}", escape_help(help, om));
     let _ = writeln!(out, "# TYPE {name} {}", type_name(family.metric_type));
-    for s in &family.samples {
-        let ts = s.timestamp.map(|t| timestamp_text(t, om));
-        let ts = ts.as_deref();
-        match (&s.value, family.metric_type) {
-            (ExposedValue::Num(n), MetricType::Counter) => {
-                let sample_name = if om { format!("{name}_total") } else { name.clone() };
-                write_sample(out, &sample_name, &s.labels, None, &num_text(*n), ts);
+}
+
+/// The sample lines of one point of a family (a histogram point has several).
+pub fn write_family_sample(out: &mut Vec<u8>, family: &Family, s: &ExposedSample, format: ExpositionFormat) {
+    let om = format.openmetrics;
+    let name = family.exposed_name(om);
+    let ts = s.timestamp.map(|t| timestamp_text(t, om));
+    let ts = ts.as_deref();
+    match (&s.value, family.metric_type) {
+        (ExposedValue::Num(n), MetricType::Counter) => {
+            let sample_name = if om { format!("{name}_total") } else { name.clone() };
+            write_sample(out, &sample_name, &s.labels, None, &num_text(*n), ts);
+        }
+        (ExposedValue::Num(n), _) => write_sample(out, &name, &s.labels, None, &num_text(*n), ts),
+        (ExposedValue::Hist(h), _) => {
+            let mut cumulative = 0u64;
+            for (i, c) in h.counts.iter().enumerate() {
+                cumulative += c;
+                let le = h.bounds.get(i).map_or_else(|| "+Inf".to_string(), |b| format_float(*b));
+                write_sample(out, &format!("{name}_bucket"), &s.labels, Some(("le", &le)), &cumulative.to_string(), ts);
             }
-            (ExposedValue::Num(n), _) => write_sample(out, &name, &s.labels, None, &num_text(*n), ts),
-            (ExposedValue::Hist(h), _) => {
-                let mut cumulative = 0u64;
-                for (i, c) in h.counts.iter().enumerate() {
-                    cumulative += c;
-                    let le = h.bounds.get(i).map_or_else(|| "+Inf".to_string(), |b| format_float(*b));
-                    write_sample(
-                        out,
-                        &format!("{name}_bucket"),
-                        &s.labels,
-                        Some(("le", &le)),
-                        &cumulative.to_string(),
-                        ts,
-                    );
-                }
-                write_sample(out, &format!("{name}_sum"), &s.labels, None, &format_float(h.sum), ts);
-                write_sample(out, &format!("{name}_count"), &s.labels, None, &h.count.to_string(), ts);
-            }
+            write_sample(out, &format!("{name}_sum"), &s.labels, None, &format_float(h.sum), ts);
+            write_sample(out, &format!("{name}_count"), &s.labels, None, &h.count.to_string(), ts);
         }
     }
 }
@@ -289,7 +294,7 @@ pub fn write_exposition(
     families.sort_by_key(|f| f.exposed_name(format.openmetrics));
     let mut target_written = target_info.is_empty();
     for family in families.iter_mut() {
-        if !target_written && family.exposed_name(format.openmetrics).as_str() > "target_info" {
+        if !target_written && family.exposed_name(format.openmetrics).as_str() > TARGET_INFO {
             write_target_info(out, target_info, format);
             target_written = true;
         }
@@ -304,19 +309,30 @@ pub fn write_exposition(
 }
 
 fn write_target_info(out: &mut Vec<u8>, target_info: &[TargetInfo], format: ExpositionFormat) {
+    write_target_info_header(out, format);
+    let mut sorted = target_info.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    for sample in &sorted {
+        write_target_info_sample(out, sample, format);
+    }
+}
+
+/// The name `target_info` sorts under among the families.
+pub const TARGET_INFO: &str = "target_info";
+
+pub fn write_target_info_header(out: &mut Vec<u8>, format: ExpositionFormat) {
     if format.openmetrics {
         let _ = writeln!(out, "# TYPE target info");
     } else {
         let _ = writeln!(out, "# HELP target_info Target metadata");
         let _ = writeln!(out, "# TYPE target_info gauge");
     }
-    let mut sorted = target_info.to_vec();
-    sorted.sort();
-    sorted.dedup();
-    for (labels, ts) in &sorted {
-        let ts = ts.map(|t| timestamp_text(t, format.openmetrics));
-        write_sample(out, "target_info", labels, None, "1", ts.as_deref());
-    }
+}
+
+pub fn write_target_info_sample(out: &mut Vec<u8>, (labels, ts): &TargetInfo, format: ExpositionFormat) {
+    let ts = ts.map(|t| timestamp_text(t, format.openmetrics));
+    write_sample(out, "target_info", labels, None, "1", ts.as_deref());
 }
 
 /// Families being assembled from series, keyed by metric name.
@@ -401,6 +417,11 @@ impl FamilyBuilder {
         if let Some(f) = self.families.get_mut(&(metric.to_string(), metric_type)) {
             f.samples.push(sample);
         }
+    }
+
+    /// The family of a registered metric (its samples are whatever was pushed).
+    pub fn family(&self, metric: &str, metric_type: MetricType) -> Option<&Family> {
+        self.families.get(&(metric.to_string(), metric_type))
     }
 
     pub fn into_families(self) -> Vec<Family> {
