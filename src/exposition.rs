@@ -14,7 +14,7 @@ use crate::prometheus::{
     write_target_info_sample, ExposedSample, ExposedValue, ExpositionFormat, FamilyBuilder, TargetInfo, TARGET_INFO,
 };
 use crate::record::{Histogram, MetricType, Num, SampleValue};
-use crate::scan::{parse_block, BadLine, ChunkOrigin, ScanOptions};
+use crate::scan::{parse_block, BadLine, ChunkOrigin, ParsedChunk, ScanOptions};
 
 /// Keeps, per series, its latest value (delta lines summed into a cumulative value),
 /// and with `history` every sample.
@@ -264,18 +264,36 @@ impl LiveExposition {
 
     /// Feeds whole lines of `source`; returns its bad lines with their 1-based numbers.
     pub fn feed(&mut self, source: usize, bytes: Vec<u8>) -> Vec<(u64, String)> {
+        let block = Block::from_bytes(source, bytes);
+        let chunk = parse_block(&block, &self.options);
+        let bad = self.apply(chunk);
+        // What was fed is complete: a scrape must see it now, not after the next export.
+        self.finish();
+        bad
+    }
+
+    /// Applies a block parsed elsewhere (the parallel reader), the next of its source;
+    /// returns its bad lines with their 1-based numbers. Call `finish` after the last.
+    pub fn apply(&mut self, chunk: ParsedChunk) -> Vec<(u64, String)> {
+        let source = chunk.source;
         if self.lines.len() <= source {
             self.lines.resize(source + 1, 0);
         }
-        let block = Block::from_bytes(source, bytes);
-        let chunk = parse_block(&block, &self.options);
         let origin = ChunkOrigin { source, first_line: self.lines[source] + 1 };
         self.lines[source] += chunk.lines;
         let bad = chunk.bad.iter().map(|BadLine { line, reason }| (origin.first_line + line, reason.clone())).collect();
         self.engine.apply_chunk(origin, chunk, &mut self.sink);
-        // What was fed is complete: a scrape must see it now, not after the next export.
-        self.engine.finish(&mut self.sink);
         bad
+    }
+
+    /// Completes what was applied: the pending exports are handed out.
+    pub fn finish(&mut self) {
+        self.engine.finish(&mut self.sink);
+    }
+
+    /// What the parallel reader needs to parse blocks for `apply`.
+    pub fn scan_options(&self) -> &ScanOptions {
+        &self.options
     }
 
     /// A label clash or collision found in what was fed (the series is not exposed).

@@ -30,12 +30,15 @@ pub enum SourceKind {
 pub struct Source {
     pub name: String,
     pub kind: SourceKind,
+    /// Read only this many bytes: a file still being written, read up to a line end
+    /// known in advance (`serve` follows it from there).
+    pub limit: Option<u64>,
 }
 
 impl Source {
     pub fn from_arg(path: &Path) -> Source {
         if path.as_os_str() == "-" {
-            return Source { name: "<stdin>".into(), kind: SourceKind::Stdin };
+            return Source { name: "<stdin>".into(), kind: SourceKind::Stdin, limit: None };
         }
         let name = path.display().to_string();
         let kind = if path.extension().is_some_and(|e| e == "gz") {
@@ -43,7 +46,7 @@ impl Source {
         } else {
             SourceKind::Plain(path.to_path_buf())
         };
-        Source { name, kind }
+        Source { name, kind, limit: None }
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -54,10 +57,14 @@ impl Source {
     }
 
     pub fn open(&self) -> Result<Box<dyn Read + Send>> {
-        Ok(match &self.kind {
+        let reader: Box<dyn Read + Send> = match &self.kind {
             SourceKind::Plain(p) => Box::new(open_file(p)?),
             SourceKind::Gzip(p) => Box::new(MultiGzDecoder::new(open_file(p)?)),
             SourceKind::Stdin => Box::new(io::stdin()),
+        };
+        Ok(match self.limit {
+            Some(bytes) => Box::new(reader.take(bytes)),
+            None => reader,
         })
     }
 }

@@ -216,3 +216,34 @@ fn serve_leaves_out_series_that_stopped_being_exported() {
     let (status, _) = serve.stop("INT");
     assert!(status.success());
 }
+
+/// The file as it is at start is read by the parallel reader, then followed: line
+/// numbers of bad lines run on across the two, and a last line still being written is
+/// read once it is complete.
+#[test]
+fn serve_reads_what_is_there_then_follows_with_line_numbers_intact() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics.jsonl");
+    let line = |v: u64| {
+        format!(
+            r#"{{"timestamp":"2025-01-01T00:00:{v:02}Z","service_name":"svc","metric_name":"jobs_total","metric_type":"counter","value":{v}}}"#
+        ) + "\n"
+    };
+    let partial = line(3);
+    let (head, tail) = partial.split_at(40);
+    std::fs::write(&file, format!("{}not json\n{}{head}", line(1), line(2))).unwrap();
+    let mut serve = Running::start(&["serve", "--listen", "127.0.0.1:0", file.to_str().unwrap()]);
+    assert!(serve.wait_for("metrics.jsonl:2:").contains("skipped"));
+    let port = serve.announced_port("at http://");
+    assert!(http_get(port, "/metrics").unwrap().contains("jobs_total{job=\"svc\"} 2\n"));
+
+    let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    f.write_all(format!("{tail}bad again\n").as_bytes()).unwrap();
+    assert!(serve.wait_for("metrics.jsonl:5:").contains("skipped"));
+    wait_until("the completed line", Duration::from_secs(10), || {
+        http_get(port, "/metrics").is_some_and(|b| b.contains("jobs_total{job=\"svc\"} 3\n"))
+    });
+    let (status, _) = serve.stop("TERM");
+    assert!(status.success());
+}

@@ -3,7 +3,7 @@
 //! processes that wrote it. Series that their process stopped exporting are left out,
 //! which Prometheus turns into staleness markers as for a real target.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,8 +16,9 @@ use axum::response::IntoResponse;
 use crate::cli::ServeArgs;
 use crate::exposition::{content_type, negotiate, LiveExposition, Staleness};
 use crate::follow::{FollowEvent, Follower, POLL_INTERVAL};
-use crate::input::BLOCK_SIZE;
+use crate::input::{Source, BLOCK_SIZE};
 use crate::output::sanitize;
+use crate::scan::scan;
 use crate::timestamp::parse_duration;
 
 /// Bad lines shown per file; the rest are counted.
@@ -35,11 +36,69 @@ struct Feeder {
     bad_lines: Vec<u64>,
 }
 
+/// Says a bad line on stderr (the first few of each file), counting them all.
+fn report_bad_line(path: &Path, count: &mut u64, line: u64, reason: &str) {
+    *count += 1;
+    if *count <= BAD_LINES_SHOWN {
+        eprintln!("metricsctl: {}:{line}: skipped: {}", path.display(), sanitize(reason));
+    }
+    if *count == BAD_LINES_SHOWN {
+        eprintln!("metricsctl: {}: further bad lines are counted, not shown", path.display());
+    }
+}
+
+/// Where the last complete line of `file` ends (0 when it has none).
+fn complete_lines_end(file: &std::fs::File) -> Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut end = file.metadata()?.len();
+    let mut chunk = vec![0u8; 64 << 10];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.read_exact_at(buf, start)?;
+        if let Some(i) = memchr::memrchr(b'\n', buf) {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
 impl Feeder {
-    fn new(paths: Vec<PathBuf>) -> Feeder {
-        let followers = paths.iter().map(|p| Follower::new(p, 0)).collect();
-        let bad_lines = vec![0; paths.len()];
-        Feeder { paths, followers, bad_lines }
+    /// Reads what the files hold now with the parallel reader, up to their last
+    /// complete line, and follows each from there.
+    fn catch_up(paths: Vec<PathBuf>, served: &Served) -> Result<Feeder> {
+        let mut starts = vec![0u64; paths.len()];
+        let mut bad_lines = vec![0u64; paths.len()];
+        let mut sources = Vec::new();
+        let mut file_of_source = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            let Ok(file) = std::fs::File::open(path) else { continue };
+            let end = complete_lines_end(&file).with_context(|| format!("cannot read {}", path.display()))?;
+            if end > 0 {
+                starts[i] = end;
+                sources.push(Source { limit: Some(end), ..Source::from_arg(path) });
+                file_of_source.push(i);
+            }
+        }
+        if !sources.is_empty() {
+            let mut live = served.live.lock().unwrap_or_else(|e| e.into_inner());
+            let options = live.scan_options().clone();
+            scan(&sources, &options, |_, mut chunk| {
+                let file = file_of_source[chunk.source];
+                chunk.source = file;
+                for (line, reason) in live.apply(chunk) {
+                    report_bad_line(&paths[file], &mut bad_lines[file], line, &reason);
+                }
+                Ok(())
+            })?;
+            live.finish();
+            if let Some(e) = live.take_error() {
+                eprintln!("metricsctl: not served: {}", sanitize(&format!("{e:#}")));
+            }
+        }
+        let followers = paths.iter().zip(&starts).map(|(p, &start)| Follower::new(p, start)).collect();
+        Ok(Feeder { paths, followers, bad_lines })
     }
 
     /// Reads what is new in every file; returns whether anything was.
@@ -52,13 +111,7 @@ impl Feeder {
             let mut feed = |block: Vec<u8>| {
                 let mut live = served.live.lock().unwrap_or_else(|e| e.into_inner());
                 for (line, reason) in live.feed(source, block) {
-                    *bad_lines += 1;
-                    if *bad_lines <= BAD_LINES_SHOWN {
-                        eprintln!("metricsctl: {}:{line}: skipped: {}", path.display(), sanitize(&reason));
-                    }
-                    if *bad_lines == BAD_LINES_SHOWN {
-                        eprintln!("metricsctl: {}: further bad lines are counted, not shown", path.display());
-                    }
+                    report_bad_line(path, bad_lines, line, &reason);
                 }
                 if let Some(e) = live.take_error() {
                     eprintln!("metricsctl: {}: not served: {}", path.display(), sanitize(&format!("{e:#}")));
@@ -116,8 +169,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         staleness: Staleness { after_nanos },
     });
     // Everything already in the files first: a scrape must never see an old value
-    // after a newer one.
-    let mut feeder = Feeder::new(files);
+    // after a newer one. Then what was appended meanwhile.
+    let mut feeder = Feeder::catch_up(files, &served)?;
     while feeder.poll(&served)? {}
     let series = served.live.lock().unwrap_or_else(|e| e.into_inner()).series();
     eprintln!("metricsctl: serving {series} series at http://{}/metrics; Ctrl-C to stop", listener.local_addr()?);
