@@ -74,7 +74,8 @@ impl Feeder {
         let mut file_of_source = Vec::new();
         for (i, path) in paths.iter().enumerate() {
             let Ok(file) = std::fs::File::open(path) else { continue };
-            let end = complete_lines_end(&file).with_context(|| format!("cannot read {}", path.display()))?;
+            // A file truncated under us: the follower reads it from the start instead.
+            let end = complete_lines_end(&file).unwrap_or(0);
             if end > 0 {
                 starts[i] = end;
                 sources.push(Source { limit: Some(end), ..Source::from_arg(path) });
