@@ -103,6 +103,32 @@ fn start(nanos: u64) -> Option<i64> {
     (nanos != 0).then(|| i64::try_from(nanos).unwrap_or(i64::MAX))
 }
 
+/// One line for one data point; `times` are its time, start time (0 = none) and the
+/// receive time that stands in for a missing time.
+#[allow(clippy::too_many_arguments)]
+fn write_point(
+    out: &mut Vec<u8>,
+    conversion: &mut Conversion,
+    head: &LineHead<'_>,
+    metric_type: &str,
+    attributes: &[KeyValue],
+    (time_nanos, start_nanos, received): (u64, u64, i64),
+    delta: bool,
+    value: &str,
+) {
+    let attributes = attributes_json(attributes);
+    let point = Point {
+        metric_type,
+        time: time(time_nanos, received),
+        start: start(start_nanos),
+        delta,
+        value,
+        attributes: &attributes,
+    };
+    push_line(out, head, &point);
+    conversion.points += 1;
+}
+
 fn no_recorded_value(flags: u32) -> bool {
     flags & DataPointFlags::NoRecordedValueMask as u32 != 0
 }
@@ -141,17 +167,8 @@ fn number_points(
             conversion.reject(format!("{}: NaN or infinite value (JSON cannot carry it)", head.name), 1);
             continue;
         };
-        let attributes = attributes_json(&p.attributes);
-        let point = Point {
-            metric_type,
-            time: time(p.time_unix_nano, received),
-            start: start(p.start_time_unix_nano),
-            delta,
-            value: &value,
-            attributes: &attributes,
-        };
-        push_line(out, head, &point);
-        conversion.points += 1;
+        let times = (p.time_unix_nano, p.start_time_unix_nano, received);
+        write_point(out, conversion, head, metric_type, &p.attributes, times, delta, &value);
     }
 }
 
@@ -199,17 +216,8 @@ fn histogram_points(
             &p.explicit_bounds,
             &counts,
         );
-        let attributes = attributes_json(&p.attributes);
-        let point = Point {
-            metric_type: "histogram",
-            time: time(p.time_unix_nano, received),
-            start: start(p.start_time_unix_nano),
-            delta,
-            value: &value,
-            attributes: &attributes,
-        };
-        push_line(out, head, &point);
-        conversion.points += 1;
+        let times = (p.time_unix_nano, p.start_time_unix_nano, received);
+        write_point(out, conversion, head, "histogram", &p.attributes, times, delta, &value);
     }
 }
 

@@ -8,7 +8,6 @@ use common::*;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command as StdCommand, Stdio};
-use std::time::{Duration, Instant};
 
 /// Runs a program with `input` on its stdin.
 fn run_with_stdin(program: &str, args: &[&str], input: &str) -> std::process::Output {
@@ -150,26 +149,9 @@ fn history_backfilled_into_a_real_prometheus_answers_like_metricsctl() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1h\n").unwrap();
-    let port = free_port();
-    let _server = Prometheus(
-        StdCommand::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            // The samples are from 2025: keep them.
-            .arg("--storage.tsdb.retention.time=100y")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    while http_get(port, "/-/ready").is_none_or(|b| !b.contains("Ready")) {
-        assert!(started.elapsed() < Duration::from_secs(60), "prometheus did not become ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // The samples are from 2025: keep them.
+    let (_server, port) =
+        start_prometheus(dir.path(), "global:\n  scrape_interval: 1h\n", &["--storage.tsdb.retention.time=100y"]);
     // The newest sample of the fixture: 2025-12-16T10:00:50+08:00.
     let end = 1_765_850_450.0;
 

@@ -52,7 +52,7 @@ fn prometheus_scrapes_the_embedded_exporter_under_load() {
     ]);
     let metrics_port = server.announced_port("prometheus exporter serving");
     let app_port = server.announced_port("serving on");
-    let (_prometheus, prometheus) = start_prometheus(dir.path(), &scrape_config("app", metrics_port));
+    let (_prometheus, prometheus) = start_prometheus(dir.path(), &scrape_config("app", metrics_port), &[]);
     wait_until("the first scrape", Duration::from_secs(30), || scalar(prometheus, "up{job=\"app\"}") == Some(1.0));
 
     let client = metricsctl()
@@ -142,7 +142,7 @@ fn prometheus_scraping_serve_sees_what_to_prometheus_says() {
     // The file does not exist yet: serve waits for it, as tail -F would.
     let mut serve = Running::start(&["serve", "--listen", "127.0.0.1:0", path]);
     let serve_port = serve.announced_port("at http://");
-    let (_prometheus, prometheus) = start_prometheus(dir.path(), &scrape_config("serve", serve_port));
+    let (_prometheus, prometheus) = start_prometheus(dir.path(), &scrape_config("serve", serve_port), &[]);
 
     // The file grows: a load test exports every 500 ms while Prometheus scrapes.
     let load = metricsctl()

@@ -97,8 +97,8 @@ pub fn promql(port: u16, query: &str, time: f64) -> Vec<Value> {
 }
 
 /// Starts a real Prometheus server with `config` (YAML) on a free port, storing in
-/// `dir`; returns once it is ready.
-pub fn start_prometheus(dir: &Path, config: &str) -> (Prometheus, u16) {
+/// `dir/data`, with `extra` flags; returns once it is ready.
+pub fn start_prometheus(dir: &Path, config: &str, extra: &[&str]) -> (Prometheus, u16) {
     require("prometheus");
     let config_path = dir.join("prometheus.yml");
     std::fs::write(&config_path, config).unwrap();
@@ -108,6 +108,7 @@ pub fn start_prometheus(dir: &Path, config: &str) -> (Prometheus, u16) {
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
