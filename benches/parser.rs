@@ -38,8 +38,11 @@ fn bench_parse_block(c: &mut Criterion) {
         ("all metrics (check)", vec![]),
         ("requests counter only (sum)", vec!["http_server_requests_total".to_string()]),
     ] {
-        let options =
-            metricsctl::scan::ScanOptions { metrics: MetricMatcher::new(&metrics).unwrap(), block_size: 8 << 20 };
+        let options = metricsctl::scan::ScanOptions {
+            metrics: MetricMatcher::new(&metrics).unwrap(),
+            block_size: 8 << 20,
+            latest_only: false,
+        };
         g.bench_function(name, |b| {
             b.iter_batched(|| (), |()| metricsctl::scan::parse_block(&block, &options), BatchSize::SmallInput)
         });

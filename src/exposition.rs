@@ -257,7 +257,11 @@ impl LiveExposition {
         LiveExposition {
             engine: Engine::new(EngineOptions::default()),
             sink: ExpositionSink::new(resource_labels, false),
-            options: ScanOptions { metrics: MetricMatcher::default(), block_size: crate::input::BLOCK_SIZE },
+            options: ScanOptions {
+                metrics: MetricMatcher::default(),
+                block_size: crate::input::BLOCK_SIZE,
+                latest_only: false,
+            },
             lines: Vec::new(),
         }
     }

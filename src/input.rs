@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
@@ -126,20 +127,24 @@ pub struct Block {
     /// Fully initialised buffer, reused from block to block; `len` bytes are valid.
     buf: Vec<u8>,
     len: usize,
+    /// Where the data starts in `buf` (a [`FileRange`] skips the end of the line before).
+    begin: usize,
     /// The block's first line was longer than `MAX_LINE` and was dropped from the data;
     /// it still counts as a line so that numbering stays exact.
     pub starts_with_oversized_line: bool,
+    /// The same for a line after the data (a block read by [`FileRange`]).
+    pub ends_with_oversized_line: bool,
 }
 
 impl Block {
     /// A block of whole lines read some other way (a followed file, a request body).
     pub fn from_bytes(source: usize, bytes: Vec<u8>) -> Block {
         let len = bytes.len();
-        Block { source, buf: bytes, len, starts_with_oversized_line: false }
+        Block { source, buf: bytes, len, begin: 0, starts_with_oversized_line: false, ends_with_oversized_line: false }
     }
 
     pub fn data(&self) -> &[u8] {
-        &self.buf[..self.len]
+        &self.buf[self.begin..self.len]
     }
 
     /// The buffer, for the next block to reuse (no allocation, no page faults).
@@ -186,7 +191,14 @@ impl BlockReader {
         let mut oversized = false;
         loop {
             if self.eof {
-                let block = Block { source: self.source, buf, len, starts_with_oversized_line: oversized };
+                let block = Block {
+                    source: self.source,
+                    buf,
+                    len,
+                    begin: 0,
+                    starts_with_oversized_line: oversized,
+                    ends_with_oversized_line: false,
+                };
                 return Ok((len > 0 || oversized).then_some(block));
             }
             if len == buf.len() {
@@ -225,8 +237,14 @@ impl BlockReader {
             match memchr::memrchr(b'\n', &buf[..len]) {
                 Some(last) => {
                     self.carry.extend_from_slice(&buf[last + 1..len]);
-                    let block =
-                        Block { source: self.source, buf, len: last + 1, starts_with_oversized_line: oversized };
+                    let block = Block {
+                        source: self.source,
+                        buf,
+                        len: last + 1,
+                        begin: 0,
+                        starts_with_oversized_line: oversized,
+                        ends_with_oversized_line: false,
+                    };
                     return Ok(Some(block));
                 }
                 None if len > MAX_LINE => {
@@ -235,7 +253,14 @@ impl BlockReader {
                     len = 0;
                     self.skipping_long_line = true;
                     if oversized {
-                        let block = Block { source: self.source, buf, len, starts_with_oversized_line: true };
+                        let block = Block {
+                            source: self.source,
+                            buf,
+                            len,
+                            begin: 0,
+                            starts_with_oversized_line: true,
+                            ends_with_oversized_line: false,
+                        };
                         return Ok(Some(block));
                     }
                 }
@@ -243,6 +268,127 @@ impl BlockReader {
             }
         }
     }
+}
+
+/// A stretch of a regular file that a parser thread reads itself with `pread`: the copy
+/// out of the page cache then runs on every core, into the cache of the core that parses
+/// it, instead of on one reader thread. The block owns the lines that *start* in
+/// `start..end`; it reads on past `end` to the end of its last line.
+pub struct FileRange {
+    pub source: usize,
+    file: Arc<File>,
+    name: Arc<str>,
+    start: u64,
+    end: u64,
+    /// Where the file ends for this scan (its size when the scan began, or the limit).
+    file_end: u64,
+}
+
+impl FileRange {
+    /// The ranges of `src` when it is a regular file (`None` for stdin, `.gz`, pipes).
+    pub fn split(source: usize, src: &Source, block_size: usize) -> Result<Option<Vec<FileRange>>> {
+        let SourceKind::Plain(path) = &src.kind else { return Ok(None) };
+        let file = open_file(path)?;
+        let meta = file.metadata().with_context(|| format!("cannot read {}", src.name))?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        let file_end = src.limit.map_or(meta.len(), |limit| limit.min(meta.len()));
+        let (file, name): (Arc<File>, Arc<str>) = (Arc::new(file), src.name.as_str().into());
+        // A line may span blocks, but never be longer than MAX_LINE inside one.
+        let block = block_size.clamp(1, MAX_LINE) as u64;
+        let ranges = (0..file_end.div_ceil(block))
+            .map(|k| FileRange {
+                source,
+                file: Arc::clone(&file),
+                name: Arc::clone(&name),
+                start: k * block,
+                end: ((k + 1) * block).min(file_end),
+                file_end,
+            })
+            .collect();
+        Ok(Some(ranges))
+    }
+
+    /// Reads the lines that start in the range into `buf` (reused).
+    pub fn read(self, mut buf: Vec<u8>) -> Result<Block> {
+        let (begin, len, oversized) =
+            self.read_lines(&mut buf).with_context(|| format!("cannot read {}", self.name))?.unwrap_or((0, 0, false));
+        Ok(Block {
+            source: self.source,
+            buf,
+            len,
+            begin,
+            starts_with_oversized_line: false,
+            ends_with_oversized_line: oversized,
+        })
+    }
+
+    /// Fills `buf` with the range's lines; `None` when no line starts in it. Returns where
+    /// they begin and end in `buf`, and whether a line longer than `MAX_LINE` follows.
+    fn read_lines(&self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, usize, bool)>> {
+        // One byte before the range tells whether a line starts at its first byte.
+        let from = self.start.saturating_sub(1);
+        let want = (self.end - from) as usize;
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let mut len = read_full_at(&self.file, &mut buf[..want], from)?;
+        let mut begin = 0;
+        if self.start > 0 {
+            let Some(newline) = memchr::memchr(b'\n', &buf[..len]) else { return Ok(None) };
+            // The first line starting at or after `start`; at `end` it is the next range's.
+            if newline + 1 >= want {
+                return Ok(None);
+            }
+            begin = newline + 1;
+        }
+        if len <= begin {
+            return Ok(None);
+        }
+        // Past the range to the end of its last line.
+        let last_start = memchr::memrchr(b'\n', &buf[begin..len]).map_or(begin, |i| begin + i + 1);
+        let mut at = self.end;
+        let mut scanned = len;
+        while buf[len - 1] != b'\n' && at < self.file_end {
+            let chunk = (len - last_start).clamp(64 << 10, 4 << 20).min((self.file_end - at) as usize);
+            if buf.len() < len + chunk {
+                buf.resize(len + chunk, 0);
+            }
+            let n = read_full_at(&self.file, &mut buf[len..len + chunk], at)?;
+            if n == 0 {
+                break; // truncated under us: the line ends where the file now does
+            }
+            at += n as u64;
+            len += n;
+            if let Some(i) = memchr::memchr(b'\n', &buf[scanned..len]) {
+                len = scanned + i + 1;
+                break;
+            }
+            scanned = len;
+            if len - last_start > MAX_LINE {
+                return Ok(Some((begin, last_start, true)));
+            }
+        }
+        if len - last_start > MAX_LINE {
+            return Ok(Some((begin, last_start, true)));
+        }
+        Ok(Some((begin, len, false)))
+    }
+}
+
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -262,6 +408,7 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 /// the block; a dropped oversized line appears as `None`.
 pub fn block_lines(block: &Block) -> impl Iterator<Item = (u64, Option<&[u8]>)> {
     let mut pending_oversized = block.starts_with_oversized_line;
+    let mut trailing_oversized = block.ends_with_oversized_line;
     let mut rest = block.data();
     let mut index = 0u64;
     std::iter::from_fn(move || {
@@ -271,6 +418,11 @@ pub fn block_lines(block: &Block) -> impl Iterator<Item = (u64, Option<&[u8]>)> 
             return Some((0, None));
         }
         if rest.is_empty() {
+            if trailing_oversized {
+                trailing_oversized = false;
+                index += 1;
+                return Some((index - 1, None));
+            }
             return None;
         }
         let (line, next) = match memchr::memchr(b'\n', rest) {

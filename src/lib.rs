@@ -34,6 +34,7 @@ pub mod scan;
 pub mod series;
 pub mod stats;
 pub mod telemetry;
+pub mod template;
 pub mod timestamp;
 
 use std::io::{self, BufWriter, IsTerminal, LineWriter, Write};

@@ -31,6 +31,8 @@ pub struct QueryOptions {
     /// Bad lines to keep per source with their reasons.
     pub keep_bad: usize,
     pub block_size: usize,
+    /// Only the newest sample of each series is wanted (see [`ScanOptions::latest_only`]).
+    pub latest_only: bool,
 }
 
 /// Applies the filter's series conditions before the command's own sink.
@@ -78,7 +80,11 @@ pub fn run(
     let mut engine = Engine::new(EngineOptions { window, baseline: options.baseline });
     let mut report =
         ScanReport { lines: vec![0; sources.len()], bad: vec![BadLines::default(); sources.len()], inferred_types: 0 };
-    let scan_options = ScanOptions { metrics: filter.metrics.clone(), block_size: options.block_size };
+    let scan_options = ScanOptions {
+        metrics: filter.metrics.clone(),
+        block_size: options.block_size,
+        latest_only: options.latest_only,
+    };
     let mut filtered = FilteredSink { filter, inner: sink, error: None };
     scan(sources, &scan_options, |origin, chunk| {
         report.lines[origin.source] += chunk.lines;
@@ -124,7 +130,8 @@ pub fn warn_bad_lines(sources: &[Source], report: &ScanReport) {
 }
 
 /// Warnings about what the engine inferred that may make answers wrong.
-pub fn warn_engine_findings(sources: &[Source], engine: &Engine) {
+/// Restarts are judged from every sample: not when only the newest were read.
+pub fn warn_engine_findings(sources: &[Source], engine: &Engine, restarts: bool) {
     let stats = &engine.stats;
     if stats.out_of_order > 0 {
         let at = stats
@@ -133,7 +140,8 @@ pub fn warn_engine_findings(sources: &[Source], engine: &Engine) {
             .unwrap_or_default();
         eprintln!("warning: ignored {} samples older than their series' previous sample{at}", stats.out_of_order);
     }
-    for pid in engine.suspicious_processes() {
+    let suspicious = if restarts { engine.suspicious_processes() } else { Vec::new() };
+    for pid in suspicious {
         let p = &engine.catalog.processes[pid as usize];
         eprintln!(
             "warning: {} restarts in {} exports of service {:?} with resource {{{}}}: several instances \

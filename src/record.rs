@@ -226,10 +226,7 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
     if raw.metric_name.0.is_empty() {
         return Err("empty metric_name".into());
     }
-    let (value, is_object) = match raw.value {
-        RawMetricValue::Num(n) => (SampleValue::Num(n), false),
-        RawMetricValue::Hist(h) => (SampleValue::Hist(Box::new(normalise_histogram(h)?)), true),
-    };
+    let is_object = matches!(raw.value, RawMetricValue::Hist(_));
     let (metric_type, type_inferred) = match raw.metric_type.as_ref().map(|t| t.0.as_ref()) {
         Some("counter") => (MetricType::Counter, false),
         Some("gauge") => (MetricType::Gauge, false),
@@ -239,18 +236,7 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
         None if raw.metric_name.0.ends_with("_total") => (MetricType::Counter, true),
         None => (MetricType::Gauge, true),
     };
-    if (metric_type == MetricType::Histogram) != is_object {
-        return Err(format!(
-            "{} value must be {}",
-            metric_type.as_str(),
-            if is_object { "a number, not an object" } else { "an object with count, sum and buckets" }
-        ));
-    }
-    if let SampleValue::Num(Num::Float(v)) = value {
-        if !v.is_finite() {
-            return Err("value is not a finite number".into());
-        }
-    }
+    let value = checked_value(raw.value, metric_type)?;
     let delta = match raw.temporality.as_ref().map(|t| t.0.as_ref()) {
         None | Some("cumulative") => false,
         Some("delta") => true,
@@ -278,6 +264,33 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
         start_timestamp,
         delta,
     })
+}
+
+/// Parses the text of a line's `value` alone (the line's other fields known already),
+/// with the checks [`parse_line`] makes.
+pub fn parse_value(text: &str, metric_type: MetricType) -> Result<SampleValue, String> {
+    let raw: RawMetricValue = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
+    checked_value(raw, metric_type)
+}
+
+fn checked_value(raw: RawMetricValue, metric_type: MetricType) -> Result<SampleValue, String> {
+    let (value, is_object) = match raw {
+        RawMetricValue::Num(n) => (SampleValue::Num(n), false),
+        RawMetricValue::Hist(h) => (SampleValue::Hist(Box::new(normalise_histogram(h)?)), true),
+    };
+    if (metric_type == MetricType::Histogram) != is_object {
+        return Err(format!(
+            "{} value must be {}",
+            metric_type.as_str(),
+            if is_object { "a number, not an object" } else { "an object with count, sum and buckets" }
+        ));
+    }
+    if let SampleValue::Num(Num::Float(v)) = value {
+        if !v.is_finite() {
+            return Err("value is not a finite number".into());
+        }
+    }
+    Ok(value)
 }
 
 fn describe_json_error(e: &serde_json::Error) -> String {

@@ -14,9 +14,10 @@ use anyhow::{bail, Result};
 use foldhash::fast::FixedState;
 
 use crate::filter::MetricMatcher;
-use crate::input::{block_lines, Block, BlockReader, Source, MAX_LINE};
-use crate::record::{parse_line, MetricType, Record, SampleValue};
+use crate::input::{block_lines, Block, BlockReader, FileRange, Source, MAX_LINE};
+use crate::record::{parse_line, parse_value, MetricType, Record, SampleValue};
 use crate::series::{make_series, ChunkSeries};
+use crate::template::{self, Split};
 
 #[derive(Debug)]
 pub struct Sample {
@@ -59,6 +60,22 @@ pub struct ScanOptions {
     pub metrics: MetricMatcher,
     /// Bytes read per block (tests use small blocks to split exports across them).
     pub block_size: usize,
+    /// Only the newest sample of each cumulative series matters (`to-prometheus`,
+    /// `serve`): of the lines that repeat a known series, only the newest per block
+    /// has its value read; the values of the others are not validated.
+    pub latest_only: bool,
+}
+
+/// A line of a known series whose value is read only if it is the newest (latest_only).
+struct Candidate {
+    series: u32,
+    line: u64,
+    timestamp: i64,
+    start_timestamp: Option<i64>,
+    metric_type: MetricType,
+    /// Byte offsets in the block: the line, and its value.
+    text: std::ops::Range<usize>,
+    value: std::ops::Range<usize>,
 }
 
 /// Interning key of a series within one block, borrowed from the block's text.
@@ -73,7 +90,16 @@ struct LocalKey<'a> {
 
 pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
     let mut out = ParsedChunk { source: block.source, ..Default::default() };
+    let data_start = block.data().as_ptr() as usize;
+    let offsets = |part: &[u8]| {
+        let start = part.as_ptr() as usize - data_start;
+        start..start + part.len()
+    };
+    let mut newest = Newest::default();
+    let wants_some = !options.metrics.is_all();
     let mut local: HashMap<LocalKey<'_>, Result<u32, String>, FixedState> = HashMap::default();
+    // The chunk's index of each series, by identity (templates hand out the same `Arc`).
+    let mut by_pointer: HashMap<*const ChunkSeries, u32, FixedState> = HashMap::default();
     for (index, line) in block_lines(block) {
         out.lines = index + 1;
         let Some(line) = line else {
@@ -83,9 +109,58 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if let Some(name) = crate::record::quick_metric_name(line) {
+        if let Some(name) = wants_some.then(|| crate::record::quick_metric_name(line)).flatten() {
             if !options.metrics.matches_bytes(name) {
                 out.skipped += 1;
+                continue;
+            }
+        }
+        // A line that repeats one parsed before, but for its timestamp and value.
+        if let Some(split) = Split::new(line) {
+            let handled = template::with_template(&split, |template| {
+                if !options.metrics.matches(&template.metric_name) {
+                    out.skipped += 1;
+                    return true;
+                }
+                let series = match &template.series {
+                    Ok(series) => *by_pointer.entry(Arc::as_ptr(series)).or_insert_with(|| {
+                        out.series.push(Arc::clone(series));
+                        (out.series.len() - 1) as u32
+                    }),
+                    Err(reason) => {
+                        out.bad.push(BadLine { line: index, reason: reason.clone() });
+                        return true;
+                    }
+                };
+                // Anything unexpected (a bad timestamp or value) goes the full way, for
+                // the exact reason.
+                let Some(timestamp) = split.parse_timestamp() else { return false };
+                if options.latest_only && !template.delta {
+                    newest.offer(Candidate {
+                        series,
+                        line: index,
+                        timestamp,
+                        start_timestamp: template.start_timestamp,
+                        metric_type: template.metric_type,
+                        text: offsets(line),
+                        value: offsets(split.value),
+                    });
+                    out.inferred_types += u64::from(template.type_inferred);
+                    return true;
+                }
+                let Some(value) = split.parse_value(template) else { return false };
+                out.inferred_types += u64::from(template.type_inferred);
+                out.samples.push(Sample {
+                    series,
+                    line: index,
+                    timestamp,
+                    start_timestamp: template.start_timestamp,
+                    delta: template.delta,
+                    value,
+                });
+                true
+            });
+            if handled == Some(true) {
                 continue;
             }
         }
@@ -119,15 +194,25 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
             resource: record.resource.map_or("", |r| r.get()),
         };
         let series = match local.get(&key) {
-            Some(Ok(id)) => *id,
+            Some(Ok(id)) => {
+                // A series seen in this block whose line did not match its template:
+                // a new start_timestamp after a restart, or another spelling.
+                template::learn(line, &record, &Ok(Arc::clone(&out.series[*id as usize])));
+                *id
+            }
             Some(Err(reason)) => {
+                template::learn(line, &record, &Err(reason.clone()));
                 out.bad.push(BadLine { line: index, reason: reason.clone() });
                 continue;
             }
             None => {
-                let made = cached_series(&key, &record).map(|s| {
-                    out.series.push(s);
-                    (out.series.len() - 1) as u32
+                let made = cached_series(&key, &record);
+                template::learn(line, &record, &made);
+                let made = made.map(|s| {
+                    *by_pointer.entry(Arc::as_ptr(&s)).or_insert_with(|| {
+                        out.series.push(s);
+                        (out.series.len() - 1) as u32
+                    })
                 });
                 local.insert(key, made.clone());
                 match made {
@@ -148,7 +233,84 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
             value: record.value,
         });
     }
+    if !newest.candidates.is_empty() {
+        newest.read_values(block.data(), &mut out);
+    }
     out
+}
+
+/// The candidate lines of a block (latest_only), and the newest of each series.
+#[derive(Default)]
+struct Newest {
+    candidates: Vec<Candidate>,
+    /// By chunk series index: its newest candidate (by timestamp, then line), or NONE.
+    best: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Newest {
+    fn offer(&mut self, c: Candidate) {
+        let series = c.series as usize;
+        if self.best.len() <= series {
+            self.best.resize(series + 1, NONE);
+        }
+        let best = self.best[series];
+        if best == NONE || c.timestamp >= self.candidates[best as usize].timestamp {
+            self.best[series] = self.candidates.len() as u32;
+        }
+        self.candidates.push(c);
+    }
+
+    /// Reads the value of each series' newest candidate; when it is bad, of the one
+    /// before it, and so on. The others are superseded unread.
+    fn read_values(self, data: &[u8], out: &mut ParsedChunk) {
+        let mut failed: Vec<u32> = Vec::new();
+        for (series, &best) in self.best.iter().enumerate() {
+            let mut at = best;
+            while at != NONE {
+                let c = &self.candidates[at as usize];
+                if let Some(value) = read_value(data, c, out) {
+                    out.samples.push(Sample {
+                        series: series as u32,
+                        line: c.line,
+                        timestamp: c.timestamp,
+                        start_timestamp: c.start_timestamp,
+                        delta: false,
+                        value,
+                    });
+                    break;
+                }
+                // Rare: a bad newest line. The next newest of the series, found by search.
+                failed.push(at);
+                at = self
+                    .candidates
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, o)| o.series as usize == series && !failed.contains(&(*i as u32)))
+                    .max_by_key(|(_, o)| (o.timestamp, o.line))
+                    .map_or(NONE, |(i, _)| i as u32);
+            }
+        }
+        out.samples.sort_unstable_by_key(|s| s.line);
+        out.bad.sort_unstable_by_key(|b| b.line);
+    }
+}
+
+/// The value of a candidate line, or `None` after recording why the line is bad.
+fn read_value(data: &[u8], c: &Candidate, out: &mut ParsedChunk) -> Option<SampleValue> {
+    let value = std::str::from_utf8(&data[c.value.clone()]).ok().and_then(|text| parse_value(text, c.metric_type).ok());
+    if value.is_some() {
+        return value;
+    }
+    // The full parse says why (or, against expectation, reads it).
+    match std::str::from_utf8(&data[c.text.clone()]).map_err(|e| e.to_string()).and_then(parse_line) {
+        Ok(record) => Some(record.value),
+        Err(reason) => {
+            out.bad.push(BadLine { line: c.line, reason });
+            None
+        }
+    }
 }
 
 /// A series as its lines spell it, owned, for the per-thread cache.
@@ -213,6 +375,16 @@ fn cached_series(key: &LocalKey<'_>, record: &Record<'_>) -> CachedSeries {
     })
 }
 
+/// A block for a parser thread: read already (stdin, `.gz`), or to be read by it.
+enum Job {
+    Block(Block),
+    Range(FileRange),
+}
+
+thread_local! {
+    static READ_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Position of a chunk in the input, for line numbers in messages.
 #[derive(Debug, Clone, Copy)]
 pub struct ChunkOrigin {
@@ -233,28 +405,48 @@ where
     // Parsed blocks send their buffers back to the reader for reuse.
     let (recycle_tx, recycle_rx) = channel::<Vec<u8>>();
     std::thread::scope(|scope| {
-        let (block_tx, block_rx) = sync_channel::<Result<(u64, Block)>>(1);
+        let (block_tx, block_rx) = sync_channel::<Result<(u64, Job)>>(1);
         scope.spawn(move || {
             let mut seq = 0u64;
+            let mut send = |job: Result<Job>| {
+                let failed = job.is_err();
+                let sent = block_tx.send(job.map(|j| (seq, j))).is_ok();
+                seq += 1;
+                sent && !failed
+            };
             for (i, src) in sources.iter().enumerate() {
+                match FileRange::split(i, src, block_size) {
+                    Ok(Some(ranges)) => {
+                        for range in ranges {
+                            if !send(Ok(Job::Range(range))) {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        send(Err(e));
+                        return;
+                    }
+                }
                 let mut reader = match BlockReader::new(i, src, block_size) {
                     Ok(r) => r,
                     Err(e) => {
-                        let _ = block_tx.send(Err(e));
+                        send(Err(e));
                         return;
                     }
                 };
                 loop {
                     match reader.next_block(recycle_rx.try_recv().ok()) {
                         Ok(Some(block)) => {
-                            if block_tx.send(Ok((seq, block))).is_err() {
+                            if !send(Ok(Job::Block(block))) {
                                 return;
                             }
-                            seq += 1;
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            let _ = block_tx.send(Err(e));
+                            send(Err(e));
                             return;
                         }
                     }
@@ -262,7 +454,7 @@ where
             }
         });
 
-        let (done_tx, done_rx) = channel::<(u64, std::thread::Result<ParsedChunk>)>();
+        let (done_tx, done_rx) = channel::<(u64, std::thread::Result<Result<ParsedChunk>>)>();
         let mut in_flight = 0usize;
         let mut reader_done = false;
         let mut next = 0u64;
@@ -271,7 +463,7 @@ where
         loop {
             while !reader_done && in_flight < max_in_flight {
                 match block_rx.recv() {
-                    Ok(Ok((seq, block))) => {
+                    Ok(Ok((seq, job))) => {
                         in_flight += 1;
                         let tx = done_tx.clone();
                         let recycle = recycle_tx.clone();
@@ -280,9 +472,21 @@ where
                             // rayon aborts the process on a panic in a spawned task;
                             // catch it so that it becomes an ordinary error instead.
                             let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                parse_block(&block, &options)
+                                match job {
+                                    Job::Block(block) => {
+                                        let parsed = parse_block(&block, &options);
+                                        let _ = recycle.send(block.into_buffer());
+                                        Ok(parsed)
+                                    }
+                                    // Each thread reads into its own buffer, still in its cache.
+                                    Job::Range(range) => READ_BUFFER.with(|buffer| {
+                                        let block = range.read(buffer.take())?;
+                                        let parsed = parse_block(&block, &options);
+                                        buffer.set(block.into_buffer());
+                                        Ok(parsed)
+                                    }),
+                                }
                             }));
-                            let _ = recycle.send(block.into_buffer());
                             let _ = tx.send((seq, parsed));
                         });
                     }
@@ -300,6 +504,7 @@ where
             let Ok(parsed) = parsed else {
                 bail!("internal error: the parser panicked");
             };
+            let parsed = parsed?;
             ready.insert(seq, parsed);
             while let Some(chunk) = ready.remove(&next) {
                 next += 1;

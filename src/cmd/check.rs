@@ -87,6 +87,7 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
         baseline: false,
         keep_bad: SHOWN_BAD_LINES,
         block_size: crate::input::BLOCK_SIZE,
+        latest_only: false,
     };
     let (engine, report) = query::run(&sources, &Filter::default(), &options, &mut Everything)?;
 

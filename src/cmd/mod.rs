@@ -145,7 +145,13 @@ impl QueryInput {
         Ok(QueryInput {
             sources: sources(files)?,
             filter,
-            options: QueryOptions { strict, baseline, keep_bad: 1, block_size: crate::input::BLOCK_SIZE },
+            options: QueryOptions {
+                strict,
+                baseline,
+                keep_bad: 1,
+                block_size: crate::input::BLOCK_SIZE,
+                latest_only: false,
+            },
         })
     }
 
@@ -153,7 +159,7 @@ impl QueryInput {
     pub fn run(&self, sink: &mut dyn crate::engine::Sink) -> Result<crate::engine::Engine> {
         let (engine, report) = query::run(&self.sources, &self.filter, &self.options, sink)?;
         query::warn_bad_lines(&self.sources, &report);
-        query::warn_engine_findings(&self.sources, &engine);
+        query::warn_engine_findings(&self.sources, &engine, !self.options.latest_only);
         Ok(engine)
     }
 }

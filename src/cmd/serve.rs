@@ -18,7 +18,7 @@ use crate::exposition::{content_type, negotiate, LiveExposition, Staleness};
 use crate::follow::{FollowEvent, Follower, POLL_INTERVAL};
 use crate::input::{Source, BLOCK_SIZE};
 use crate::output::sanitize;
-use crate::scan::scan;
+use crate::scan::{scan, ScanOptions};
 use crate::timestamp::parse_duration;
 
 /// Bad lines shown per file; the rest are counted.
@@ -84,7 +84,8 @@ impl Feeder {
         }
         if !sources.is_empty() {
             let mut live = served.live.lock().unwrap_or_else(|e| e.into_inner());
-            let options = live.scan_options().clone();
+            // What is already there matters only by each series' newest sample.
+            let options = ScanOptions { latest_only: true, ..live.scan_options().clone() };
             scan(&sources, &options, |_, mut chunk| {
                 let file = file_of_source[chunk.source];
                 chunk.source = file;

@@ -36,7 +36,12 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Resul
 
 pub fn run(args: ToPrometheusArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let filter = args.filter.build(None)?;
-    let input = QueryInput::new(&args.files, filter, args.input.strict, false)?;
+    let mut input = QueryInput::new(&args.files, filter, args.input.strict, false)?;
+    // A scrape shows each series' newest sample: the others need not be read, unless
+    // every line must be checked (--strict), every sample is written (--history), or
+    // the newest is the newest inside a window.
+    input.options.latest_only =
+        !args.history && !args.input.strict && input.filter.since.is_none() && input.filter.until.is_none();
     let mut sink = ExpositionSink::new(args.resource_labels, args.history);
     let engine = input.run(&mut sink)?;
     if let Some(e) = sink.error.take() {
