@@ -390,6 +390,37 @@ mod tests {
         }
     }
 
+    /// Reading only each series' newest value (to-prometheus, serve) exposes exactly what
+    /// reading every line does, whatever the block boundaries.
+    #[test]
+    fn newest_values_only_expose_the_same() {
+        let expose = |fixture: &str, latest_only: bool, block_size: usize| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(fixture);
+            let filter = crate::cli::FilterArgs::default().build(None).unwrap();
+            let mut input = crate::cmd::QueryInput::new(&[path], filter, false, false).unwrap();
+            input.options.latest_only = latest_only;
+            input.options.block_size = block_size;
+            let mut sink = ExpositionSink::new(false, false);
+            let engine = input.run(&mut sink).unwrap();
+            String::from_utf8(sink.render_latest(&engine.catalog, ExpositionFormat::default(), None)).unwrap()
+        };
+        for fixture in [
+            "prometheus_roundtrip.jsonl",
+            "restarts.jsonl",
+            "histograms.jsonl",
+            "delta.jsonl",
+            "bad_lines.jsonl",
+            "seed_timeline.jsonl",
+            "two_instances.jsonl",
+        ] {
+            let every_line = expose(fixture, false, 1 << 20);
+            assert!(every_line.lines().count() >= 3, "{fixture}: {every_line}");
+            for block_size in [200, 1000, 1 << 20] {
+                assert_eq!(expose(fixture, true, block_size), every_line, "{fixture}, blocks of {block_size}");
+            }
+        }
+    }
+
     #[test]
     fn delta_lines_add_up_and_stale_series_are_left_out() {
         let lines = concat!(

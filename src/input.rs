@@ -17,6 +17,9 @@ pub const DEFAULT_PATH: &str = "logs/metrics.jsonl";
 /// per-block work, small enough that a few in flight stay far below the memory budget.
 pub const BLOCK_SIZE: usize = 4 << 20;
 
+/// When only each series' newest value is read, its cost is per block: larger blocks.
+pub const LATEST_BLOCK_SIZE: usize = 8 << 20;
+
 /// A line longer than this is reported as a bad line without being kept in memory.
 pub const MAX_LINE: usize = 64 << 20;
 

@@ -269,8 +269,123 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
 /// Parses the text of a line's `value` alone (the line's other fields known already),
 /// with the checks [`parse_line`] makes.
 pub fn parse_value(text: &str, metric_type: MetricType) -> Result<SampleValue, String> {
+    if let Some(histogram) = exporter_histogram(text) {
+        return checked_value(RawMetricValue::Hist(histogram), metric_type);
+    }
     let raw: RawMetricValue = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
     checked_value(raw, metric_type)
+}
+
+/// The histogram exactly as the exporters write it (`{"count":N,"sum":X,"min":X,
+/// "max":X,"buckets":[{"upper_bound":B,"count":N},...,{"upper_bound":"+Inf","count":N}]}`,
+/// min and max optional, no spaces), read without serde: histograms are most of the
+/// bytes a quantile reads. `None` for anything else, which serde then reads or rejects
+/// with its reason. Numbers are read as serde_json reads them (`float_roundtrip`: both
+/// round correctly), which `tests::exporter_histograms_read_as_serde_reads_them` checks.
+fn exporter_histogram(text: &str) -> Option<RawHistogram> {
+    let mut at = 0usize;
+    let expect = |literal: &[u8], at: &mut usize| -> Option<()> {
+        text.as_bytes()[*at..].starts_with(literal).then(|| *at += literal.len())
+    };
+    expect(b"{\"count\":", &mut at)?;
+    let count = json_u64(text, &mut at)?;
+    expect(b",\"sum\":", &mut at)?;
+    let sum = json_f64(text, &mut at)?;
+    let mut min = None;
+    let mut max = None;
+    if expect(b",\"min\":", &mut at).is_some() {
+        min = Some(json_f64(text, &mut at)?);
+    }
+    if expect(b",\"max\":", &mut at).is_some() {
+        max = Some(json_f64(text, &mut at)?);
+    }
+    expect(b",\"buckets\":[", &mut at)?;
+    let mut buckets = BUCKET_SCRATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    buckets.clear();
+    let read = (|| {
+        if expect(b"]", &mut at).is_some() {
+            return Some(());
+        }
+        loop {
+            expect(b"{\"upper_bound\":", &mut at)?;
+            let bound = if expect(b"\"+Inf\"", &mut at).is_some() { f64::INFINITY } else { json_f64(text, &mut at)? };
+            expect(b",\"count\":", &mut at)?;
+            buckets.push((bound, json_u64(text, &mut at)?));
+            expect(b"}", &mut at)?;
+            if expect(b"]", &mut at).is_some() {
+                return Some(());
+            }
+            expect(b",", &mut at)?;
+        }
+    })();
+    BUCKET_SCRATCH.with(|b| *b.borrow_mut() = buckets);
+    read?;
+    expect(b"}", &mut at)?;
+    (at == text.len()).then_some(RawHistogram { count, sum, min, max, has_buckets: true })
+}
+
+/// The text of a JSON number at `at` (RFC 8259 grammar).
+fn json_number<'a>(whole: &'a str, at: &mut usize) -> Option<&'a str> {
+    let text = whole.as_bytes();
+    let start = *at;
+    let digits = |i: &mut usize| {
+        let from = *i;
+        while text.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > from
+    };
+    let mut i = start;
+    if text.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match text.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => {
+            digits(&mut i);
+        }
+        _ => return None,
+    }
+    if text.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return None;
+        }
+    }
+    if matches!(text.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(text.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return None;
+        }
+    }
+    *at = i;
+    Some(&whole[start..i])
+}
+
+/// A count: digits only (a fraction, exponent or sign is left to serde, which refuses it).
+fn json_u64(text: &str, at: &mut usize) -> Option<u64> {
+    let bytes = text.as_bytes();
+    let start = *at;
+    let mut value = 0u64;
+    let mut i = start;
+    while let Some(d) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
+        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        i += 1;
+    }
+    let leading_zero = bytes[start] == b'0' && i - start > 1;
+    if i == start || leading_zero || matches!(bytes.get(i), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    *at = i;
+    Some(value)
+}
+
+/// A finite float; what serde_json would not read as one (out of range) is left to it.
+fn json_f64(text: &str, at: &mut usize) -> Option<f64> {
+    json_number(text, at)?.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 fn checked_value(raw: RawMetricValue, metric_type: MetricType) -> Result<SampleValue, String> {
@@ -666,7 +781,91 @@ pub fn quick_metric_name(line: &[u8]) -> Option<&[u8]> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy;
+
     use super::*;
+
+    /// A histogram's fields bit for bit: count, sum, min, max, buckets.
+    type HistogramBits = (u64, u64, Option<u64>, Option<u64>, Vec<(u64, u64)>);
+
+    /// What serde makes of a histogram value.
+    fn serde_histogram(text: &str) -> Option<HistogramBits> {
+        match serde_json::from_str::<RawMetricValue>(text).ok()? {
+            RawMetricValue::Hist(h) => {
+                let buckets = if h.has_buckets {
+                    BUCKET_SCRATCH.with(|b| b.borrow().iter().map(|(x, c)| (x.to_bits(), *c)).collect())
+                } else {
+                    Vec::new()
+                };
+                Some((h.count, h.sum.to_bits(), h.min.map(f64::to_bits), h.max.map(f64::to_bits), buckets))
+            }
+            RawMetricValue::Num(_) => None,
+        }
+    }
+
+    fn fast_histogram(text: &str) -> Option<HistogramBits> {
+        let h = exporter_histogram(text)?;
+        let buckets = BUCKET_SCRATCH.with(|b| b.borrow().iter().map(|(x, c)| (x.to_bits(), *c)).collect());
+        Some((h.count, h.sum.to_bits(), h.min.map(f64::to_bits), h.max.map(f64::to_bits), buckets))
+    }
+
+    fn json_number_text() -> impl Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => any::<f64>().prop_map(|v| format!("{v}")),
+            2 => any::<f64>().prop_map(|v| format!("{v:e}")),
+            2 => any::<u64>().prop_map(|v| v.to_string()),
+            1 => any::<i64>().prop_map(|v| v.to_string()),
+            1 => (1u64..u64::MAX, 0u32..30).prop_map(|(m, z)| format!("{m}{}", "0".repeat(z as usize))),
+            1 => (0u32..999_999, -330i32..330).prop_map(|(m, e)| format!("{m}.5e{e}")),
+            1 => prop::sample::select(vec!["-0", "0", "-0.0", "01", "1.", ".5", "1e", "+1", "1E+2", "null", "\"+Inf\"", "\"Inf\""])
+                .prop_map(str::to_string),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// The exporters' histograms read without serde give exactly what serde gives,
+        /// and whatever the fast reader takes, serde takes too.
+        #[test]
+        fn exporter_histograms_read_as_serde_reads_them(
+            count in proptest::prop_oneof![proptest::prelude::any::<u64>().prop_map(|v| v.to_string()), json_number_text()],
+            sum in json_number_text(),
+            min in proptest::option::of(json_number_text()),
+            max in proptest::option::of(json_number_text()),
+            buckets in proptest::collection::vec((json_number_text(), proptest::prelude::any::<u32>()), 0..6),
+            inf in proptest::prelude::any::<bool>(),
+        ) {
+            let mut text = format!("{{\"count\":{count},\"sum\":{sum}");
+            if let Some(min) = min { text += &format!(",\"min\":{min}"); }
+            if let Some(max) = max { text += &format!(",\"max\":{max}"); }
+            let mut list: Vec<String> = buckets.iter().map(|(b, c)| format!("{{\"upper_bound\":{b},\"count\":{c}}}")).collect();
+            if inf { list.push("{\"upper_bound\":\"+Inf\",\"count\":3}".into()); }
+            text += &format!(",\"buckets\":[{}]}}", list.join(","));
+            if let Some(fast) = fast_histogram(&text) {
+                proptest::prop_assert_eq!(Some(fast), serde_histogram(&text), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn the_exporters_histogram_takes_the_fast_path() {
+        let text = r#"{"count":23,"sum":0.7472759593126606,"min":0.00008653121478907405,"max":0.17554452003949136,"buckets":[{"upper_bound":0.005,"count":3},{"upper_bound":1,"count":20},{"upper_bound":"+Inf","count":0}]}"#;
+        assert!(fast_histogram(text).is_some());
+        assert_eq!(fast_histogram(text), serde_histogram(text));
+        // Anything else is left to serde.
+        for other in [
+            r#"{"count":1,"sum":1,"buckets":[],"extra":1}"#,
+            r#"{"sum":1,"count":1,"buckets":[]}"#,
+            r#"{"count":1, "sum":1,"buckets":[]}"#,
+            r#"{"count":1,"sum":1,"min":null,"buckets":[]}"#,
+            r#"{"count":1.0,"sum":1,"buckets":[]}"#,
+            r#"{"count":1,"sum":1e999,"buckets":[]}"#,
+            r#"{"count":1,"sum":1,"buckets":[{"upper_bound":"Infinity","count":1}]}"#,
+        ] {
+            assert!(fast_histogram(other).is_none(), "{other}");
+        }
+    }
 
     const SEED_COUNTER: &str = r#"{"timestamp":"2025-12-16T09:30:17.594+0800","service_name":"sre","metric_name":"http_server_requests_total","metric_type":"counter","value":1234,"unit":"1","description":"Total number of HTTP requests","attributes":{"http.method":"POST","http.route":"/api/v1/orders","http.status_code":200,"status":"success"}}"#;
 

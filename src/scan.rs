@@ -97,6 +97,7 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
     };
     let mut newest = Newest::default();
     let wants_some = !options.metrics.is_all();
+    let mut last_timestamp: (&[u8], i64) = (b"", 0);
     let mut local: HashMap<LocalKey<'_>, Result<u32, String>, FixedState> = HashMap::default();
     // The chunk's index of each series, by identity (templates hand out the same `Arc`).
     let mut by_pointer: HashMap<*const ChunkSeries, u32, FixedState> = HashMap::default();
@@ -134,7 +135,14 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
                 };
                 // Anything unexpected (a bad timestamp or value) goes the full way, for
                 // the exact reason.
-                let Some(timestamp) = split.parse_timestamp() else { return false };
+                // The lines of an export share their timestamp's text.
+                let timestamp = if last_timestamp.0 == split.timestamp {
+                    last_timestamp.1
+                } else {
+                    let Some(t) = split.parse_timestamp() else { return false };
+                    last_timestamp = (split.timestamp, t);
+                    t
+                };
                 if options.latest_only && !template.delta {
                     newest.offer(Candidate {
                         series,
@@ -515,4 +523,149 @@ where
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// What became of each line: its sample (series, timestamp, value) or its reason.
+    type Outcomes = BTreeMap<u64, Result<String, String>>;
+
+    fn sample_text(key: &crate::series::SeriesKey, timestamp: i64, value: &SampleValue) -> String {
+        format!("{key:?} @{timestamp} = {value:?}")
+    }
+
+    /// Each line parsed on its own, with no template to help.
+    fn reference(lines: &[String]) -> Outcomes {
+        let mut out = Outcomes::new();
+        for (i, line) in lines.iter().enumerate() {
+            let outcome = parse_line(line).and_then(|record| {
+                make_series(&record).map(|series| sample_text(&series.key, record.timestamp, &record.value))
+            });
+            out.insert(i as u64, outcome);
+        }
+        out
+    }
+
+    fn scanned(lines: &[String], latest_only: bool) -> Outcomes {
+        let options = ScanOptions { metrics: MetricMatcher::default(), block_size: 1 << 20, latest_only };
+        let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
+        // The first pass teaches this thread the templates; the second uses them.
+        parse_block(&block(), &options);
+        let chunk = parse_block(&block(), &options);
+        let mut out = Outcomes::new();
+        for s in &chunk.samples {
+            let series = &chunk.series[s.series as usize];
+            out.insert(s.line, Ok(sample_text(&series.key, s.timestamp, &s.value)));
+        }
+        for b in &chunk.bad {
+            out.insert(b.line, Err(b.reason.clone()));
+        }
+        out
+    }
+
+    /// MIDDLE and TAIL of three series: one without a resource, one with, and one whose
+    /// type is inferred from its value.
+    const SHAPES: [(&str, &str); 3] = [
+        (
+            r#"","service_name":"a","metric_name":"c_total","metric_type":"counter","value":"#,
+            r#","unit":"1","attributes":{"route":"/x/{id}"}}"#,
+        ),
+        (
+            r#"","service_name":"a","metric_name":"c_total","metric_type":"counter","value":"#,
+            r#","unit":"1","attributes":{"route":"/x/{id}"},"resource":{"host":"b"},"start_timestamp":"2025-01-01T00:00:00Z"}"#,
+        ),
+        (r#"","service_name":"a","metric_name":"h","value":"#, r#","attributes":{"k":"v"}}"#),
+    ];
+
+    /// Values that are right, wrong, or built to make a split in the wrong place look
+    /// plausible: strings and objects holding the split markers, extra members.
+    const VALUES: [&str; 20] = [
+        "1",
+        "42",
+        "-3",
+        "1.5e3",
+        "18446744073709551615",
+        r#"{"count":2,"sum":1.5,"buckets":[{"upper_bound":1,"count":1},{"upper_bound":"+Inf","count":1}]}"#,
+        r#"{"count":3,"sum":2,"min":0.5,"max":1,"buckets":[{"upper_bound":1,"count":3}]}"#,
+        r#"{"count":2,"sum":1.5,"buckets":[{"upper_bound":1,"count":5}]}"#,
+        r#"{"sum":1,"count":1,"buckets":[]}"#,
+        r#"{"count":1,"sum":1,"x":{"y":1},"buckets":[]}"#,
+        r#"{"count":1,"sum":1,"note":"},\"","buckets":[]}"#,
+        r#""7""#,
+        "[1,2]",
+        "null",
+        r#"1,"resource":{"host":"b"}"#,
+        r#"{"count":1,"sum":1,"buckets":[]},"resource":{"host":"b"}"#,
+        r#"5,"start_timestamp":"2025-01-01T00:00:00Z""#,
+        "1 ",
+        "01",
+        r#"{"count":1,"sum":1,"buckets":[]} "#,
+    ];
+
+    const TIMESTAMPS: [&str; 4] =
+        ["2025-01-01T00:00:10Z", "2025-01-01T00:00:20.5+08:00", "2025-01-01T00:00:05Z", "yesterday"];
+
+    fn lines_strategy() -> impl Strategy<Value = Vec<String>> {
+        let line = (0..SHAPES.len(), 0..VALUES.len(), 0..TIMESTAMPS.len()).prop_map(|(s, v, t)| {
+            format!("{{\"timestamp\":\"{}{}{}{}", TIMESTAMPS[t], SHAPES[s].0, VALUES[v], SHAPES[s].1)
+        });
+        // Every shape once with a good value first, so that templates are learnt.
+        let warm: Vec<String> = (0..SHAPES.len())
+            .map(|s| {
+                let value = if s == 2 { VALUES[5] } else { VALUES[1] };
+                format!("{{\"timestamp\":\"{}{}{}{}", TIMESTAMPS[0], SHAPES[s].0, value, SHAPES[s].1)
+            })
+            .collect();
+        proptest::collection::vec(line, 1..40).prop_map(move |mut lines| {
+            let mut all = warm.clone();
+            all.append(&mut lines);
+            all
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// Lines recognised by their template give exactly what a full parse gives:
+        /// the same series, timestamp and value, or the same reason they are bad.
+        #[test]
+        fn templates_change_nothing(lines in lines_strategy()) {
+            prop_assert_eq!(scanned(&lines, false), reference(&lines));
+        }
+
+        /// With only the newest value read, each series gets the newest of its good
+        /// samples (by timestamp, then line), and nothing else.
+        #[test]
+        fn latest_only_keeps_the_newest_good_sample(lines in lines_strategy()) {
+            let reference = reference(&lines);
+            let mut newest: BTreeMap<String, (i64, u64, String)> = BTreeMap::new();
+            for (line, outcome) in &reference {
+                if let Ok(sample) = outcome {
+                    let record = parse_line(&lines[*line as usize]).unwrap();
+                    let key = format!("{:?}", make_series(&record).unwrap().key);
+                    let candidate = (record.timestamp, *line, sample.clone());
+                    if newest.get(&key).is_none_or(|n| (n.0, n.1) <= (candidate.0, candidate.1)) {
+                        newest.insert(key, candidate);
+                    }
+                }
+            }
+            let latest = scanned(&lines, true);
+            let mut got: Vec<String> = latest.values().filter_map(|o| o.clone().ok()).collect();
+            let mut want: Vec<String> = newest.into_values().map(|n| n.2).collect();
+            got.sort();
+            want.sort();
+            // A series may also keep older samples when its lines took the full parse.
+            for w in &want {
+                prop_assert!(got.contains(w), "missing {w}: {got:?}");
+            }
+            for (line, outcome) in &latest {
+                prop_assert_eq!(Some(outcome), reference.get(line), "line {}", line);
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use crate::cli::ServeArgs;
 use crate::exposition::{content_type, negotiate, LiveExposition, Staleness};
 use crate::follow::{FollowEvent, Follower, POLL_INTERVAL};
-use crate::input::{Source, BLOCK_SIZE};
+use crate::input::{Source, BLOCK_SIZE, LATEST_BLOCK_SIZE};
 use crate::output::sanitize;
 use crate::scan::{scan, ScanOptions};
 use crate::timestamp::parse_duration;
@@ -85,7 +85,8 @@ impl Feeder {
         if !sources.is_empty() {
             let mut live = served.live.lock().unwrap_or_else(|e| e.into_inner());
             // What is already there matters only by each series' newest sample.
-            let options = ScanOptions { latest_only: true, ..live.scan_options().clone() };
+            let options =
+                ScanOptions { latest_only: true, block_size: LATEST_BLOCK_SIZE, ..live.scan_options().clone() };
             scan(&sources, &options, |_, mut chunk| {
                 let file = file_of_source[chunk.source];
                 chunk.source = file;

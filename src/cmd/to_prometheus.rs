@@ -42,6 +42,10 @@ pub fn run(args: ToPrometheusArgs, out: &mut dyn Write) -> Result<ExitCode> {
     // the newest is the newest inside a window.
     input.options.latest_only =
         !args.history && !args.input.strict && input.filter.since.is_none() && input.filter.until.is_none();
+    if input.options.latest_only {
+        // Fewer, larger blocks: one value read per series per block.
+        input.options.block_size = crate::input::LATEST_BLOCK_SIZE;
+    }
     let mut sink = ExpositionSink::new(args.resource_labels, args.history);
     let engine = input.run(&mut sink)?;
     if let Some(e) = sink.error.take() {
