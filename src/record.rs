@@ -375,8 +375,7 @@ fn json_u64(text: &str, at: &mut usize) -> Option<u64> {
         value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
         i += 1;
     }
-    let leading_zero = bytes[start] == b'0' && i - start > 1;
-    if i == start || leading_zero || matches!(bytes.get(i), Some(b'.' | b'e' | b'E')) {
+    if i == start || (bytes[start] == b'0' && i - start > 1) || matches!(bytes.get(i), Some(b'.' | b'e' | b'E')) {
         return None;
     }
     *at = i;
@@ -862,6 +861,10 @@ mod tests {
             r#"{"count":1.0,"sum":1,"buckets":[]}"#,
             r#"{"count":1,"sum":1e999,"buckets":[]}"#,
             r#"{"count":1,"sum":1,"buckets":[{"upper_bound":"Infinity","count":1}]}"#,
+            r#"{"count":"#,
+            r#"{"count":1,"sum":"#,
+            r#"{"count":1,"sum":1,"buckets":[{"upper_bound":1,"count":"#,
+            "",
         ] {
             assert!(fast_histogram(other).is_none(), "{other}");
         }

@@ -123,16 +123,10 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
                     out.skipped += 1;
                     return true;
                 }
-                let series = match &template.series {
-                    Ok(series) => *by_pointer.entry(Arc::as_ptr(series)).or_insert_with(|| {
-                        out.series.push(Arc::clone(series));
-                        (out.series.len() - 1) as u32
-                    }),
-                    Err(reason) => {
-                        out.bad.push(BadLine { line: index, reason: reason.clone() });
-                        return true;
-                    }
-                };
+                let series = *by_pointer.entry(Arc::as_ptr(&template.series)).or_insert_with(|| {
+                    out.series.push(Arc::clone(&template.series));
+                    (out.series.len() - 1) as u32
+                });
                 // Anything unexpected (a bad timestamp or value) goes the full way, for
                 // the exact reason.
                 // The lines of an export share their timestamp's text.
@@ -209,7 +203,6 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
                 *id
             }
             Some(Err(reason)) => {
-                template::learn(line, &record, &Err(reason.clone()));
                 out.bad.push(BadLine { line: index, reason: reason.clone() });
                 continue;
             }

@@ -88,7 +88,7 @@ impl<'a> Split<'a> {
 /// What the parsed line of a series says about the lines that repeat it.
 #[derive(Clone)]
 pub struct Template {
-    pub series: Result<Arc<ChunkSeries>, String>,
+    pub series: Arc<ChunkSeries>,
     pub metric_name: Arc<str>,
     pub metric_type: MetricType,
     pub type_inferred: bool,
@@ -145,12 +145,15 @@ pub fn with_template<R>(split: &Split<'_>, f: impl FnOnce(&Template) -> R) -> Op
 /// Learns the template of a line that parsed into `record` and `series`, when the line
 /// has the shape and its parts meet the conditions that make reuse exact.
 pub fn learn(line: &[u8], record: &Record<'_>, series: &Result<Arc<ChunkSeries>, String>) {
+    // A line of a series that cannot be made is bad whatever its value: its reason is
+    // the full parse's, which may be about the value.
+    let Ok(series) = series else { return };
     let Some(split) = Split::new(line) else { return };
     if memchr::memchr(b'\\', split.tail).is_some() {
         return;
     }
     let template = Template {
-        series: series.clone(),
+        series: Arc::clone(series),
         metric_name: record.metric_name.as_ref().into(),
         metric_type: record.metric_type,
         type_inferred: record.type_inferred,

@@ -78,3 +78,65 @@ fn every_exposition_of_the_expose_corpus_is_valid() {
         );
     }
 }
+
+/// The corpus lines, and lines spliced from them (one line's text around another's
+/// value: what a template must never take for its series), read through the block
+/// parser with templates learnt give exactly what parsing each line alone gives.
+#[test]
+fn corpus_lines_and_splices_read_the_same_with_templates() {
+    use metricsctl::input::Block;
+    use metricsctl::record::parse_line;
+    use metricsctl::scan::{parse_block, ScanOptions};
+    use metricsctl::template::Split;
+    use std::collections::BTreeMap;
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_line");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    let mut lines: Vec<String> = paths
+        .iter()
+        .filter_map(|p| String::from_utf8(std::fs::read(p).unwrap()).ok())
+        .filter(|t| !t.contains(['\n', '\r']) && !t.trim().is_empty())
+        .collect();
+    let splittable: Vec<String> = lines.iter().filter(|l| Split::new(l.as_bytes()).is_some()).cloned().collect();
+    let values: Vec<String> = splittable
+        .iter()
+        .filter_map(|l| Split::new(l.as_bytes()).map(|s| String::from_utf8_lossy(s.value).into_owned()))
+        .collect();
+    let mut spliced = 0;
+    for (i, line) in splittable.iter().enumerate() {
+        let split = Split::new(line.as_bytes()).unwrap();
+        let head = line.len() - split.value.len() - split.tail.len();
+        for value in values.iter().skip(i % 7).step_by(29) {
+            lines.push(format!("{}{}{}", &line[..head], value, String::from_utf8_lossy(split.tail)));
+            spliced += 1;
+        }
+    }
+    assert!(splittable.len() > 100 && spliced > 1000, "{} splittable, {spliced} spliced", splittable.len());
+
+    let reference: BTreeMap<u64, Result<String, String>> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let outcome = parse_line(line).and_then(|r| {
+                metricsctl::series::make_series(&r).map(|s| format!("{:?} @{} = {:?}", s.key, r.timestamp, r.value))
+            });
+            (i as u64, outcome)
+        })
+        .collect();
+    let options = ScanOptions { metrics: Default::default(), block_size: 1 << 20, latest_only: false };
+    let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
+    parse_block(&block(), &options);
+    let chunk = parse_block(&block(), &options);
+    let mut scanned = BTreeMap::new();
+    for s in &chunk.samples {
+        let key = &chunk.series[s.series as usize].key;
+        scanned.insert(s.line, Ok(format!("{key:?} @{} = {:?}", s.timestamp, s.value)));
+    }
+    for b in &chunk.bad {
+        scanned.insert(b.line, Err(b.reason.clone()));
+    }
+    for (line, want) in &reference {
+        assert_eq!(scanned.get(line), Some(want), "line {}: {}", line, lines[*line as usize]);
+    }
+}
