@@ -308,7 +308,11 @@ fn exporter_histogram(text: &str) -> Option<RawHistogram> {
         }
         loop {
             expect(b"{\"upper_bound\":", &mut at)?;
-            let bound = if expect(b"\"+Inf\"", &mut at).is_some() { f64::INFINITY } else { json_f64(text, &mut at)? };
+            let bound = if expect(b"\"+Inf\"", &mut at).is_some() {
+                f64::INFINITY
+            } else {
+                bound_at(buckets.len(), text, &mut at)?
+            };
             expect(b",\"count\":", &mut at)?;
             buckets.push((bound, json_u64(text, &mut at)?));
             expect(b"}", &mut at)?;
@@ -322,6 +326,28 @@ fn exporter_histogram(text: &str) -> Option<RawHistogram> {
     read?;
     expect(b"}", &mut at)?;
     (at == text.len()).then_some(RawHistogram { count, sum, min, max, has_buckets: true })
+}
+
+/// Bucket bound number `index`: the same text as the last histogram's (the bounds of a
+/// layout repeat on every line) is not parsed again.
+fn bound_at(index: usize, text: &str, at: &mut usize) -> Option<f64> {
+    let start = *at;
+    let number = json_number(text, at)?;
+    LAST_BOUND_TEXTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((cached, value)) = cache.get(index) {
+            if cached.as_str() == number {
+                return Some(*value);
+            }
+        }
+        *at = start;
+        let value = json_f64(text, at)?;
+        if cache.len() <= index {
+            cache.resize(index + 1, (String::new(), f64::NAN));
+        }
+        cache[index] = (number.to_string(), value);
+        Some(value)
+    })
 }
 
 /// The text of a JSON number at `at` (RFC 8259 grammar).
@@ -438,6 +464,8 @@ struct RawHistogram {
 thread_local! {
     /// Buckets of the histogram being parsed, reused from line to line.
     static BUCKET_SCRATCH: RefCell<Vec<(f64, u64)>> = const { RefCell::new(Vec::new()) };
+    /// The text of each bucket bound of the last histogram read, and its value.
+    static LAST_BOUND_TEXTS: RefCell<Vec<(String, f64)>> = const { RefCell::new(Vec::new()) };
     /// The bounds of the last histogram layout seen, shared by the samples that use it.
     static LAST_BOUNDS: RefCell<Option<Arc<[f64]>>> = const { RefCell::new(None) };
 }
