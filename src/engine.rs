@@ -178,8 +178,9 @@ struct SeriesState {
     latest_timestamp: i64,
     last_start: Option<i64>,
     last_value: Option<SampleValue>,
-    /// The value before this series last dropped, to spot values that come back.
-    value_before_drop: Option<SampleValue>,
+    /// The value (and start time) before this series last dropped, to spot values
+    /// that come back.
+    value_before_drop: Option<(SampleValue, Option<i64>)>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -420,14 +421,17 @@ impl Engine {
             };
             let previous_timestamp = (state.last_export != NONE).then_some(state.last_timestamp);
             if metric_type != MetricType::Gauge && !sample.delta {
-                if let Some(before) = state.value_before_drop.take() {
-                    if !decreased(&before, &sample.value) {
+                if let Some((before, start_before)) = state.value_before_drop.take() {
+                    // A restarted process that has already caught up with its old value
+                    // has a new start time; a second writer brings the old one back.
+                    let same_writer_back = sample.start_timestamp.is_none() || sample.start_timestamp == start_before;
+                    if same_writer_back && !decreased(&before, &sample.value) {
                         self.processes[pid as usize].oscillations += 1;
                     }
                 }
                 if let Some(old) = &state.last_value {
                     if decreased(old, &sample.value) {
-                        state.value_before_drop = Some(old.clone());
+                        state.value_before_drop = Some((old.clone(), state.last_start));
                     }
                 }
             }

@@ -170,3 +170,49 @@ fn unknown_group_label_is_an_error() {
         .code(1)
         .stderr(predicate::str::contains("no selected series has a label \"rout\""));
 }
+
+/// Processes that restart often (their young series soon pass their old values again)
+/// are not taken for two instances writing as one when start_timestamp says they
+/// restarted; totals stay exact.
+#[test]
+fn frequent_restarts_with_start_timestamps_are_not_taken_for_two_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.jsonl");
+    let options = metricsctl::generate::GenerateOptions {
+        target_bytes: 12 << 20,
+        restart_every: 6,
+        bad_line_every: 0,
+        ..Default::default()
+    };
+    let truth = metricsctl::generate::generate(&mut std::fs::File::create(&path).unwrap(), &options).unwrap();
+    assert!(truth.restarts > 30, "{} restarts", truth.restarts);
+    let out = metricsctl().args(["sum", "by", "route", "--format", "json"]).arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("distinguishing resource"), "{stderr}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let got: std::collections::BTreeMap<String, u64> =
+        rows.iter().map(|r| (r["route"].as_str().unwrap().to_string(), r["value"].as_u64().unwrap())).collect();
+    assert_eq!(got, truth.requests_by_route);
+}
+
+/// Two instances with their own start times writing as one process still are.
+#[test]
+fn two_writers_with_their_own_start_times_are_still_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.jsonl");
+    let mut text = String::new();
+    for export in 1..=6 {
+        for (start, per_export) in [("2025-12-16T09:00:00Z", 10), ("2025-12-16T09:30:00Z", 3)] {
+            text += &format!(
+                r#"{{"timestamp":"2025-12-16T10:00:{:02}Z","service_name":"sre","metric_name":"http_server_requests_total","metric_type":"counter","value":{},"attributes":{{"http.route":"/a"}},"start_timestamp":"{start}"}}"#,
+                export * 5,
+                export * per_export
+            );
+            text.push('\n');
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+    let out = metricsctl().arg("sum").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("distinguishing resource"), "{stderr}");
+}
