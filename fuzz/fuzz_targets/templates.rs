@@ -1,0 +1,69 @@
+//! Fuzzes the template path of the block parser: the input's lines, and lines spliced
+//! from them (one line's text around another's value), read through `parse_block` with
+//! templates learnt must give what parsing each line alone gives; reading only the
+//! newest values must give the same outcome for every line it reports.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use libfuzzer_sys::fuzz_target;
+use metricsctl::input::Block;
+use metricsctl::record::parse_line;
+use metricsctl::scan::{parse_block, ScanOptions};
+use metricsctl::template::Split;
+
+type Outcomes = BTreeMap<u64, Result<String, String>>;
+
+fn scanned(text: &str, latest_only: bool) -> Outcomes {
+    let options = ScanOptions { metrics: Default::default(), block_size: 1 << 20, latest_only };
+    let block = || Block::from_bytes(0, text.as_bytes().to_vec());
+    parse_block(&block(), &options);
+    let chunk = parse_block(&block(), &options);
+    let mut out = Outcomes::new();
+    for s in &chunk.samples {
+        let key = &chunk.series[s.series as usize].key;
+        out.insert(s.line, Ok(format!("{key:?} @{} = {:?}", s.timestamp, s.value)));
+    }
+    for b in &chunk.bad {
+        out.insert(b.line, Err(b.reason.clone()));
+    }
+    out
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let mut lines: Vec<String> =
+        text.split('\n').filter(|l| !l.contains('\r') && !l.trim().is_empty()).map(str::to_string).collect();
+    let parts: Vec<(String, String, String)> = lines
+        .iter()
+        .filter_map(|l| {
+            let s = Split::new(l.as_bytes())?;
+            let head = l.len() - s.value.len() - s.tail.len();
+            Some((
+                l[..head].to_string(),
+                String::from_utf8_lossy(s.value).into_owned(),
+                String::from_utf8_lossy(s.tail).into_owned(),
+            ))
+        })
+        .collect();
+    for (head, _, tail) in &parts {
+        for (_, value, _) in &parts {
+            lines.push(format!("{head}{value}{tail}"));
+        }
+    }
+    let joined = lines.join("\n");
+    let reference: Outcomes = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let outcome = parse_line(line).and_then(|r| {
+                metricsctl::series::make_series(&r).map(|s| format!("{:?} @{} = {:?}", s.key, r.timestamp, r.value))
+            });
+            (i as u64, outcome)
+        })
+        .collect();
+    assert_eq!(scanned(&joined, false), reference);
+    for (line, outcome) in scanned(&joined, true) {
+        assert_eq!(Some(&outcome), reference.get(&line), "line {line}");
+    }
+});
