@@ -74,3 +74,58 @@ proptest! {
         prop_assert!(counted <= lines.len() as u64);
     }
 }
+
+/// Every (line number, outcome) the parallel reader produces from `source`.
+fn outcomes_of(source: Source, block_size: usize) -> Vec<(u64, Result<String, String>)> {
+    use metricsctl::scan::{scan, ScanOptions};
+    let options = ScanOptions { metrics: Default::default(), block_size, latest_only: false };
+    let mut out = Vec::new();
+    scan(&[source], &options, |origin, chunk| {
+        for s in &chunk.samples {
+            let key = &chunk.series[s.series as usize].key;
+            out.push((origin.first_line + s.line, Ok(format!("{key:?} @{} = {:?}", s.timestamp, s.value))));
+        }
+        for b in &chunk.bad {
+            out.push((origin.first_line + b.line, Err(b.reason.clone())));
+        }
+        Ok(())
+    })
+    .unwrap();
+    out.sort();
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// A plain file, read in ranges by the parser threads themselves, gives the same
+    /// lines, numbers and outcomes as the same bytes streamed (gzip) through one reader,
+    /// whatever the block size: empty lines, CRLF, no final newline, lines longer than
+    /// a block.
+    #[test]
+    fn file_ranges_read_what_a_stream_reads(
+        lines in prop::collection::vec(prop_oneof![
+            4 => (0..VALID.len()).prop_map(|i| VALID[i].as_bytes().to_vec()),
+            2 => mutated_line(),
+            1 => Just(Vec::new()),
+            1 => (0..VALID.len()).prop_map(|i| format!("{}\r", VALID[i]).into_bytes()),
+        ], 0..30),
+        final_newline in any::<bool>(),
+        block_size in 1usize..2000,
+    ) {
+        let mut content = lines.join(&b'\n');
+        if final_newline && !content.is_empty() {
+            content.push(b'\n');
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("m.jsonl");
+        std::fs::write(&plain, &content).unwrap();
+        let gz = dir.path().join("m.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+        enc.write_all(&content).unwrap();
+        enc.finish().unwrap();
+        let from_file = outcomes_of(Source::from_arg(&plain), block_size);
+        prop_assert_eq!(&from_file, &outcomes_of(Source::from_arg(&gz), block_size));
+        prop_assert_eq!(&from_file, &outcomes_of(Source::from_arg(&plain), 1 << 20));
+    }
+}
