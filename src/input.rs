@@ -1,4 +1,5 @@
-//! Input files: opening (plain, `.gz`, stdin), ordering, and the block reader.
+//! Input files: opening (plain, `.gz`, stdin), ordering, the block reader, and the file
+//! ranges that parser threads read themselves.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};

@@ -88,6 +88,9 @@ struct LocalKey<'a> {
     resource: &'a str,
 }
 
+/// Parses one block: lines of unwanted metrics are skipped by a byte search, lines of
+/// known series by their template (timestamp and value only), the rest by a full parse
+/// that teaches this thread their template.
 pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
     let mut out = ParsedChunk { source: block.source, ..Default::default() };
     let data_start = block.data().as_ptr() as usize;
@@ -128,8 +131,7 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
                     (out.series.len() - 1) as u32
                 });
                 // Anything unexpected (a bad timestamp or value) goes the full way, for
-                // the exact reason.
-                // The lines of an export share their timestamp's text.
+                // the exact reason. The lines of an export share their timestamp's text.
                 let timestamp = if last_timestamp.0 == split.timestamp {
                     last_timestamp.1
                 } else {
