@@ -194,6 +194,11 @@ def main():
     jq_t = next((s for n, s, _ in results if n.startswith("jq")), None)
     if jq_t:
         print(f"sum by route: {jq_t / sum_time:.0f}x faster than jq (target >= 100x)")
+    for name, secs, _ in results:
+        if name in ("metricsctl quantile by route", "metricsctl to-prometheus"):
+            print(f"{name[len('metricsctl '):]}: {secs / sum_time:.2f}x the time of sum (target <= 2x)")
+    peak = max(kb for name, _, kb in results if name.startswith("metricsctl"))
+    print(f"metricsctl peak RSS: {peak / 1024:.0f} MB (target < 150 MB)")
 
     agree = all(a == truth for a in answers.values())
     print()
