@@ -101,6 +101,12 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
     let mut newest = Newest::default();
     let wants_some = !options.metrics.is_all();
     let mut last_timestamp: (&[u8], i64) = (b"", 0);
+    // Numbers this block for the templates' chunk slots (a series may then appear twice
+    // in a chunk, once by its template and once by a full parse: the engine merges them).
+    let block_number = BLOCKS_PARSED.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
     let mut local: HashMap<LocalKey<'_>, Result<u32, String>, FixedState> = HashMap::default();
     // The chunk's index of each series, by identity (templates hand out the same `Arc`).
     let mut by_pointer: HashMap<*const ChunkSeries, u32, FixedState> = HashMap::default();
@@ -121,15 +127,20 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
         }
         // A line that repeats one parsed before, but for its timestamp and value.
         if let Some(split) = Split::new(line) {
-            let handled = template::with_template(&split, |template| {
+            let handled = template::with_template(&split, |template, chunk_slot| {
                 if !options.metrics.matches(&template.metric_name) {
                     out.skipped += 1;
                     return true;
                 }
-                let series = *by_pointer.entry(Arc::as_ptr(&template.series)).or_insert_with(|| {
-                    out.series.push(Arc::clone(&template.series));
-                    (out.series.len() - 1) as u32
-                });
+                let series = match chunk_slot.get() {
+                    (block, index) if block == block_number => index,
+                    _ => {
+                        out.series.push(Arc::clone(&template.series));
+                        let index = (out.series.len() - 1) as u32;
+                        chunk_slot.set((block_number, index));
+                        index
+                    }
+                };
                 // Anything unexpected (a bad timestamp or value) goes the full way, for
                 // the exact reason. The lines of an export share their timestamp's text.
                 let timestamp = if last_timestamp.0 == split.timestamp {
@@ -240,6 +251,10 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
         newest.read_values(block.data(), &mut out);
     }
     out
+}
+
+thread_local! {
+    static BLOCKS_PARSED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// The candidate lines of a block (latest_only), and the newest of each series.

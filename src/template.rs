@@ -20,6 +20,7 @@
 //! valid from outside strings) or inside a nested object (TAIL would close one level too
 //! many), and no valid TAIL reads the same from both places.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -102,6 +103,11 @@ struct Entry {
     text: Box<[u8]>,
     middle_len: usize,
     template: Template,
+    /// The entry hit after this one last time: the lines of an export come in the same
+    /// order every time, so this predicts the next line's template without a hash.
+    next: Cell<u32>,
+    /// The block being parsed (a number per thread) and the series' index in its chunk.
+    chunk_slot: Cell<(u64, u32)>,
 }
 
 impl Entry {
@@ -110,16 +116,28 @@ impl Entry {
             && self.text.len() == split.middle.len() + split.tail.len()
             && &self.text[..self.middle_len] == split.middle
             && &self.text[self.middle_len..] == split.tail
+            // A series whose type was inferred from its value is another series when
+            // the value changes kind.
+            && (!self.template.type_inferred || self.template.value_is_object == split.value_is_object())
     }
 }
 
 /// Above this many templates (hostile input) the cache starts over.
 const TEMPLATE_LIMIT: usize = 1 << 16;
 
-#[derive(Default)]
+const NO_ENTRY: u32 = u32::MAX;
+
 struct Templates {
-    entries: usize,
-    by_hash: HashMap<u64, Vec<Entry>, FixedState>,
+    entries: Vec<Entry>,
+    by_hash: HashMap<u64, Vec<u32>, FixedState>,
+    /// The entry hit last.
+    last: Cell<u32>,
+}
+
+impl Default for Templates {
+    fn default() -> Templates {
+        Templates { entries: Vec::new(), by_hash: HashMap::default(), last: Cell::new(NO_ENTRY) }
+    }
 }
 
 thread_local! {
@@ -127,18 +145,26 @@ thread_local! {
 }
 
 /// Calls `f` with the template whose MIDDLE and TAIL the line has, if this thread
-/// learnt one.
-pub fn with_template<R>(split: &Split<'_>, f: impl FnOnce(&Template) -> R) -> Option<R> {
-    let hash = split.hash();
+/// learnt one, and the slot where the caller keeps the series' index in its chunk.
+pub fn with_template<R>(split: &Split<'_>, f: impl FnOnce(&Template, &Cell<(u64, u32)>) -> R) -> Option<R> {
     TEMPLATES.with(|t| {
         let t = t.borrow();
-        let entries = t.by_hash.get(&hash)?;
-        // A series whose type was inferred from its value is another series when the
-        // value changes kind.
-        let entry = entries.iter().find(|e| {
-            e.matches(split) && (!e.template.type_inferred || e.template.value_is_object == split.value_is_object())
-        })?;
-        Some(f(&entry.template))
+        let previous = t.entries.get(t.last.get() as usize);
+        let predicted =
+            previous.map(|p| p.next.get()).filter(|&i| t.entries.get(i as usize).is_some_and(|e| e.matches(split)));
+        let found = match predicted {
+            Some(i) => i,
+            None => {
+                let i = *t.by_hash.get(&split.hash())?.iter().find(|&&i| t.entries[i as usize].matches(split))?;
+                if let Some(p) = previous {
+                    p.next.set(i);
+                }
+                i
+            }
+        };
+        t.last.set(found);
+        let entry = &t.entries[found as usize];
+        Some(f(&entry.template, &entry.chunk_slot))
     })
 }
 
@@ -169,17 +195,28 @@ pub fn learn(line: &[u8], record: &Record<'_>, series: &Result<Arc<ChunkSeries>,
     let hash = split.hash();
     TEMPLATES.with(|t| {
         let mut t = t.borrow_mut();
-        if t.entries >= TEMPLATE_LIMIT {
+        if t.entries.len() >= TEMPLATE_LIMIT {
             *t = Templates::default();
         }
-        let entries = t.by_hash.entry(hash).or_default();
-        if entries.iter().any(|e| e.matches(&split) && e.template.value_is_object == template.value_is_object) {
+        let t = &mut *t;
+        let candidates = t.by_hash.entry(hash).or_default();
+        let known = |i: &u32| {
+            let e: &Entry = &t.entries[*i as usize];
+            e.matches(&split) && e.template.value_is_object == template.value_is_object
+        };
+        if candidates.iter().any(known) {
             return;
         }
+        candidates.push(t.entries.len() as u32);
         let mut text = Vec::with_capacity(split.middle.len() + split.tail.len());
         text.extend_from_slice(split.middle);
         text.extend_from_slice(split.tail);
-        entries.push(Entry { text: text.into_boxed_slice(), middle_len: split.middle.len(), template });
-        t.entries += 1;
+        t.entries.push(Entry {
+            text: text.into_boxed_slice(),
+            middle_len: split.middle.len(),
+            template,
+            next: Cell::new(NO_ENTRY),
+            chunk_slot: Cell::new((0, 0)),
+        });
     });
 }
