@@ -50,11 +50,13 @@ impl MetricMatcher {
         if self.exact.iter().any(|e| e.as_bytes() == name) {
             return true;
         }
-        match (&self.globs, std::str::from_utf8(name)) {
-            (Some(g), Ok(s)) => g.is_match(s),
-            (None, _) => false,
-            // Not UTF-8: let the full parse report it.
-            (Some(_), Err(_)) => true,
+        match &self.globs {
+            None => false,
+            Some(g) => match std::str::from_utf8(name) {
+                Ok(s) => g.is_match(s),
+                // Not UTF-8: let the full parse report it.
+                Err(_) => true,
+            },
         }
     }
 }

@@ -268,10 +268,11 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
 
 /// Parses the text of a line's `value` alone (the line's other fields known already),
 /// with the checks [`parse_line`] makes.
-pub fn parse_value(text: &str, metric_type: MetricType) -> Result<SampleValue, String> {
+pub fn parse_value(text: &[u8], metric_type: MetricType) -> Result<SampleValue, String> {
     if let Some(histogram) = exporter_histogram(text) {
         return checked_value(RawMetricValue::Hist(histogram), metric_type);
     }
+    let text = std::str::from_utf8(text).map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
     let raw: RawMetricValue = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
     checked_value(raw, metric_type)
 }
@@ -282,10 +283,10 @@ pub fn parse_value(text: &str, metric_type: MetricType) -> Result<SampleValue, S
 /// bytes a quantile reads. `None` for anything else, which serde then reads or rejects
 /// with its reason. Numbers are read as serde_json reads them (`float_roundtrip`: both
 /// round correctly), which `tests::exporter_histograms_read_as_serde_reads_them` checks.
-fn exporter_histogram(text: &str) -> Option<RawHistogram> {
+fn exporter_histogram(text: &[u8]) -> Option<RawHistogram> {
     let mut at = 0usize;
     let expect = |literal: &[u8], at: &mut usize| -> Option<()> {
-        text.as_bytes()[*at..].starts_with(literal).then(|| *at += literal.len())
+        text[*at..].starts_with(literal).then(|| *at += literal.len())
     };
     expect(b"{\"count\":", &mut at)?;
     let count = json_u64(text, &mut at)?;
@@ -330,29 +331,29 @@ fn exporter_histogram(text: &str) -> Option<RawHistogram> {
 
 /// Bucket bound number `index`: the same text as the last histogram's (the bounds of a
 /// layout repeat on every line) is not parsed again.
-fn bound_at(index: usize, text: &str, at: &mut usize) -> Option<f64> {
-    let start = *at;
-    let number = json_number(text, at)?;
+fn bound_at(index: usize, text: &[u8], at: &mut usize) -> Option<f64> {
     LAST_BOUND_TEXTS.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some((cached, value)) = cache.get(index) {
-            if cached.as_str() == number {
+            let rest = &text[*at..];
+            let ends_there = |b: Option<&u8>| !matches!(b, Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'));
+            if rest.starts_with(cached) && !cached.is_empty() && ends_there(rest.get(cached.len())) {
+                *at += cached.len();
                 return Some(*value);
             }
         }
-        *at = start;
+        let start = *at;
         let value = json_f64(text, at)?;
         if cache.len() <= index {
-            cache.resize(index + 1, (String::new(), f64::NAN));
+            cache.resize(index + 1, (Vec::new(), f64::NAN));
         }
-        cache[index] = (number.to_string(), value);
+        cache[index] = (text[start..*at].to_vec(), value);
         Some(value)
     })
 }
 
 /// The text of a JSON number at `at` (RFC 8259 grammar).
-fn json_number<'a>(whole: &'a str, at: &mut usize) -> Option<&'a str> {
-    let text = whole.as_bytes();
+fn json_number<'a>(text: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
     let start = *at;
     let digits = |i: &mut usize| {
         let from = *i;
@@ -388,12 +389,11 @@ fn json_number<'a>(whole: &'a str, at: &mut usize) -> Option<&'a str> {
         }
     }
     *at = i;
-    Some(&whole[start..i])
+    Some(&text[start..i])
 }
 
 /// A count: digits only (a fraction, exponent or sign is left to serde, which refuses it).
-fn json_u64(text: &str, at: &mut usize) -> Option<u64> {
-    let bytes = text.as_bytes();
+fn json_u64(bytes: &[u8], at: &mut usize) -> Option<u64> {
     let start = *at;
     let mut value = 0u64;
     let mut i = start;
@@ -409,8 +409,9 @@ fn json_u64(text: &str, at: &mut usize) -> Option<u64> {
 }
 
 /// A finite float; what serde_json would not read as one (out of range) is left to it.
-fn json_f64(text: &str, at: &mut usize) -> Option<f64> {
-    json_number(text, at)?.parse::<f64>().ok().filter(|v| v.is_finite())
+fn json_f64(text: &[u8], at: &mut usize) -> Option<f64> {
+    // ASCII by the grammar.
+    std::str::from_utf8(json_number(text, at)?).ok()?.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 fn checked_value(raw: RawMetricValue, metric_type: MetricType) -> Result<SampleValue, String> {
@@ -465,7 +466,7 @@ thread_local! {
     /// Buckets of the histogram being parsed, reused from line to line.
     static BUCKET_SCRATCH: RefCell<Vec<(f64, u64)>> = const { RefCell::new(Vec::new()) };
     /// The text of each bucket bound of the last histogram read, and its value.
-    static LAST_BOUND_TEXTS: RefCell<Vec<(String, f64)>> = const { RefCell::new(Vec::new()) };
+    static LAST_BOUND_TEXTS: RefCell<Vec<(Vec<u8>, f64)>> = const { RefCell::new(Vec::new()) };
     /// The bounds of the last histogram layout seen, shared by the samples that use it.
     static LAST_BOUNDS: RefCell<Option<Arc<[f64]>>> = const { RefCell::new(None) };
 }
@@ -831,7 +832,7 @@ mod tests {
     }
 
     fn fast_histogram(text: &str) -> Option<HistogramBits> {
-        let h = exporter_histogram(text)?;
+        let h = exporter_histogram(text.as_bytes())?;
         let buckets = BUCKET_SCRATCH.with(|b| b.borrow().iter().map(|(x, c)| (x.to_bits(), *c)).collect());
         Some((h.count, h.sum.to_bits(), h.min.map(f64::to_bits), h.max.map(f64::to_bits), buckets))
     }

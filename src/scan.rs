@@ -317,7 +317,7 @@ impl Newest {
 
 /// The value of a candidate line, or `None` after recording why the line is bad.
 fn read_value(data: &[u8], c: &Candidate, out: &mut ParsedChunk) -> Option<SampleValue> {
-    let value = std::str::from_utf8(&data[c.value.clone()]).ok().and_then(|text| parse_value(text, c.metric_type).ok());
+    let value = parse_value(&data[c.value.clone()], c.metric_type).ok();
     if value.is_some() {
         return value;
     }

@@ -82,7 +82,7 @@ impl<'a> Split<'a> {
 
     /// The value, when its text parses on its own with the checks of a full parse.
     pub fn parse_value(&self, template: &Template) -> Option<SampleValue> {
-        parse_value(std::str::from_utf8(self.value).ok()?, template.metric_type).ok()
+        parse_value(self.value, template.metric_type).ok()
     }
 }
 
