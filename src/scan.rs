@@ -54,6 +54,36 @@ pub struct ParsedChunk {
     pub skipped: u64,
 }
 
+/// What became of a line: its series, timestamp and value, or why it is bad. The
+/// reader's shortcuts are checked against a full parse in these terms (tests, fuzzing).
+pub type LineOutcome = Result<String, String>;
+
+fn sample_outcome(key: &crate::series::SeriesKey, timestamp: i64, value: &SampleValue) -> LineOutcome {
+    Ok(format!("{key:?} @{timestamp} = {value:?}"))
+}
+
+/// What a full parse of `line` alone makes of it.
+pub fn full_parse_outcome(line: &str) -> LineOutcome {
+    let record = parse_line(line)?;
+    let series = make_series(&record)?;
+    sample_outcome(&series.key, record.timestamp, &record.value)
+}
+
+impl ParsedChunk {
+    /// The outcome of each line the block reported (a sample or a bad line), by its
+    /// 0-based number in the block.
+    pub fn line_outcomes(&self) -> BTreeMap<u64, LineOutcome> {
+        let mut out = BTreeMap::new();
+        for s in &self.samples {
+            out.insert(s.line, sample_outcome(&self.series[s.series as usize].key, s.timestamp, &s.value));
+        }
+        for b in &self.bad {
+            out.insert(b.line, Err(b.reason.clone()));
+        }
+        out
+    }
+}
+
 /// What to parse.
 #[derive(Clone)]
 pub struct ScanOptions {
@@ -543,23 +573,11 @@ mod tests {
 
     use super::*;
 
-    /// What became of each line: its sample (series, timestamp, value) or its reason.
-    type Outcomes = BTreeMap<u64, Result<String, String>>;
-
-    fn sample_text(key: &crate::series::SeriesKey, timestamp: i64, value: &SampleValue) -> String {
-        format!("{key:?} @{timestamp} = {value:?}")
-    }
+    type Outcomes = BTreeMap<u64, LineOutcome>;
 
     /// Each line parsed on its own, with no template to help.
     fn reference(lines: &[String]) -> Outcomes {
-        let mut out = Outcomes::new();
-        for (i, line) in lines.iter().enumerate() {
-            let outcome = parse_line(line).and_then(|record| {
-                make_series(&record).map(|series| sample_text(&series.key, record.timestamp, &record.value))
-            });
-            out.insert(i as u64, outcome);
-        }
-        out
+        lines.iter().enumerate().map(|(i, line)| (i as u64, full_parse_outcome(line))).collect()
     }
 
     fn scanned(lines: &[String], latest_only: bool) -> Outcomes {
@@ -567,16 +585,7 @@ mod tests {
         let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
         // The first pass teaches this thread the templates; the second uses them.
         parse_block(&block(), &options);
-        let chunk = parse_block(&block(), &options);
-        let mut out = Outcomes::new();
-        for s in &chunk.samples {
-            let series = &chunk.series[s.series as usize];
-            out.insert(s.line, Ok(sample_text(&series.key, s.timestamp, &s.value)));
-        }
-        for b in &chunk.bad {
-            out.insert(b.line, Err(b.reason.clone()));
-        }
-        out
+        parse_block(&block(), &options).line_outcomes()
     }
 
     /// MIDDLE and TAIL of three series: one without a resource, one with, and one whose

@@ -85,8 +85,7 @@ fn every_exposition_of_the_expose_corpus_is_valid() {
 #[test]
 fn corpus_lines_and_splices_read_the_same_with_templates() {
     use metricsctl::input::Block;
-    use metricsctl::record::parse_line;
-    use metricsctl::scan::{parse_block, ScanOptions};
+    use metricsctl::scan::{full_parse_outcome, parse_block, ScanOptions};
     use metricsctl::template::Split;
     use std::collections::BTreeMap;
 
@@ -114,28 +113,12 @@ fn corpus_lines_and_splices_read_the_same_with_templates() {
     }
     assert!(splittable.len() > 100 && spliced > 1000, "{} splittable, {spliced} spliced", splittable.len());
 
-    let reference: BTreeMap<u64, Result<String, String>> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            let outcome = parse_line(line).and_then(|r| {
-                metricsctl::series::make_series(&r).map(|s| format!("{:?} @{} = {:?}", s.key, r.timestamp, r.value))
-            });
-            (i as u64, outcome)
-        })
-        .collect();
+    let reference: BTreeMap<u64, _> =
+        lines.iter().enumerate().map(|(i, line)| (i as u64, full_parse_outcome(line))).collect();
     let options = ScanOptions { metrics: Default::default(), block_size: 1 << 20, latest_only: false };
     let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
     parse_block(&block(), &options);
-    let chunk = parse_block(&block(), &options);
-    let mut scanned = BTreeMap::new();
-    for s in &chunk.samples {
-        let key = &chunk.series[s.series as usize].key;
-        scanned.insert(s.line, Ok(format!("{key:?} @{} = {:?}", s.timestamp, s.value)));
-    }
-    for b in &chunk.bad {
-        scanned.insert(b.line, Err(b.reason.clone()));
-    }
+    let scanned = parse_block(&block(), &options).line_outcomes();
     for (line, want) in &reference {
         assert_eq!(scanned.get(line), Some(want), "line {}: {}", line, lines[*line as usize]);
     }

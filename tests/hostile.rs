@@ -81,13 +81,7 @@ fn outcomes_of(source: Source, block_size: usize) -> Vec<(u64, Result<String, St
     let options = ScanOptions { metrics: Default::default(), block_size, latest_only: false };
     let mut out = Vec::new();
     scan(&[source], &options, |origin, chunk| {
-        for s in &chunk.samples {
-            let key = &chunk.series[s.series as usize].key;
-            out.push((origin.first_line + s.line, Ok(format!("{key:?} @{} = {:?}", s.timestamp, s.value))));
-        }
-        for b in &chunk.bad {
-            out.push((origin.first_line + b.line, Err(b.reason.clone())));
-        }
+        out.extend(chunk.line_outcomes().into_iter().map(|(line, outcome)| (origin.first_line + line, outcome)));
         Ok(())
     })
     .unwrap();

@@ -8,26 +8,16 @@ use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use metricsctl::input::Block;
-use metricsctl::record::parse_line;
-use metricsctl::scan::{parse_block, ScanOptions};
+use metricsctl::scan::{full_parse_outcome, parse_block, LineOutcome, ScanOptions};
 use metricsctl::template::Split;
 
-type Outcomes = BTreeMap<u64, Result<String, String>>;
+type Outcomes = BTreeMap<u64, LineOutcome>;
 
 fn scanned(text: &str, latest_only: bool) -> Outcomes {
     let options = ScanOptions { metrics: Default::default(), block_size: 1 << 20, latest_only };
     let block = || Block::from_bytes(0, text.as_bytes().to_vec());
     parse_block(&block(), &options);
-    let chunk = parse_block(&block(), &options);
-    let mut out = Outcomes::new();
-    for s in &chunk.samples {
-        let key = &chunk.series[s.series as usize].key;
-        out.insert(s.line, Ok(format!("{key:?} @{} = {:?}", s.timestamp, s.value)));
-    }
-    for b in &chunk.bad {
-        out.insert(b.line, Err(b.reason.clone()));
-    }
-    out
+    parse_block(&block(), &options).line_outcomes()
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -52,16 +42,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let joined = lines.join("\n");
-    let reference: Outcomes = lines
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            let outcome = parse_line(line).and_then(|r| {
-                metricsctl::series::make_series(&r).map(|s| format!("{:?} @{} = {:?}", s.key, r.timestamp, r.value))
-            });
-            (i as u64, outcome)
-        })
-        .collect();
+    let reference: Outcomes = lines.iter().enumerate().map(|(i, line)| (i as u64, full_parse_outcome(line))).collect();
     assert_eq!(scanned(&joined, false), reference);
     for (line, outcome) in scanned(&joined, true) {
         assert_eq!(Some(&outcome), reference.get(&line), "line {line}");
