@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Per-second rate per group per time step, with a sparkline')
             [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)')
             [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Follow files and serve their latest samples at /metrics for Prometheus to scrape')
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file')
@@ -117,6 +118,22 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'metricsctl;explain' {
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'Metric name, exact or glob (`http_server_*`); repeatable')
+            [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Only this route (the `http.route` attribute)')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'Only this service')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--where', '--where', [CompletionResultType]::ParameterName, 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'End of the window: RFC 3339, or a duration before the newest sample')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--baseline', '--baseline', [CompletionResultType]::ParameterName, 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail on the first bad line instead of skipping it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'metricsctl;to-prometheus' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file, then a rename)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file, then a rename)')
@@ -196,6 +213,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('rate', 'rate', [CompletionResultType]::ParameterValue, 'Per-second rate per group per time step, with a sparkline')
             [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)')
             [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Follow files and serve their latest samples at /metrics for Prometheus to scrape')
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file')
@@ -217,6 +235,9 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             break
         }
         'metricsctl;help;check' {
+            break
+        }
+        'metricsctl;help;explain' {
             break
         }
         'metricsctl;help;to-prometheus' {

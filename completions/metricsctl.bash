@@ -22,6 +22,9 @@ _metricsctl() {
             metricsctl,completions)
                 cmd="metricsctl__subcmd__completions"
                 ;;
+            metricsctl,explain)
+                cmd="metricsctl__subcmd__explain"
+                ;;
             metricsctl,help)
                 cmd="metricsctl__subcmd__help"
                 ;;
@@ -54,6 +57,9 @@ _metricsctl() {
                 ;;
             metricsctl__subcmd__help,completions)
                 cmd="metricsctl__subcmd__help__subcmd__completions"
+                ;;
+            metricsctl__subcmd__help,explain)
+                cmd="metricsctl__subcmd__help__subcmd__explain"
                 ;;
             metricsctl__subcmd__help,help)
                 cmd="metricsctl__subcmd__help__subcmd__help"
@@ -89,7 +95,7 @@ _metricsctl() {
 
     case "${cmd}" in
         metricsctl)
-            opts="-h -V --help --version tail sum rate quantile check to-prometheus serve receive load-test completions help"
+            opts="-h -V --help --version tail sum rate quantile check explain to-prometheus serve receive load-test completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,8 +144,58 @@ _metricsctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        metricsctl__subcmd__explain)
+            opts="-m -w -h --metric --route --service --where --since --until --baseline --strict --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --metric)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --route)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --where)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         metricsctl__subcmd__help)
-            opts="tail sum rate quantile check to-prometheus serve receive load-test completions help"
+            opts="tail sum rate quantile check explain to-prometheus serve receive load-test completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -167,6 +223,20 @@ _metricsctl() {
             return 0
             ;;
         metricsctl__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        metricsctl__subcmd__help__subcmd__explain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand rate 'Per-second rate per group per time step, with a sparkline'
             cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
             cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
+            cand explain 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)'
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
             cand receive 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file'
@@ -108,6 +109,21 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'metricsctl;explain'= {
+            cand -m 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --metric 'Metric name, exact or glob (`http_server_*`); repeatable'
+            cand --route 'Only this route (the `http.route` attribute)'
+            cand --service 'Only this service'
+            cand -w 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --where 'Label condition KEY=VALUE, KEY!=VALUE or KEY=~REGEX; repeatable. Keys may be short (`method` = `http.method`) or built-in (`service`, `instance`, `metric`)'
+            cand --since 'Start of the window: RFC 3339, or a duration (15m, 2h, 1d) before the newest sample'
+            cand --until 'End of the window: RFC 3339, or a duration before the newest sample'
+            cand --format 'Output format'
+            cand --baseline 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero'
+            cand --strict 'Fail on the first bad line instead of skipping it'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'metricsctl;to-prometheus'= {
             cand -o 'Write to this file (atomically: a temporary file, then a rename)'
             cand --output 'Write to this file (atomically: a temporary file, then a rename)'
@@ -182,6 +198,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand rate 'Per-second rate per group per time step, with a sparkline'
             cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
             cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
+            cand explain 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)'
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
             cand receive 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file'
@@ -198,6 +215,8 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
         &'metricsctl;help;quantile'= {
         }
         &'metricsctl;help;check'= {
+        }
+        &'metricsctl;help;explain'= {
         }
         &'metricsctl;help;to-prometheus'= {
         }

@@ -36,6 +36,9 @@ pub enum Command {
     Quantile(QuantileArgs),
     /// Validate files: bad lines, series and label cardinality, naming, restarts.
     Check(CheckArgs),
+    /// Why a total is what it is: each sample counted from zero (first, restart) with
+    /// its evidence, and each line dropped (duplicate, conflict, out of order).
+    Explain(ExplainArgs),
     /// Prometheus exposition of the latest samples (or, with --history, of every sample).
     ToPrometheus(ToPrometheusArgs),
     /// Follow files and serve their latest samples at /metrics for Prometheus to scrape.
@@ -209,6 +212,21 @@ pub struct CheckArgs {
     /// A label with more distinct values than this on one metric is a problem.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub max_label_values: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Input files (default logs/metrics.jsonl).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Input files (default logs/metrics.jsonl).

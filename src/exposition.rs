@@ -24,11 +24,12 @@ pub struct ExpositionSink {
     history: bool,
     labels: HashMap<SeriesId, Vec<(String, String)>>,
     /// Latest value per series (or the running total of delta lines), with its time.
-    current: HashMap<SeriesId, (i64, ExposedValue)>,
+    current: HashMap<SeriesId, Current>,
     processes: BTreeSet<ProcessId>,
-    /// Newest sample of each process: a cumulative series older than its process's
-    /// latest export was not in it.
+    /// Newest sample of each process, and its latest export: a cumulative series whose
+    /// latest sample is from an earlier export was not in it.
     process_newest: HashMap<ProcessId, i64>,
+    process_export: HashMap<ProcessId, u32>,
     /// Series written as deltas: the SDK leaves a delta series out of an export when it
     /// did not change, so missing from an export does not make it stale.
     delta_series: HashSet<SeriesId>,
@@ -38,6 +39,13 @@ pub struct ExpositionSink {
     sorter: Option<ExternalSorter>,
     meta: HashMap<SeriesId, (String, MetricType)>,
     pub error: Option<anyhow::Error>,
+}
+
+/// A series' latest value, with its time and its process's export.
+struct Current {
+    timestamp: i64,
+    export: u32,
+    value: ExposedValue,
 }
 
 /// When a series stops being exposed, as a scrape of its process would stop showing it.
@@ -58,6 +66,7 @@ impl ExpositionSink {
             current: HashMap::new(),
             processes: BTreeSet::new(),
             process_newest: HashMap::new(),
+            process_export: HashMap::new(),
             delta_series: HashSet::new(),
             export_times: HashMap::new(),
             sorter: history.then(|| ExternalSorter::new(DEFAULT_RUN_BYTES)),
@@ -74,15 +83,14 @@ impl ExpositionSink {
         self
     }
 
-    fn is_live(&self, id: SeriesId, process: ProcessId, timestamp: i64, newest: i64, staleness: Staleness) -> bool {
-        if timestamp < newest.saturating_sub(staleness.after_nanos) {
+    fn is_live(&self, id: SeriesId, process: ProcessId, current: &Current, newest: i64, staleness: Staleness) -> bool {
+        if current.timestamp < newest.saturating_sub(staleness.after_nanos) {
             return false;
         }
         if self.delta_series.contains(&id) {
             return true;
         }
-        let process_newest = self.process_newest.get(&process).copied().unwrap_or(timestamp);
-        timestamp >= process_newest - crate::engine::EXPORT_GAP
+        self.process_export.get(&process).is_none_or(|&latest| current.export == latest)
     }
 
     /// The exposition of the latest samples; with `staleness`, series that a scrape of
@@ -91,10 +99,11 @@ impl ExpositionSink {
         let newest = self.process_newest.values().copied().max().unwrap_or(i64::MIN);
         let mut builder = self.builder.clone();
         let mut live_processes = BTreeSet::new();
-        for (&id, (timestamp, value)) in &self.current {
+        for (&id, current) in &self.current {
             let process = catalog.series[id as usize].process;
+            let value = &current.value;
             if let Some(staleness) = staleness {
-                if !self.is_live(id, process, *timestamp, newest, staleness) {
+                if !self.is_live(id, process, current, newest, staleness) {
                     continue;
                 }
             }
@@ -190,6 +199,8 @@ impl Sink for ExpositionSink {
     fn step(&mut self, id: SeriesId, info: &SeriesInfo, step: &Step<'_>) {
         let newest = self.process_newest.entry(info.process).or_insert(step.timestamp);
         *newest = (*newest).max(step.timestamp);
+        let export = self.process_export.entry(info.process).or_insert(step.export);
+        *export = (*export).max(step.export);
         if self.history {
             let times = self.export_times.entry(info.process).or_default();
             if times.last().is_none_or(|&t| step.timestamp >= t + crate::timestamp::NANOS_PER_SEC) {
@@ -200,16 +211,16 @@ impl Sink for ExpositionSink {
             // Prometheus counters are cumulative: delta lines add up.
             (SampleValue::Num(n), StepKind::Delta) => {
                 self.delta_series.insert(id);
-                let before = match self.current.get(&id) {
-                    Some((_, ExposedValue::Num(t))) => *t,
+                let before = match self.current.get(&id).map(|c| &c.value) {
+                    Some(ExposedValue::Num(t)) => *t,
                     _ => Num::ZERO,
                 };
                 ExposedValue::Num(before.plus(*n))
             }
             (SampleValue::Hist(h), StepKind::Delta) => {
                 self.delta_series.insert(id);
-                match self.current.get(&id) {
-                    Some((_, ExposedValue::Hist(t))) => ExposedValue::Hist(add_histograms(t, h)),
+                match self.current.get(&id).map(|c| &c.value) {
+                    Some(ExposedValue::Hist(t)) => ExposedValue::Hist(add_histograms(t, h)),
                     _ => ExposedValue::Hist((**h).clone()),
                 }
             }
@@ -236,9 +247,16 @@ impl Sink for ExpositionSink {
                 }
             }
         }
-        let slot = self.current.entry(id).or_insert((step.timestamp, value.clone()));
-        if step.timestamp >= slot.0 {
-            *slot = (step.timestamp, value);
+        let current = Current { timestamp: step.timestamp, export: step.export, value };
+        match self.current.entry(id) {
+            std::collections::hash_map::Entry::Occupied(mut slot) => {
+                if step.timestamp >= slot.get().timestamp {
+                    slot.insert(current);
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(current);
+            }
         }
     }
 }

@@ -83,6 +83,7 @@ fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Rate(args) => cmd::rate::run(args, &mut out)?,
         Command::Quantile(args) => cmd::quantile::run(args, &mut out)?,
         Command::Check(args) => cmd::check::run(args, &mut out)?,
+        Command::Explain(args) => cmd::explain::run(args, &mut out)?,
         Command::LoadTest(args) => cmd::load_test::run(args, &mut out)?,
         Command::Serve(args) => cmd::serve::run(args)?,
         Command::Receive(args) => cmd::receive::run(args)?,

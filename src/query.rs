@@ -3,7 +3,10 @@
 
 use anyhow::{bail, Result};
 
-use crate::engine::{Engine, EngineOptions, SeriesId, SeriesInfo, Sink, Step};
+use crate::engine::{
+    Boundary, Dropped, Engine, EngineOptions, Grouping, LinePos, Restart, RestartReason, SeriesId, SeriesInfo, Sink,
+    Step,
+};
 use crate::filter::{Filter, Window};
 use crate::input::Source;
 use crate::output::sanitize;
@@ -33,6 +36,24 @@ pub struct QueryOptions {
     pub block_size: usize,
     /// Only the newest sample of each series is wanted (see [`ScanOptions::latest_only`]).
     pub latest_only: bool,
+    /// How exports are found, and whether duplicates are dropped: the defaults, but for
+    /// the property tests' mutation checks.
+    pub grouping: Grouping,
+    pub keep_duplicates: bool,
+}
+
+impl Default for QueryOptions {
+    fn default() -> QueryOptions {
+        QueryOptions {
+            strict: false,
+            baseline: false,
+            keep_bad: 1,
+            block_size: crate::input::BLOCK_SIZE,
+            latest_only: false,
+            grouping: Grouping::Learned,
+            keep_duplicates: false,
+        }
+    }
 }
 
 /// Applies the filter's series conditions before the command's own sink.
@@ -57,6 +78,10 @@ impl Sink for FilteredSink<'_> {
     fn step(&mut self, id: SeriesId, info: &SeriesInfo, step: &Step<'_>) {
         self.inner.step(id, info, step);
     }
+
+    fn dropped(&mut self, id: SeriesId, info: &SeriesInfo, dropped: &Dropped) {
+        self.inner.dropped(id, info, dropped);
+    }
 }
 
 /// Resolves `--since`/`--until`, relative ones against the newest sample of the input.
@@ -77,7 +102,12 @@ pub fn run(
     sink: &mut dyn Sink,
 ) -> Result<(Engine, ScanReport)> {
     let window = resolve_window(sources, filter)?;
-    let mut engine = Engine::new(EngineOptions { window, baseline: options.baseline });
+    let mut engine = Engine::new(EngineOptions {
+        window,
+        baseline: options.baseline,
+        grouping: options.grouping,
+        keep_duplicates: options.keep_duplicates,
+    });
     let mut report =
         ScanReport { lines: vec![0; sources.len()], bad: vec![BadLines::default(); sources.len()], inferred_types: 0 };
     let scan_options = ScanOptions {
@@ -129,6 +159,76 @@ pub fn warn_bad_lines(sources: &[Source], report: &ScanReport) {
     }
 }
 
+/// `file:line` of a position in the input.
+pub fn line_name(sources: &[Source], pos: LinePos) -> String {
+    format!("{}:{}", sanitize(&sources[pos.source].name), pos.line)
+}
+
+/// A series as people read it: `metric{labels}`.
+pub fn series_name(info: &SeriesInfo) -> String {
+    sanitize(&format!("{}{}", info.key.metric, crate::record::labels_text(&info.meta.labels))).into_owned()
+}
+
+/// A process as people read it: `service [resource]`.
+pub fn process_name(engine: &Engine, pid: crate::engine::ProcessId) -> String {
+    let p = &engine.catalog.processes[pid as usize];
+    let res: Vec<String> = p.meta_resource.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    sanitize(&format!("{} [{}]", p.service, res.join(" "))).into_owned()
+}
+
+fn seconds(nanos: i64) -> String {
+    let s = nanos as f64 / crate::timestamp::NANOS_PER_SEC as f64;
+    if s >= 10.0 {
+        format!("{s:.1} s")
+    } else {
+        format!("{s:.3} s")
+    }
+}
+
+/// How a restart was inferred, in words: the evidence, whether it is a guess, and how
+/// the export it was seen in began.
+pub fn restart_evidence(engine: &Engine, restart: &Restart) -> String {
+    let name = |id: SeriesId| series_name(&engine.catalog.series[id as usize]);
+    let mut text = match &restart.reason {
+        RestartReason::Decrease { series, from, to } => {
+            format!("{} decreased from {} to {}", name(*series), from, to)
+        }
+        RestartReason::StartTimestamp { series, from, to } => match from {
+            Some(from) => format!(
+                "start_timestamp of {} changed from {} to {}",
+                name(*series),
+                crate::timestamp::format_utc(*from),
+                crate::timestamp::format_utc(*to)
+            ),
+            None => {
+                format!("{} started at {}, after its previous sample", name(*series), crate::timestamp::format_utc(*to))
+            }
+        },
+        RestartReason::Vanished { missing, of, examples } => {
+            let names: Vec<String> = examples.iter().map(|&id| name(id)).collect();
+            let more = if (*missing as usize) > names.len() { ", ..." } else { "" };
+            format!("{missing} of the previous export's {of} series vanished ({}{more})", names.join(", "))
+        }
+    };
+    if matches!(restart.reason, RestartReason::Vanished { .. }) {
+        if restart.confirmed {
+            text.push_str("; confirmed later: a missing series came back lower or with a new start time");
+        } else {
+            text.push_str("; a guess: no series decreased or changed its start time");
+        }
+        match restart.began_by {
+            Boundary::Timing { silence, interval } => text.push_str(&format!(
+                "; the export began by timing alone (a line {} after the previous one, past 3/4 of the learnt interval of {})",
+                seconds(silence),
+                seconds(interval)
+            )),
+            Boundary::Gap { silence } => text.push_str(&format!("; the export began after a silence of {}", seconds(silence))),
+            Boundary::Repeat | Boundary::First => {}
+        }
+    }
+    text
+}
+
 /// Warnings about what the engine inferred that may make answers wrong.
 /// Restarts are judged from every sample: not when only the newest were read.
 pub fn warn_engine_findings(sources: &[Source], engine: &Engine, restarts: bool) {
@@ -136,20 +236,66 @@ pub fn warn_engine_findings(sources: &[Source], engine: &Engine, restarts: bool)
     if stats.out_of_order > 0 {
         let at = stats
             .first_out_of_order
-            .map(|(origin, line, _)| format!(" (first: {}:{})", sources[origin.source].name, origin.first_line + line))
+            .map(|(pos, _)| format!(" (first: {})", line_name(sources, pos)))
             .unwrap_or_default();
         eprintln!("warning: ignored {} samples older than their series' previous sample{at}", stats.out_of_order);
     }
-    let suspicious = if restarts { engine.suspicious_processes() } else { Vec::new() };
-    for pid in suspicious {
+    if stats.duplicates > 0 {
+        let at = stats
+            .first_duplicate
+            .map(|(pos, earlier)| {
+                format!(" (first: {} repeats {})", line_name(sources, pos), line_name(sources, earlier))
+            })
+            .unwrap_or_default();
+        let plural = if stats.duplicates == 1 { "" } else { "s" };
+        eprintln!("note: dropped {} duplicate sample{plural}: lines sent again{at}", stats.duplicates);
+    }
+    if stats.conflicts > 0 {
+        let at = stats
+            .first_conflict
+            .map(|(pos, earlier, _)| {
+                format!(" (first: {} against {})", line_name(sources, pos), line_name(sources, earlier))
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "warning: dropped {} conflicting sample(s): the same series and timestamp as an earlier line with another \
+             value; the earlier one was kept{at}",
+            stats.conflicts
+        );
+    }
+    for split in &stats.splits {
+        eprintln!(
+            "note: {} holds samples of {} older than those read before it: read as a separate instance \
+             (rotated files of one process do not overlap in time; set service.instance.id to tell instances apart)",
+            sanitize(&sources[split.source].name),
+            process_name(engine, split.joined)
+        );
+    }
+    if !restarts {
+        return;
+    }
+    let guesses: Vec<_> = engine.unconfirmed_restarts().collect();
+    if let Some((pid, first)) = guesses.first() {
+        let counted: u64 = guesses.iter().map(|(_, r)| r.counted_from_zero).sum();
+        eprintln!(
+            "warning: the answer assumes {} restart(s) inferred only from vanished series ({counted} series counted \
+             from zero; first: {} at {}: {}); `metricsctl explain` shows the evidence",
+            guesses.len(),
+            process_name(engine, *pid),
+            crate::timestamp::format_utc(first.timestamp),
+            restart_evidence(engine, first)
+        );
+    }
+    for pid in engine.suspicious_processes() {
         let p = &engine.catalog.processes[pid as usize];
         eprintln!(
-            "warning: {} restarts in {} exports of service {:?} with resource {{{}}}: several instances \
-             probably write without a distinguishing resource (set service.instance.id); totals may be too high",
-            engine.processes[pid as usize].restarts.len(),
-            engine.processes[pid as usize].exports,
+            "warning: the series of service {:?} with resource {{{}}} take turns between two levels or hold two \
+             values at one time ({} times in {} exports): several instances probably write without a \
+             distinguishing resource (set service.instance.id); their totals cannot be exact",
             sanitize(&p.service),
-            sanitize(p.resource.trim_end_matches(','))
+            sanitize(p.resource.trim_end_matches(',')),
+            engine.processes[pid as usize].oscillations + engine.processes[pid as usize].conflicts,
+            engine.processes[pid as usize].exports
         );
     }
 }

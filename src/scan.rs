@@ -52,6 +52,9 @@ pub struct ParsedChunk {
     /// Valid lines of metrics the query does not want (not parsed when the byte
     /// pre-check could tell).
     pub skipped: u64,
+    /// Only the newest sample of each series was read ([`ScanOptions::latest_only`]): the
+    /// spacing of the samples says nothing about the export interval.
+    pub latest_only: bool,
 }
 
 /// What became of a line: its series, timestamp and value, or why it is bad. The
@@ -122,7 +125,7 @@ struct LocalKey<'a> {
 /// known series by their template (timestamp and value only), the rest by a full parse
 /// that teaches this thread their template.
 pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
-    let mut out = ParsedChunk { source: block.source, ..Default::default() };
+    let mut out = ParsedChunk { source: block.source, latest_only: options.latest_only, ..Default::default() };
     let data_start = block.data().as_ptr() as usize;
     let offsets = |part: &[u8]| {
         let start = part.as_ptr() as usize - data_start;

@@ -186,6 +186,23 @@ pub fn format_millis_with_offset(nanos: i64, offset_secs: i64) -> String {
     )
 }
 
+/// A duration for people: `10s`, `1.5s`, `250ms`, `2m30s` (to the millisecond).
+pub fn format_duration(nanos: i64) -> String {
+    let millis = (nanos as f64 / 1e6).round() as i64;
+    if millis.abs() < 1000 {
+        return format!("{millis}ms");
+    }
+    let (secs, ms) = (millis / 1000, millis % 1000);
+    let frac = if ms == 0 { String::new() } else { format!(".{ms:03}").trim_end_matches('0').to_string() };
+    if secs < 60 {
+        format!("{secs}{frac}s")
+    } else if secs < 3600 {
+        format!("{}m{}{frac}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h{}m{}{frac}s", secs / 3600, secs / 60 % 60, secs % 60)
+    }
+}
+
 /// Parses durations such as `10s`, `1m30s`, `2h`, `1d`, `1w`, `250ms`.
 pub fn parse_duration(text: &str) -> Result<i64> {
     let t = text.trim();
@@ -260,6 +277,16 @@ impl TimeArg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_for_people_read_back() {
+        for (nanos, text) in
+            [(250_000_000, "250ms"), (10_000_000_000, "10s"), (1_500_000_000, "1.5s"), (150_000_000_000, "2m30s")]
+        {
+            assert_eq!(format_duration(nanos), text);
+            assert_eq!(parse_duration(text).unwrap(), nanos);
+        }
+    }
 
     #[test]
     fn parses_every_offset_form_to_the_same_instant() {

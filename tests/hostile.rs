@@ -23,7 +23,7 @@ fn bad_lines_of(content: &[u8], block_size: usize) -> u64 {
     f.write_all(content).unwrap();
     let sources = vec![Source::from_arg(f.path())];
     let filter = FilterArgs { metric: vec!["*".into()], ..FilterArgs::default() }.build(None).unwrap();
-    let options = QueryOptions { strict: false, baseline: false, keep_bad: 100, block_size, latest_only: false };
+    let options = QueryOptions { keep_bad: 100, block_size, ..QueryOptions::default() };
     let mut sink = SumSink::new(vec![]);
     let (_, report) = query::run(&sources, &filter, &options, &mut sink).expect("no error on bad input");
     report.bad[0].count

@@ -191,7 +191,7 @@ fn simulate(s: &Scenario) -> Simulated {
 fn metricsctl_sum_by_route(path: &std::path::Path, block_size: usize) -> BTreeMap<String, u64> {
     let sources = vec![Source::from_arg(path)];
     let filter = FilterArgs::default().build(Some("http_server_requests_total")).unwrap();
-    let options = QueryOptions { strict: true, baseline: false, keep_bad: 1, block_size, latest_only: false };
+    let options = QueryOptions { strict: true, block_size, ..QueryOptions::default() };
     let mut sink = SumSink::new(vec!["route".into()]);
     query::run(&sources, &filter, &options, &mut sink).unwrap();
     sink.grouper.finish().unwrap();

@@ -9,11 +9,11 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::CheckArgs;
-use crate::engine::{Engine, RestartReason, SeriesId, SeriesInfo, Sink, Step};
+use crate::engine::{Engine, SeriesId, SeriesInfo, Sink, Step};
 use crate::filter::Filter;
 use crate::input::{sources, Source};
 use crate::output::{sanitize, Cell, Format, Table, Terminal};
-use crate::query::{self, QueryOptions, ScanReport};
+use crate::query::{self, line_name, process_name, restart_evidence, QueryOptions, ScanReport};
 use crate::record::{AttrValue, MetricType};
 use crate::timestamp::format_utc;
 
@@ -82,13 +82,7 @@ pub fn naming_problems(name: &str, metric_type: MetricType) -> Vec<String> {
 
 pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let sources = sources(&args.files)?;
-    let options = QueryOptions {
-        strict: false,
-        baseline: false,
-        keep_bad: SHOWN_BAD_LINES,
-        block_size: crate::input::BLOCK_SIZE,
-        latest_only: false,
-    };
+    let options = QueryOptions { keep_bad: SHOWN_BAD_LINES, ..QueryOptions::default() };
     let (engine, report) = query::run(&sources, &Filter::default(), &options, &mut Everything)?;
 
     let mut metrics: BTreeMap<(String, MetricType), MetricReport> = BTreeMap::new();
@@ -143,17 +137,57 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
             problems.push(format!("metric {} appears with several types: {}", sanitize(name), t.join(", ")));
         }
     }
-    if engine.stats.out_of_order > 0 {
-        problems.push(format!("{} sample(s) older than their series' previous sample", engine.stats.out_of_order));
+    let stats = &engine.stats;
+    if stats.out_of_order > 0 {
+        problems.push(format!("{} sample(s) older than their series' previous sample", stats.out_of_order));
+    }
+    if stats.conflicts > 0 {
+        let first = stats
+            .first_conflict
+            .map(|(pos, earlier, _)| {
+                format!(" (first: {} against {})", line_name(&sources, pos), line_name(&sources, earlier))
+            })
+            .unwrap_or_default();
+        problems.push(format!(
+            "{} conflicting sample(s): the same series and timestamp as an earlier line with another value{first}",
+            stats.conflicts
+        ));
+    }
+    if stats.duplicates > 0 {
+        let first = stats
+            .first_duplicate
+            .map(|(pos, earlier)| {
+                format!(" (first: {} repeats {})", line_name(&sources, pos), line_name(&sources, earlier))
+            })
+            .unwrap_or_default();
+        notes.push(format!("dropped {} duplicate sample(s): lines sent again{first}", stats.duplicates));
+    }
+    for split in &stats.splits {
+        notes.push(format!(
+            "{} holds samples of {} older than those read before it: read as a separate instance",
+            sanitize(&sources[split.source].name),
+            process_name(&engine, split.joined)
+        ));
+    }
+    let guesses: Vec<_> =
+        engine.processes.iter().flat_map(|p| p.restarts.iter()).filter(|r| !r.confirmed && r.resets > 0).collect();
+    if !guesses.is_empty() {
+        problems.push(format!(
+            "{} restart(s) inferred only from vanished series and never confirmed: {} series were counted from zero \
+             there on a guess (`metricsctl explain` shows each)",
+            guesses.len(),
+            guesses.iter().map(|r| r.resets).sum::<u64>()
+        ));
     }
     for pid in engine.suspicious_processes() {
         let p = &engine.catalog.processes[pid as usize];
         problems.push(format!(
-            "service {} with resource {{{}}}: {} restarts in {} exports; several instances probably share this \
-             resource (set service.instance.id), so their series cannot be told apart",
+            "service {} with resource {{{}}}: its series took turns between two levels or held two values at one \
+             time {} times in {} exports; several instances probably share this resource (set \
+             service.instance.id), so their series cannot be told apart",
             sanitize(&p.service),
             sanitize(p.resource.trim_end_matches(',')),
-            engine.processes[pid as usize].restarts.len(),
+            engine.processes[pid as usize].oscillations + engine.processes[pid as usize].conflicts,
             engine.processes[pid as usize].exports
         ));
     }
@@ -170,28 +204,6 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
         Format::Table | Format::Csv => write_text(out, term, &sources, &report, &engine, &metrics, &problems, &notes)?,
     }
     Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-fn restart_text(engine: &Engine, reason: &RestartReason) -> String {
-    match reason {
-        RestartReason::Decrease { series } => {
-            format!("{} decreased", series_name(&engine.catalog.series[*series as usize]))
-        }
-        RestartReason::StartTimestamp { series } => {
-            format!("start_timestamp of {} changed", series_name(&engine.catalog.series[*series as usize]))
-        }
-        RestartReason::Vanished { count } => format!("{count} series vanished"),
-    }
-}
-
-fn series_name(s: &SeriesInfo) -> String {
-    sanitize(&format!("{}{}", s.key.metric, crate::record::labels_text(&s.meta.labels))).into_owned()
-}
-
-fn process_name(engine: &Engine, pid: usize) -> String {
-    let p = &engine.catalog.processes[pid];
-    let res: Vec<String> = p.meta_resource.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    sanitize(&format!("{} [{}]", p.service, res.join(" "))).into_owned()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -240,10 +252,17 @@ fn write_text(
     t.write(Format::Table, term, out)?;
     writeln!(out, "\nprocesses: {}", engine.catalog.processes.len())?;
     for (pid, p) in engine.processes.iter().enumerate() {
-        write!(out, "  {}: {} exports, {} restart(s)", process_name(engine, pid), p.exports, p.restarts.len())?;
-        writeln!(out)?;
+        let interval =
+            p.interval.map(|i| format!(", interval {}", crate::timestamp::format_duration(i))).unwrap_or_default();
+        writeln!(
+            out,
+            "  {}: {} exports{interval}, {} restart(s)",
+            process_name(engine, pid as u32),
+            p.exports,
+            p.restarts.len()
+        )?;
         for r in p.restarts.iter().take(10) {
-            writeln!(out, "    restart at {}: {}", format_utc(r.timestamp), restart_text(engine, &r.reason))?;
+            writeln!(out, "    restart at {}: {}", format_utc(r.timestamp), restart_evidence(engine, r))?;
         }
         if p.restarts.len() > 10 {
             writeln!(out, "    ... {} more", p.restarts.len() - 10)?;
@@ -306,7 +325,13 @@ fn write_json(
                 "service": info.service,
                 "resource": info.meta_resource.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<serde_json::Map<_, _>>(),
                 "exports": p.exports,
-                "restarts": p.restarts.iter().map(|r| json!({"time": format_utc(r.timestamp), "reason": restart_text(engine, &r.reason)})).collect::<Vec<_>>(),
+                "interval_seconds": p.interval.map(|i| i as f64 / crate::timestamp::NANOS_PER_SEC as f64),
+                "restarts": p.restarts.iter().map(|r| json!({
+                    "time": format_utc(r.timestamp),
+                    "evidence": crate::cmd::explain::reason_kind(&r.reason),
+                    "confirmed": r.confirmed,
+                    "reason": restart_evidence(engine, r),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();

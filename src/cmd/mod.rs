@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod completions;
+pub mod explain;
 pub mod load_test;
 pub mod quantile;
 pub mod rate;
@@ -145,13 +146,7 @@ impl QueryInput {
         Ok(QueryInput {
             sources: sources(files)?,
             filter,
-            options: QueryOptions {
-                strict,
-                baseline,
-                keep_bad: 1,
-                block_size: crate::input::BLOCK_SIZE,
-                latest_only: false,
-            },
+            options: QueryOptions { strict, baseline, ..QueryOptions::default() },
         })
     }
 
