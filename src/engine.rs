@@ -405,9 +405,10 @@ pub struct ProcessState {
     export_last_timestamp: i64,
     /// When the pending export was due by the process's schedule.
     schedule: i64,
-    has_schedule: bool,
-    /// Consecutive exports that began late (a second one moves the schedule).
-    late_starts: u32,
+    /// A time the process's exports are due at (modulo the interval).
+    phase: Option<i64>,
+    /// How late the previous export began, when it did.
+    late_by: Option<i64>,
     began_by: Boundary,
     /// Pending series that were in the previous export.
     continuing: u32,
@@ -459,9 +460,7 @@ impl ProcessState {
             self.spacings[self.spacing_next] = spacing;
         }
         self.spacing_next = (self.spacing_next + 1) % SPACINGS;
-        let mut sorted = self.spacings.clone();
-        sorted.sort_unstable();
-        self.interval = Some(sorted[sorted.len() / 2]);
+        self.interval = estimate_interval(&mut self.spacings.clone());
     }
 
     /// When the pending export's time is up, if the interval is known.
@@ -774,11 +773,14 @@ impl Engine {
         }
         process.bootstrapped = true;
         let mut spacings = std::mem::take(&mut process.bootstrap_spacings);
-        if !spacings.is_empty() {
-            // The lower median: a series missing from an export (a restart) doubles its
-            // spacing, a pause shortens or lengthens it.
-            spacings.sort_unstable();
-            process.record_spacing(spacings[(spacings.len() - 1) / 2]);
+        let lines: Vec<(SeriesId, i64)> = process.bootstrap.iter().map(|p| (p.id, p.sample.timestamp)).collect();
+        if let Some((interval, phase)) = fit_schedule(&lines, &mut spacings) {
+            // As many times as the running estimate holds: one disturbed export later
+            // does not outvote what the first lines showed.
+            for _ in 0..SPACINGS {
+                process.record_spacing(interval);
+            }
+            process.phase = Some(phase);
         }
         for p in std::mem::take(&mut process.bootstrap) {
             self.group(pid, p, sink);
@@ -842,24 +844,28 @@ impl Engine {
         process.began_by = began_by;
         process.continuing = 0;
         process.bad_lines_at_export_start = bad_lines_seen;
-        process.schedule = match process.interval.filter(|&i| i > 0 && process.has_schedule) {
-            Some(interval) => {
-                let periods = ((first - process.schedule + interval / 2) / interval).max(1);
-                let due = process.schedule.saturating_add(periods.saturating_mul(interval));
-                let late = first - due;
-                // A first line late by a pause keeps the schedule; two late exports in
-                // a row mean the schedule moved.
-                if late > interval / 10 && process.late_starts == 0 {
-                    process.late_starts = 1;
-                    due
-                } else {
-                    process.late_starts = 0;
+        process.schedule = match (process.interval, process.phase) {
+            (Some(interval), Some(phase)) if interval > 0 => {
+                let late = (first - phase).rem_euclid(interval);
+                let same_lateness = process.late_by.is_some_and(|before| (before - late).abs() < interval / 20);
+                if late < interval / 10 || late >= interval / 2 || same_lateness {
+                    // On time (the schedule drifts with it), or earlier than the
+                    // schedule allows, or late by the same amount twice: the schedule
+                    // is this export's start.
+                    process.phase = Some(first);
+                    process.late_by = None;
                     first
+                } else {
+                    // A first line late by a pause keeps the schedule.
+                    process.late_by = Some(late);
+                    first - late
                 }
             }
-            None => first,
+            _ => {
+                process.phase = Some(first);
+                first
+            }
         };
-        process.has_schedule = true;
     }
 
     fn add_pending(&mut self, pid: ProcessId, pending: Pending) {
@@ -1169,6 +1175,137 @@ impl Engine {
     }
 }
 
+/// The export interval that spacings of samples show. Most spacings are the interval
+/// to within milliseconds; a pause before a line lengthens one spacing and shortens the
+/// next, a skipped export doubles one. So: the most common spacing (to within 2%, the
+/// shortest of equally common ones) when at least a third of them agree, else the lower
+/// median.
+fn estimate_interval(spacings: &mut [i64]) -> Option<i64> {
+    if spacings.is_empty() {
+        return None;
+    }
+    spacings.sort_unstable();
+    let (mut best_start, mut best_len) = (0, 0);
+    let mut start = 0;
+    for end in 0..spacings.len() {
+        while spacings[end] - spacings[start] > (spacings[start] / 50).max(NANOS_PER_SEC / 1000) {
+            start += 1;
+        }
+        if end + 1 - start > best_len {
+            (best_start, best_len) = (start, end + 1 - start);
+        }
+    }
+    if best_len * 3 >= spacings.len() {
+        Some(spacings[best_start + (best_len - 1) / 2])
+    } else {
+        Some(spacings[(spacings.len() - 1) / 2])
+    }
+}
+
+/// The interval and due time that explain a process's first lines best. The candidates
+/// are the common spacings of its series' samples; each is judged by what it makes of
+/// the lines: a series twice in one export, or a line later than half an interval after
+/// its export was due, cannot be; a series missing from an export can, but only at a
+/// restart, so the fewer the better; then lines come soon after their export is due, so
+/// the smaller their mean delay the better. The last tie goes to the spacing seen most
+/// often.
+fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<(i64, i64)> {
+    if spacings.is_empty() {
+        return None;
+    }
+    spacings.sort_unstable();
+    // Clusters of spacings within 2% of each other: (support, representative).
+    let mut candidates: Vec<(usize, i64)> = Vec::new();
+    let mut start = 0;
+    while start < spacings.len() {
+        let tolerance = (spacings[start] / 50).max(NANOS_PER_SEC / 1000);
+        let end =
+            (start..spacings.len()).find(|&i| spacings[i] - spacings[start] > tolerance).unwrap_or(spacings.len());
+        candidates.push((end - start, spacings[start + (end - start - 1) / 2]));
+        start = end;
+    }
+    candidates.sort_by_key(|&(support, interval)| (std::cmp::Reverse(support), interval));
+    candidates.truncate(8);
+    // A pause lengthens one spacing and shortens the next: over a series' samples the
+    // spacings average to the interval.
+    let mut by_series: Vec<(SeriesId, i64)> = lines.to_vec();
+    by_series.sort_unstable();
+    let mut i = 0;
+    while i < by_series.len() {
+        let id = by_series[i].0;
+        let end = (i..by_series.len()).find(|&j| by_series[j].0 != id).unwrap_or(by_series.len());
+        if end - i >= 3 {
+            let span = by_series[end - 1].1 - by_series[i].1;
+            candidates.push((0, span / (end - i - 1) as i64));
+        }
+        i = end;
+    }
+    candidates.retain(|&(_, interval)| interval > 0);
+    candidates.truncate(16);
+    let mut times: Vec<i64> = Vec::with_capacity(lines.len());
+    let mut exports: Vec<(SeriesId, i64)> = Vec::with_capacity(lines.len());
+    // (impossible lines, missing series, mean delay, rank), interval, phase
+    type Fit = ((u64, u64, i64, usize), i64, i64);
+    let mut best: Option<Fit> = None;
+    for (rank, &(_, interval)) in candidates.iter().enumerate() {
+        times.clear();
+        times.extend(lines.iter().map(|&(_, t)| t));
+        let Some(phase) = estimate_phase(&mut times, interval) else { continue };
+        let mut impossible = 0u64;
+        let mut delays = 0i128;
+        exports.clear();
+        for &(id, t) in lines {
+            let delay = (t - phase).rem_euclid(interval);
+            if delay >= interval / 2 {
+                impossible += 1;
+            }
+            delays += i128::from(delay);
+            exports.push((id, (t - phase).div_euclid(interval)));
+        }
+        exports.sort_unstable();
+        let mut missing = 0u64;
+        for pair in exports.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                match pair[1].1 - pair[0].1 {
+                    0 => impossible += 1,
+                    gap => missing += (gap - 1) as u64,
+                }
+            }
+        }
+        // Lines are written soon after their export is due: the mean delay, in
+        // thousandths of the interval.
+        let delay = (delays * 1000 / (i128::from(interval) * lines.len().max(1) as i128)) as i64;
+        let score = (impossible, missing, delay, rank);
+        if best.is_none_or(|(b, ..)| score < b) {
+            best = Some((score, interval, phase));
+        }
+    }
+    best.map(|(_, interval, phase)| (interval, phase))
+}
+
+/// When exports are due, modulo `interval`, from the times of their lines. Lines are
+/// written at or after their export's due time, by up to half an interval (pauses),
+/// never before: on the circle of times modulo the interval they fill one arc, and the
+/// widest empty arc ends where exports are due.
+fn estimate_phase(times: &mut [i64], interval: i64) -> Option<i64> {
+    if times.is_empty() || interval <= 0 {
+        return None;
+    }
+    for t in times.iter_mut() {
+        *t = t.rem_euclid(interval);
+    }
+    times.sort_unstable();
+    let mut due = times[0];
+    let mut widest = times[0] + interval - times[times.len() - 1];
+    for pair in times.windows(2) {
+        if pair[1] - pair[0] > widest {
+            widest = pair[1] - pair[0];
+            due = pair[1];
+        }
+    }
+    Some(due)
+}
+
 /// Updates a series' swing and says whether it just took another turn: down, back at or
 /// above the level before, then down again to at or above the level after the first
 /// drop, in consecutive exports; or its start time back to the one before the last
@@ -1266,15 +1403,29 @@ mod tests {
     }
 
     #[test]
-    fn the_interval_is_the_median_of_recent_spacings() {
+    fn the_interval_is_the_most_common_spacing() {
+        let s = NANOS_PER_SEC;
         let mut p = ProcessState::default();
-        for s in [10, 10, 5, 15, 10, 30, 10] {
-            p.record_spacing(s);
+        for spacing in [10 * s, 10 * s + 3_000_000, 5 * s, 15 * s, 10 * s, 30 * s, 10 * s - 2_000_000] {
+            p.record_spacing(spacing);
         }
-        assert_eq!(p.interval, Some(10));
+        assert_eq!(p.interval, Some(10 * s));
         for _ in 0..SPACINGS {
-            p.record_spacing(20);
+            p.record_spacing(20 * s);
         }
-        assert_eq!(p.interval, Some(20));
+        assert_eq!(p.interval, Some(20 * s));
+        // Pauses everywhere: no spacing is common, the lower median is taken.
+        assert_eq!(estimate_interval(&mut [7 * s, 13 * s, 12 * s, 8 * s]), Some(8 * s));
+    }
+
+    #[test]
+    fn exports_are_due_where_the_widest_gap_in_their_times_ends() {
+        let s = NANOS_PER_SEC;
+        // Due at :05 every 10 s; one export paused 4 s, lines a few ms apart.
+        let mut times = [105 * s + 4 * s, 115 * s, 115 * s + 3_000_000, 125 * s, 125 * s + 3_000_000];
+        assert_eq!(estimate_phase(&mut times, 10 * s), Some(5 * s));
+        // Due at :09.9: the occupied arc wraps around the multiple of the interval.
+        let mut times = [99 * s + 900_000_000, 110 * s + 100_000_000, 119 * s + 900_000_000];
+        assert_eq!(estimate_phase(&mut times, 10 * s), Some(9 * s + 900_000_000));
     }
 }

@@ -285,17 +285,18 @@ impl LiveExposition {
     }
 
     /// Feeds whole lines of `source`; returns its bad lines with their 1-based numbers.
+    /// The exports they complete are exposed at once; one still being written is not,
+    /// until it is complete or its time is up (see [`Engine::flush_settled`]).
     pub fn feed(&mut self, source: usize, bytes: Vec<u8>) -> Vec<(u64, String)> {
         let block = Block::from_bytes(source, bytes);
         let chunk = parse_block(&block, &self.options);
         let bad = self.apply(chunk);
-        // What was fed is complete: a scrape must see it now, not after the next export.
-        self.finish();
+        self.settle();
         bad
     }
 
     /// Applies a block parsed elsewhere (the parallel reader), the next of its source;
-    /// returns its bad lines with their 1-based numbers. Call `finish` after the last.
+    /// returns its bad lines with their 1-based numbers.
     pub fn apply(&mut self, chunk: ParsedChunk) -> Vec<(u64, String)> {
         let source = chunk.source;
         if self.lines.len() <= source {
@@ -308,7 +309,16 @@ impl LiveExposition {
         bad
     }
 
-    /// Completes what was applied: the pending exports are handed out.
+    /// Exposes the pending exports that are complete, or whose time is up by the wall
+    /// clock (a file that is no longer written shows all it holds).
+    pub fn settle(&mut self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(i64::MAX, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        self.engine.flush_settled(now, &mut self.sink);
+    }
+
+    /// Exposes everything fed, a pending export included (one complete collection).
     pub fn finish(&mut self) {
         self.engine.finish(&mut self.sink);
     }

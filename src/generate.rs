@@ -8,6 +8,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
+use crate::disturb::Rng;
 use crate::timestamp::NANOS_PER_SEC;
 
 #[derive(Debug, Clone)]
@@ -68,28 +69,6 @@ const GRPC_METHODS: &[(&str, &str)] =
     &[("orders.OrderService", "GetOrder"), ("orders.OrderService", "ListOrders"), ("users.UserService", "GetUser")];
 const DURATION_BOUNDS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
 const SIZE_BOUNDS: &[f64] = &[100.0, 1000.0, 10_000.0, 100_000.0, 1_000_000.0];
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: plenty for synthetic traffic.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-}
 
 #[derive(Clone, Default)]
 struct Hist {

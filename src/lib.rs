@@ -16,6 +16,7 @@
 pub mod backwards;
 pub mod cli;
 pub mod cmd;
+pub mod disturb;
 pub mod engine;
 pub mod exposition;
 pub mod filter;

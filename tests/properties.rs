@@ -1,11 +1,15 @@
 //! Property tests of the semantics (SPEC section 3): totals are exact across restarts,
-//! whatever the block boundaries of the parallel reader.
+//! whatever the block boundaries of the parallel reader, and whatever real exports and
+//! log pipelines do to the lines (pauses, per-line timestamps, shuffled data points,
+//! interleaved processes, runs of lines sent twice: `metricsctl::disturb`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use metricsctl::cli::FilterArgs;
 use metricsctl::cmd::sum::{SumSink, Total};
+use metricsctl::disturb::{Disturbance, Disturber, Export};
+use metricsctl::engine::{Grouping, FIXED_EXPORT_GAP};
 use metricsctl::input::Source;
 use metricsctl::query::{self, QueryOptions};
 use metricsctl::record::Num;
@@ -32,9 +36,28 @@ struct Scenario {
     shuffle_seed: u64,
     /// Milliseconds between exports: as the seed's 10 s, or sub-second as in tests.
     interval_ms: i64,
+    disturbance: Disturbance,
+}
+
+fn disturbance() -> impl Strategy<Value = Disturbance> {
+    (any::<bool>(), any::<bool>(), 0.0f64..0.5, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(per_line, pauses, max_pause, shuffle, interleave, resend)| Disturbance {
+            line_spacing: if per_line { 2_000_000 } else { 0 },
+            pause_chance: if pauses { 0.1 } else { 0.0 },
+            max_pause,
+            shuffle,
+            interleave,
+            resend_chance: if resend { 0.08 } else { 0.0 },
+            max_resend: 20,
+        },
+    )
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
+    scenario_with(prop_oneof![1 => Just(Disturbance::default()), 1 => Just(Disturbance::all()), 3 => disturbance()])
+}
+
+fn scenario_with(disturbances: impl Strategy<Value = Disturbance>) -> impl Strategy<Value = Scenario> {
     (
         1usize..=3,
         1usize..=4,
@@ -43,8 +66,9 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         32usize..2048,
         any::<u64>(),
         prop_oneof![Just(10_000i64), Just(300i64), Just(10i64)],
+        disturbances,
     )
-        .prop_flat_map(|(processes, routes, ticks, start_timestamps, block_size, shuffle_seed, interval_ms)| {
+        .prop_flat_map(|(processes, routes, ticks, start_timestamps, block_size, shuffle_seed, interval_ms, d)| {
             let interval = (
                 prop::bool::weighted(0.12),
                 prop::collection::vec(prop_oneof![3 => Just(0u8), 2 => 1u8..4, 1 => 4u8..40], routes),
@@ -58,6 +82,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 block_size,
                 shuffle_seed,
                 interval_ms,
+                // Lines 2 ms apart do not fit in exports 10 ms apart.
+                disturbance: Disturbance { line_spacing: if interval_ms < 100 { 0 } else { d.line_spacing }, ..d },
             })
         })
 }
@@ -102,7 +128,10 @@ fn simulate(s: &Scenario) -> Simulated {
     let mut start = vec![-5_000i64; s.processes];
     let mut visible = true;
     let mut rng = s.shuffle_seed | 1;
+    let mut disturber = Disturber::new(s.disturbance, s.shuffle_seed);
+    let mut bytes = Vec::new();
     for (tick, intervals) in s.ticks.iter().enumerate() {
+        let mut tick_exports = Vec::new();
         let now_ms = tick as i64 * s.interval_ms;
         let now = BASE_SECS + now_ms.div_euclid(1000);
         let now_frac = now_ms.rem_euclid(1000);
@@ -179,19 +208,22 @@ fn simulate(s: &Scenario) -> Simulated {
             for i in (1..export_lines.len()).rev() {
                 export_lines.swap(i, (next(&mut rng) % (i as u64 + 1)) as usize);
             }
-            for line in export_lines {
-                out.push_str(&line);
-                out.push('\n');
-            }
+            let scheduled = (BASE_SECS * 1000 + now_ms + p as i64) * 1_000_000;
+            tick_exports.push((p, Export { scheduled, interval: s.interval_ms * 1_000_000, lines: export_lines }));
         }
+        disturber.write_tick(tick_exports, &mut bytes);
     }
+    out.push_str(std::str::from_utf8(&bytes).unwrap());
     Simulated { file: out, expected, restarts_visible: visible }
 }
 
 fn metricsctl_sum_by_route(path: &std::path::Path, block_size: usize) -> BTreeMap<String, u64> {
+    sum_by_route_with(path, QueryOptions { strict: true, block_size, ..QueryOptions::default() })
+}
+
+fn sum_by_route_with(path: &std::path::Path, options: QueryOptions) -> BTreeMap<String, u64> {
     let sources = vec![Source::from_arg(path)];
     let filter = FilterArgs::default().build(Some("http_server_requests_total")).unwrap();
-    let options = QueryOptions { strict: true, block_size, ..QueryOptions::default() };
     let mut sink = SumSink::new(vec!["route".into()]);
     query::run(&sources, &filter, &options, &mut sink).unwrap();
     sink.grouper.finish().unwrap();
@@ -208,7 +240,11 @@ fn metricsctl_sum_by_route(path: &std::path::Path, block_size: usize) -> BTreeMa
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, max_global_rejects: 20_000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(300),
+        max_global_rejects: 200_000,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn sum_equals_the_requests_exported(s in scenario()) {
@@ -236,6 +272,7 @@ fn a_restart_invisible_in_one_series_is_seen_through_the_others() {
         block_size: 0,
         shuffle_seed: 7,
         interval_ms: 10_000,
+        disturbance: Disturbance::default(),
     };
     let sim = simulate(&s);
     assert!(sim.restarts_visible);
@@ -246,4 +283,54 @@ fn a_restart_invisible_in_one_series_is_seen_through_the_others() {
         assert_eq!(got.get("/api/v1/users"), Some(&4), "block size {block_size}");
         assert_eq!(got.get("/api/v1/orders"), Some(&13), "block size {block_size}");
     }
+}
+
+/// How many of `cases` disturbed scenarios (exports 10 s apart, restarts visible) a
+/// variant of the reader gets wrong.
+fn wrong_answers(cases: u32, options: impl Fn(usize) -> QueryOptions) -> (u32, u32) {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+    let strategy = scenario_with(Just(Disturbance::all()));
+    let mut runner =
+        TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(Config::default().rng_algorithm));
+    let (mut tried, mut wrong) = (0, 0);
+    while tried < cases {
+        let s = strategy.new_tree(&mut runner).unwrap().current();
+        let sim = simulate(&s);
+        if s.interval_ms != 10_000 || !sim.restarts_visible {
+            continue;
+        }
+        tried += 1;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(sim.file.as_bytes()).unwrap();
+        let got = sum_by_route_with(f.path(), options(s.block_size));
+        if got != sim.expected {
+            if std::env::var_os("SHOW_WRONG").is_some() {
+                std::fs::write(format!("/tmp/wrong-{wrong}.jsonl"), &sim.file).unwrap();
+                eprintln!("{s:?}\ngot {got:?}\nexpected {:?}", sim.expected);
+            }
+            wrong += 1;
+        }
+    }
+    (tried, wrong)
+}
+
+/// Mutation check: the property test above can tell the rules that hold from the ones
+/// that do not. A fixed 100 ms gap between exports, or applying lines sent twice, gets
+/// disturbed files wrong; the reader as it is gets every one right.
+#[test]
+fn the_property_fails_for_a_fixed_gap_and_for_kept_duplicates() {
+    let exact = |block_size| QueryOptions { block_size, ..QueryOptions::default() };
+    let (tried, wrong) = wrong_answers(std::env::var("CASES").map_or(60, |c| c.parse().unwrap()), exact);
+    assert_eq!(wrong, 0, "the reader got {wrong} of {tried} disturbed files wrong");
+    let fixed_gap = |block_size| QueryOptions {
+        block_size,
+        grouping: Grouping::FixedGap(FIXED_EXPORT_GAP),
+        ..QueryOptions::default()
+    };
+    let (tried, wrong) = wrong_answers(60, fixed_gap);
+    assert!(wrong > tried / 10, "a fixed gap got only {wrong} of {tried} disturbed files wrong");
+    let kept_duplicates = |block_size| QueryOptions { block_size, keep_duplicates: true, ..QueryOptions::default() };
+    let (tried, wrong) = wrong_answers(60, kept_duplicates);
+    assert!(wrong > tried / 10, "keeping duplicates got only {wrong} of {tried} disturbed files wrong");
 }

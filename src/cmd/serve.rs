@@ -64,42 +64,71 @@ fn complete_lines_end(file: &std::fs::File) -> Result<u64> {
     Ok(0)
 }
 
+/// The end of each file read line by line at catch-up: the rest only by each series'
+/// newest samples. The last exports must be real ones, so that what each process's
+/// latest export holds is known (a series missing from it is stale).
+const TAIL_BYTES: u64 = 32 << 20;
+
+/// Where the first line starting at or after `offset` begins.
+fn line_start_at_or_after(file: &std::fs::File, offset: u64, end: u64) -> Result<u64> {
+    use std::os::unix::fs::FileExt;
+    if offset == 0 {
+        return Ok(0);
+    }
+    let mut at = offset - 1;
+    let mut chunk = vec![0u8; 64 << 10];
+    while at < end {
+        let n = chunk.len().min((end - at) as usize);
+        file.read_exact_at(&mut chunk[..n], at)?;
+        if let Some(i) = memchr::memchr(b'\n', &chunk[..n]) {
+            return Ok(at + i as u64 + 1);
+        }
+        at += n as u64;
+    }
+    Ok(end)
+}
+
 impl Feeder {
-    /// Reads what the files hold now with the parallel reader, up to their last
-    /// complete line, and follows each from there.
+    /// Reads what the files hold now, up to their last complete line, and follows each
+    /// from there: one file after the other, each by the parallel reader (newest samples
+    /// only) up to its last 32 MiB, which are read line by line.
     fn catch_up(paths: Vec<PathBuf>, served: &Served) -> Result<Feeder> {
         let mut starts = vec![0u64; paths.len()];
         let mut bad_lines = vec![0u64; paths.len()];
-        let mut sources = Vec::new();
-        let mut file_of_source = Vec::new();
+        let mut live = served.live.lock().unwrap_or_else(|e| e.into_inner());
         for (i, path) in paths.iter().enumerate() {
             let Ok(file) = std::fs::File::open(path) else { continue };
             // A file truncated under us: the follower reads it from the start instead.
             let end = complete_lines_end(&file).unwrap_or(0);
-            if end > 0 {
-                starts[i] = end;
-                sources.push(Source { limit: Some(end), ..Source::from_arg(path) });
-                file_of_source.push(i);
+            if end == 0 {
+                continue;
+            }
+            starts[i] = end;
+            let tail = line_start_at_or_after(&file, end.saturating_sub(TAIL_BYTES), end).unwrap_or(0);
+            if tail > 0 {
+                // What comes before matters only by each series' newest sample.
+                let options =
+                    ScanOptions { latest_only: true, block_size: LATEST_BLOCK_SIZE, ..live.scan_options().clone() };
+                let source = Source { limit: Some(tail), ..Source::from_arg(path) };
+                scan(std::slice::from_ref(&source), &options, |_, mut chunk| {
+                    chunk.source = i;
+                    for (line, reason) in live.apply(chunk) {
+                        report_bad_line(path, &mut bad_lines[i], line, &reason);
+                    }
+                    Ok(())
+                })?;
+            }
+            let mut bytes = vec![0u8; (end - tail) as usize];
+            std::os::unix::fs::FileExt::read_exact_at(&file, &mut bytes, tail)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            for (line, reason) in live.feed(i, bytes) {
+                report_bad_line(path, &mut bad_lines[i], line, &reason);
             }
         }
-        if !sources.is_empty() {
-            let mut live = served.live.lock().unwrap_or_else(|e| e.into_inner());
-            // What is already there matters only by each series' newest sample.
-            let options =
-                ScanOptions { latest_only: true, block_size: LATEST_BLOCK_SIZE, ..live.scan_options().clone() };
-            scan(&sources, &options, |_, mut chunk| {
-                let file = file_of_source[chunk.source];
-                chunk.source = file;
-                for (line, reason) in live.apply(chunk) {
-                    report_bad_line(&paths[file], &mut bad_lines[file], line, &reason);
-                }
-                Ok(())
-            })?;
-            live.finish();
-            if let Some(e) = live.take_error() {
-                eprintln!("metricsctl: not served: {}", sanitize(&format!("{e:#}")));
-            }
+        if let Some(e) = live.take_error() {
+            eprintln!("metricsctl: not served: {}", sanitize(&format!("{e:#}")));
         }
+        drop(live);
         let followers = paths.iter().zip(&starts).map(|(p, &start)| Follower::new(p, start)).collect();
         Ok(Feeder { paths, followers, bad_lines })
     }

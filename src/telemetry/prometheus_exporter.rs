@@ -61,6 +61,8 @@ pub fn scrape(reader: &ScrapeReader, accept: Option<&str>) -> Result<(Vec<u8>, &
     crate::telemetry::json_exporter::encode(&metrics, &mut lines);
     let mut live = LiveExposition::new(false);
     let bad = live.feed(0, lines);
+    // One collection is one complete export.
+    live.finish();
     if let Some((line, reason)) = bad.first() {
         anyhow::bail!("the SDK's data encoded to an invalid line {line}: {reason}");
     }
