@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use metricsctl::disturb::Disturbance;
 use metricsctl::generate::{generate, GenerateOptions};
 
 #[derive(Parser)]
@@ -32,6 +33,30 @@ struct Args {
     /// Omit start_timestamp, as the seed's Go exporter does.
     #[arg(long)]
     no_start_timestamp: bool,
+    /// Stamp each line when it is written, this many milliseconds after the previous
+    /// one of its export (0: one timestamp per export).
+    #[arg(long, default_value_t = 0.0, value_name = "MS")]
+    line_spacing_ms: f64,
+    /// Chance per export of a pause (GC, throttling, a slow disk) before a random line.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pauses: f64,
+    /// Longest pause, as a share of the export interval.
+    #[arg(long, default_value_t = 0.45, value_name = "SHARE")]
+    max_pause: f64,
+    /// List the data points of each metric in another order in every export.
+    #[arg(long)]
+    shuffle: bool,
+    /// Interleave the lines of processes exporting at the same moment by write time.
+    #[arg(long)]
+    interleave: bool,
+    /// Chance per line that a run of 1-20 lines ending with it is sent again (an
+    /// at-least-once log shipper's retry).
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    resend: f64,
+    /// All of the above at once: lines 3 ms apart, pauses in 10% of exports, shuffled,
+    /// interleaved, runs sent again after 5% of lines.
+    #[arg(long)]
+    disturb: bool,
     /// Also write the exact requests per route as JSON here.
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -76,6 +101,19 @@ fn main() -> Result<()> {
         seed: args.seed,
         restart_every: args.restart_every,
         start_timestamps: !args.no_start_timestamp,
+        disturbance: if args.disturb {
+            Disturbance::all()
+        } else {
+            Disturbance {
+                line_spacing: (args.line_spacing_ms * 1e6) as i64,
+                pause_chance: args.pauses,
+                max_pause: args.max_pause,
+                shuffle: args.shuffle,
+                interleave: args.interleave,
+                resend_chance: args.resend,
+                max_resend: 20,
+            }
+        },
         ..GenerateOptions::default()
     };
     let g = generate(&mut BufWriter::with_capacity(1 << 20, file), &options)?;

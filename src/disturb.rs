@@ -127,8 +127,9 @@ impl Disturber {
     }
 
     /// Writes the exports of one tick (each process's export due at about the same
-    /// time, by process index) to `out`.
-    pub fn write_tick(&mut self, exports: Vec<(usize, Export)>, out: &mut Vec<u8>) {
+    /// time, by process index) to `out`; returns how many lines it wrote.
+    pub fn write_tick(&mut self, exports: Vec<(usize, Export)>, out: &mut Vec<u8>) -> usize {
+        let mut count = 0;
         let d = self.disturbance;
         let rng = &mut self.rng;
         // (write time, order of writing, line)
@@ -170,15 +171,18 @@ impl Disturber {
         for (i, (_, _, line)) in written.iter().enumerate() {
             out.extend_from_slice(line.as_bytes());
             out.push(b'\n');
+            count += 1;
             if d.max_resend > 0 && rng.chance(d.resend_chance) {
                 // The shipper's retry: the last lines again.
                 let run = (1 + rng.below(d.max_resend as u64) as usize).min(i + 1);
                 for (_, _, again) in &written[i + 1 - run..=i] {
                     out.extend_from_slice(again.as_bytes());
                     out.push(b'\n');
+                    count += 1;
                 }
             }
         }
+        count
     }
 }
 

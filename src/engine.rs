@@ -460,7 +460,10 @@ impl ProcessState {
             self.spacings[self.spacing_next] = spacing;
         }
         self.spacing_next = (self.spacing_next + 1) % SPACINGS;
-        self.interval = estimate_interval(&mut self.spacings.clone());
+        // The interval moves only when most recent exports agree on another one.
+        if let Some(common) = common_spacing(&mut self.spacings.clone()) {
+            self.interval = Some(common);
+        }
     }
 
     /// When the pending export's time is up, if the interval is known.
@@ -1175,15 +1178,10 @@ impl Engine {
     }
 }
 
-/// The export interval that spacings of samples show. Most spacings are the interval
-/// to within milliseconds; a pause before a line lengthens one spacing and shortens the
-/// next, a skipped export doubles one. So: the most common spacing (to within 2%, the
-/// shortest of equally common ones) when at least a third of them agree, else the lower
-/// median.
-fn estimate_interval(spacings: &mut [i64]) -> Option<i64> {
-    if spacings.is_empty() {
-        return None;
-    }
+/// The spacing most of `spacings` agree on (to within 2%), if more than half do. A pause
+/// before a line lengthens one spacing and shortens the next, a skipped export doubles
+/// one; most are the interval to within milliseconds.
+fn common_spacing(spacings: &mut [i64]) -> Option<i64> {
     spacings.sort_unstable();
     let (mut best_start, mut best_len) = (0, 0);
     let mut start = 0;
@@ -1195,11 +1193,7 @@ fn estimate_interval(spacings: &mut [i64]) -> Option<i64> {
             (best_start, best_len) = (start, end + 1 - start);
         }
     }
-    if best_len * 3 >= spacings.len() {
-        Some(spacings[best_start + (best_len - 1) / 2])
-    } else {
-        Some(spacings[(spacings.len() - 1) / 2])
-    }
+    (best_len * 2 > spacings.len()).then(|| spacings[best_start + (best_len - 1) / 2])
 }
 
 /// The interval and due time that explain a process's first lines best. The candidates
@@ -1403,19 +1397,22 @@ mod tests {
     }
 
     #[test]
-    fn the_interval_is_the_most_common_spacing() {
+    fn the_interval_moves_only_when_most_exports_agree() {
         let s = NANOS_PER_SEC;
         let mut p = ProcessState::default();
         for spacing in [10 * s, 10 * s + 3_000_000, 5 * s, 15 * s, 10 * s, 30 * s, 10 * s - 2_000_000] {
             p.record_spacing(spacing);
         }
         assert_eq!(p.interval, Some(10 * s));
-        for _ in 0..SPACINGS {
+        // Pauses everywhere: no spacing is common, the interval stays.
+        for spacing in [7 * s, 13 * s, 12 * s, 8 * s] {
+            p.record_spacing(spacing);
+        }
+        assert_eq!(p.interval, Some(10 * s));
+        for _ in 0..SPACINGS / 2 + 1 {
             p.record_spacing(20 * s);
         }
         assert_eq!(p.interval, Some(20 * s));
-        // Pauses everywhere: no spacing is common, the lower median is taken.
-        assert_eq!(estimate_interval(&mut [7 * s, 13 * s, 12 * s, 8 * s]), Some(8 * s));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::disturb::Rng;
+use crate::disturb::{Disturbance, Disturber, Export, Rng};
 use crate::timestamp::NANOS_PER_SEC;
 
 #[derive(Debug, Clone)]
@@ -27,6 +27,8 @@ pub struct GenerateOptions {
     /// First export time, seconds since the epoch.
     pub start_secs: i64,
     pub interval_secs: i64,
+    /// What real exporters and log shippers do to the lines (none by default).
+    pub disturbance: Disturbance,
 }
 
 impl Default for GenerateOptions {
@@ -41,6 +43,7 @@ impl Default for GenerateOptions {
             start_timestamps: true,
             start_secs: 1_765_850_400,
             interval_secs: 10,
+            disturbance: Disturbance::default(),
         }
     }
 }
@@ -318,7 +321,11 @@ pub fn generate(out: &mut dyn Write, options: &GenerateOptions) -> Result<Genera
     let mut result = Generated::default();
     let mut buf: Vec<u8> = Vec::with_capacity(4 << 20);
     let mut export = 0u64;
+    let disturbed = options.disturbance != Disturbance::default();
+    let mut disturber = Disturber::new(options.disturbance, options.seed.wrapping_add(1));
+    let mut scratch = Vec::new();
     while result.bytes < options.target_bytes {
+        let mut tick = Vec::new();
         let now = start_nanos + export as i64 * options.interval_secs * NANOS_PER_SEC;
         for (p, process) in processes.iter_mut().enumerate() {
             if options.restart_every > 0 && export > 0 && rng.below(options.restart_every) == 0 {
@@ -336,8 +343,19 @@ pub fn generate(out: &mut dyn Write, options: &GenerateOptions) -> Result<Genera
             let load = 0.6 + 0.4 * (hour / 24.0 * std::f64::consts::TAU).sin().abs() + (p % 3) as f64 * 0.2;
             process.traffic(&mut rng, load);
             // Each process exports a few milliseconds after the others.
-            process.export(&mut buf, now + (p as i64) * 3_000_000, options.start_timestamps);
-            result.lines += process.lines_per_export();
+            let due = now + (p as i64) * 3_000_000;
+            if disturbed {
+                scratch.clear();
+                process.export(&mut scratch, due, options.start_timestamps);
+                let lines = String::from_utf8_lossy(&scratch).lines().map(str::to_string).collect();
+                tick.push((p, Export { scheduled: due, interval: options.interval_secs * NANOS_PER_SEC, lines }));
+            } else {
+                process.export(&mut buf, due, options.start_timestamps);
+                result.lines += process.lines_per_export();
+            }
+        }
+        if disturbed {
+            result.lines += disturber.write_tick(tick, &mut buf) as u64;
         }
         export += 1;
         if options.bad_line_every > 0 && rng.below(options.bad_line_every) < processes.len() as u64 {
