@@ -41,6 +41,16 @@ pub struct Source {
 }
 
 impl Source {
+    /// Device and inode of the file behind the source, when it is one.
+    fn file_identity(&self) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let path = match &self.kind {
+            SourceKind::Stdin => return None,
+            SourceKind::Plain(p) | SourceKind::Gzip(p) => p,
+        };
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+
     pub fn from_arg(path: &Path) -> Source {
         if path.as_os_str() == "-" {
             return Source { name: "<stdin>".into(), kind: SourceKind::Stdin, limit: None };
@@ -98,6 +108,18 @@ pub fn sources(files: &[PathBuf]) -> Result<Vec<Source>> {
     if out.iter().filter(|s| s.kind == SourceKind::Stdin).count() > 1 {
         anyhow::bail!("stdin (-) can be named only once");
     }
+    // A file named twice (or by a link) is one file: read twice, its lines would look
+    // like a second instance's.
+    let mut seen: Vec<((u64, u64), String)> = Vec::new();
+    out.retain(|s| {
+        let Some(id) = s.file_identity() else { return true };
+        if let Some((_, first)) = seen.iter().find(|(i, _)| *i == id) {
+            eprintln!("note: {} is the same file as {first}: read once", crate::output::sanitize(&s.name));
+            return false;
+        }
+        seen.push((id, s.name.clone()));
+        true
+    });
     if out.len() > 1 && !out.iter().any(|s| s.kind == SourceKind::Stdin) {
         let mut keyed = Vec::with_capacity(out.len());
         for s in out {

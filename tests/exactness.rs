@@ -246,6 +246,9 @@ fn files_of_instances_without_a_resource_are_read_separately() {
     }
     let stderr = stderr_of(&["sum", &fa, &fb]);
     assert!(stderr.contains("b.jsonl holds samples of sre") && stderr.contains("separate instance"), "{stderr}");
+    // One file named twice is not two instances.
+    assert_eq!(totals(&[&fa, &fa]).get("/a"), Some(&600));
+    assert!(stderr_of(&["sum", &fa, &fa]).contains("is the same file as"));
 
     // The same lines rotated: the first half in metrics.jsonl.1, the rest in metrics.jsonl.
     let lines: Vec<&str> = a.lines().collect();

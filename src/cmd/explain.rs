@@ -151,7 +151,6 @@ pub fn run(args: ExplainArgs, out: &mut dyn Write) -> Result<ExitCode> {
         warn_nothing_matched(&args.filter.metric, crate::cmd::sum::DEFAULT_METRIC);
     }
     sink.entries.sort_by_key(|e| e.line);
-    let several_processes = engine.catalog.processes.len() > 1;
     let mut table = Table::new(
         ["time", "line", "series", "instance", "event", "counted", "evidence_kind", "evidence"]
             .map(String::from)
@@ -165,11 +164,16 @@ pub fn run(args: ExplainArgs, out: &mut dyn Write) -> Result<ExitCode> {
             Event::Counted { counted: Some(n), .. } => Cell::Num(*n),
             _ => Cell::Empty,
         };
-        let instance = if several_processes {
-            Cell::Text(crate::query::process_name(&engine, entry.process))
-        } else {
-            Cell::Text(info.key.service.clone())
+        let process = &engine.catalog.processes[entry.process as usize];
+        let instance_id = process.meta_resource.iter().find(|(k, _)| k == "service.instance.id").map(|(_, v)| v.to_string());
+        let mut instance = match instance_id {
+            Some(id) => format!("{} {id}", process.service),
+            None => process.service.clone(),
         };
+        if process.lineage > 0 {
+            instance.push_str(&format!(" (from {})", input.sources[process.lineage as usize - 1].name));
+        }
+        let instance = Cell::Text(instance);
         table.rows.push(vec![
             Cell::Text(format_utc(entry.timestamp)),
             Cell::Text(line_name(&input.sources, entry.line)),
