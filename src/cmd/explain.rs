@@ -165,7 +165,8 @@ pub fn run(args: ExplainArgs, out: &mut dyn Write) -> Result<ExitCode> {
             _ => Cell::Empty,
         };
         let process = &engine.catalog.processes[entry.process as usize];
-        let instance_id = process.meta_resource.iter().find(|(k, _)| k == "service.instance.id").map(|(_, v)| v.to_string());
+        let instance_id =
+            process.meta_resource.iter().find(|(k, _)| k == "service.instance.id").map(|(_, v)| v.to_string());
         let mut instance = match instance_id {
             Some(id) => format!("{} {id}", process.service),
             None => process.service.clone(),
