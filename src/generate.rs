@@ -57,6 +57,15 @@ pub struct Generated {
     pub restarts: u64,
     /// Requests per `http.route` held by the file (`http_server_requests_total`).
     pub requests_by_route: BTreeMap<String, u64>,
+    /// The same per service and route.
+    pub requests_by_service_route: BTreeMap<(String, String), u64>,
+}
+
+impl Generated {
+    fn count(&mut self, service: &str, route: &str, requests: u64) {
+        *self.requests_by_route.entry(route.to_string()).or_default() += requests;
+        *self.requests_by_service_route.entry((service.to_string(), route.to_string())).or_default() += requests;
+    }
 }
 
 /// Route template, method, relative weight, mean latency (s), error share.
@@ -332,7 +341,7 @@ pub fn generate(out: &mut dyn Write, options: &GenerateOptions) -> Result<Genera
                 // Everything recorded since the last export dies with the process; what
                 // was written stays counted.
                 for (s, w) in process.http.iter().zip(&process.written) {
-                    *result.requests_by_route.entry(ROUTES[s.route].0.to_string()).or_default() += w;
+                    result.count(&process.service, ROUTES[s.route].0, *w);
                 }
                 let service = process.service.clone();
                 *process = Process::new(&service, p % options.instances.max(1), now - 3 * NANOS_PER_SEC);
@@ -376,7 +385,7 @@ pub fn generate(out: &mut dyn Write, options: &GenerateOptions) -> Result<Genera
     result.bytes += buf.len() as u64;
     for process in &processes {
         for (s, w) in process.http.iter().zip(&process.written) {
-            *result.requests_by_route.entry(ROUTES[s.route].0.to_string()).or_default() += w;
+            result.count(&process.service, ROUTES[s.route].0, *w);
         }
     }
     Ok(result)

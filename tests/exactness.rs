@@ -331,3 +331,40 @@ fn wait_until_scrape(port: u16, done: impl Fn(&str) -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The generator's realistic files through every disturbance at once, without
+/// start_timestamp and with frequent restarts: `sum by route` and `sum by service,route`
+/// are the requests the file holds, and nothing but the duplicates is said.
+#[test]
+fn realistic_files_through_every_disturbance_are_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.jsonl");
+    let options = metricsctl::generate::GenerateOptions {
+        target_bytes: 16 << 20,
+        restart_every: 25,
+        bad_line_every: 0,
+        start_timestamps: false,
+        disturbance: metricsctl::disturb::Disturbance::all(),
+        ..Default::default()
+    };
+    let truth = metricsctl::generate::generate(&mut std::fs::File::create(&path).unwrap(), &options).unwrap();
+    assert!(truth.restarts > 10, "{} restarts", truth.restarts);
+    let file = path.to_str().unwrap();
+    let by_route: std::collections::BTreeMap<String, u64> =
+        totals(&[file]).into_iter().map(|(k, v)| (k, v as u64)).collect();
+    assert_eq!(by_route, truth.requests_by_route);
+    let rows = json(&["sum", "by", "service,route", file]);
+    let by_service_route: std::collections::BTreeMap<(String, String), u64> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let key = (r["service"].as_str().unwrap().to_string(), r["route"].as_str().unwrap().to_string());
+            (key, r["value"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(by_service_route, truth.requests_by_service_route);
+    let stderr = stderr_of(&["sum", file]);
+    let said: Vec<&str> = stderr.lines().collect();
+    assert!(said.len() == 1 && said[0].contains("duplicate samples"), "{stderr}");
+}
