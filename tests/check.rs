@@ -4,11 +4,6 @@ mod common;
 use common::*;
 use predicates::prelude::*;
 
-fn check_json(file: &str) -> (serde_json::Value, i32) {
-    let out = metricsctl().args(["check", "--format", "json", file]).output().unwrap();
-    (serde_json::from_slice(&out.stdout).unwrap(), out.status.code().unwrap())
-}
-
 #[test]
 fn clean_file_passes() {
     let (v, code) = check_json(&fixture("restarts.jsonl"));

@@ -112,11 +112,6 @@ fn lines_sent_twice_are_dropped_and_counted() {
     assert!(v["notes"][0].as_str().unwrap().contains("dropped 11 duplicate sample(s)"), "{v:#}");
 }
 
-fn check_json(file: &str) -> (serde_json::Value, i32) {
-    let out = metricsctl().args(["check", "--format", "json", file]).output().unwrap();
-    (serde_json::from_slice(&out.stdout).unwrap(), out.status.code().unwrap())
-}
-
 #[test]
 fn a_conflict_is_reported_with_both_lines() {
     let dir = tempfile::tempdir().unwrap();

@@ -32,6 +32,12 @@ pub fn json(args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// `check --format json FILE`: the report and the exit code.
+pub fn check_json(file: &str) -> (Value, i32) {
+    let out = metricsctl().args(["check", "--format", "json", file]).output().unwrap();
+    (serde_json::from_slice(&out.stdout).unwrap(), out.status.code().unwrap())
+}
+
 /// `sum --format json` rows as (label value text, value) pairs for one label.
 pub fn sum_by(label: &str, args: &[&str]) -> Vec<(String, Value)> {
     let mut all = vec!["sum", "by", label];
