@@ -347,12 +347,20 @@ pub struct Positionals {
     pub files: Vec<PathBuf>,
 }
 
+/// A quantile as `0.99` or as a percentile `p99`, `p99.9`.
+fn parse_quantile(text: &str) -> Result<f64, std::num::ParseFloatError> {
+    match text.strip_prefix(['p', 'P']) {
+        Some(pct) => pct.parse::<f64>().map(|p| p / 100.0),
+        None => text.parse::<f64>(),
+    }
+}
+
 pub fn split_positionals(args: &[String], by_flag: &[String], allow_quantiles: bool) -> Result<Positionals> {
     let mut out = Positionals { by: by_flag.to_vec(), ..Default::default() };
     let mut rest = args;
     if allow_quantiles {
         if let Some(first) = rest.first() {
-            let parsed: Result<Vec<f64>, _> = first.split(',').map(|q| q.trim().parse::<f64>()).collect();
+            let parsed: Result<Vec<f64>, _> = first.split(',').map(|q| parse_quantile(q.trim())).collect();
             if let Ok(qs) = parsed {
                 if let Some(bad) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
                     bail!("quantile {bad} is outside [0, 1]");

@@ -312,10 +312,7 @@ impl LiveExposition {
     /// Exposes the pending exports that are complete, or whose time is up by the wall
     /// clock (a file that is no longer written shows all it holds).
     pub fn settle(&mut self) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(i64::MAX, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        self.engine.flush_settled(now, &mut self.sink);
+        self.engine.flush_settled(crate::timestamp::now_nanos(), &mut self.sink);
     }
 
     /// Exposes everything fed, a pending export included (one complete collection).

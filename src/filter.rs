@@ -134,7 +134,8 @@ impl LabelMatcher {
             (k, MatchOp::Ne(v.to_string()))
         } else if let Some((k, v)) = text.split_once("=~") {
             // Anchored, as in PromQL.
-            let re = Regex::new(&format!("^(?:{v})$")).with_context(|| format!("invalid regex in --where {text:?}"))?;
+            let re = Regex::new(&format!("^(?:{v})$"))
+                .map_err(|e| crate::UsageError(format!("invalid regex in --where {text:?}: {e}")))?;
             (k, MatchOp::Re(re))
         } else if let Some((k, v)) = text.split_once('=') {
             (k, MatchOp::Eq(v.to_string()))

@@ -51,6 +51,14 @@ impl Source {
         std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
     }
 
+    /// Whether `path` names the file behind this source (the same device and inode: a
+    /// link to it included).
+    pub fn is_file(&self, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Some(mine) = self.file_identity() else { return false };
+        std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == mine)
+    }
+
     pub fn from_arg(path: &Path) -> Source {
         if path.as_os_str() == "-" {
             return Source { name: "<stdin>".into(), kind: SourceKind::Stdin, limit: None };

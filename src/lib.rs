@@ -45,6 +45,26 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+/// A mistake in how the command was called, found after parsing (exit 2, like clap's).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Returns a [`UsageError`] from the enclosing function.
+#[macro_export]
+macro_rules! usage_error {
+    ($($arg:tt)*) => {
+        return Err($crate::UsageError(format!($($arg)*)).into())
+    };
+}
+
 /// Parses the command line, runs the command, and turns the outcome into an exit code:
 /// 0 success (a closed stdout pipe included), 1 error, 2 usage error.
 pub fn run() -> ExitCode {
@@ -59,14 +79,31 @@ pub fn run() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("metricsctl: {}", output::sanitize(&format!("{e:#}")));
-            ExitCode::from(1)
+            // Messages that span lines (a regex error points at the pattern) keep them;
+            // nothing else from the input reaches the terminal unescaped.
+            let text = format!("{e:#}");
+            let lines: Vec<_> = text.lines().map(output::sanitize).collect();
+            eprintln!("metricsctl: {}", lines.join("\n"));
+            let usage = e.chain().any(|c| c.downcast_ref::<UsageError>().is_some());
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }
 
+/// Whether the error is a closed stdout pipe, however the writer wrapped it (CSV and
+/// JSON writers keep the io::Error inside their own).
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        let kind = c
+            .downcast_ref::<io::Error>()
+            .map(io::Error::kind)
+            .or_else(|| c.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind))
+            .or_else(|| match c.downcast_ref::<csv::Error>().map(csv::Error::kind) {
+                Some(csv::ErrorKind::Io(io)) => Some(io.kind()),
+                _ => None,
+            });
+        kind == Some(io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run_command(command: Command) -> anyhow::Result<ExitCode> {

@@ -25,7 +25,28 @@ pub struct ScanReport {
     /// Per source: lines read.
     pub lines: Vec<u64>,
     pub bad: Vec<BadLines>,
+    /// Per source: valid lines (of wanted metrics or not).
+    pub valid: Vec<u64>,
     pub inferred_types: u64,
+}
+
+impl ScanReport {
+    /// An error when the input had lines but none of them valid (garbage, a binary
+    /// file, a format this is not).
+    pub fn nothing_valid(&self, sources: &[Source]) -> Option<anyhow::Error> {
+        let bad: u64 = self.bad.iter().map(|b| b.count).sum();
+        if bad == 0 || self.valid.iter().any(|&v| v > 0) {
+            return None;
+        }
+        let names: Vec<String> = sources.iter().map(|s| sanitize(&s.name).into_owned()).collect();
+        let first = self
+            .bad
+            .iter()
+            .zip(sources)
+            .find_map(|(b, s)| b.first.first().map(|(line, reason)| format!("{}:{line}: {}", s.name, reason)))
+            .unwrap_or_default();
+        Some(anyhow::anyhow!("no valid line in {} ({bad} bad lines; first: {})", names.join(", "), sanitize(&first)))
+    }
 }
 
 pub struct QueryOptions {
@@ -85,12 +106,37 @@ impl Sink for FilteredSink<'_> {
 }
 
 /// Resolves `--since`/`--until`, relative ones against the newest sample of the input.
+/// A window relative to a newest sample further behind the clock than this is said to
+/// be taken from that sample.
+const STALE_NEWEST: i64 = 3600 * crate::timestamp::NANOS_PER_SEC;
+
 pub fn resolve_window(sources: &[Source], filter: &Filter) -> Result<Window> {
     let newest = if filter.needs_newest_timestamp() { crate::backwards::newest_timestamp(sources)? } else { None };
-    Ok(Window {
+    let window = Window {
         since: filter.since.and_then(|t| t.resolve(newest)),
         until: filter.until.and_then(|t| t.resolve(newest)),
-    })
+    };
+    if let (Some(since), Some(until)) = (window.since, window.until) {
+        if since > until {
+            crate::usage_error!(
+                "--since ({}) is later than --until ({}): the window is empty",
+                crate::timestamp::format_utc(since),
+                crate::timestamp::format_utc(until)
+            );
+        }
+    }
+    if let Some(newest) = newest {
+        let behind = crate::timestamp::now_nanos() - newest;
+        if behind > STALE_NEWEST {
+            eprintln!(
+                "note: relative times count back from the newest sample of the input, {} ({} before now); \
+                 use now-DURATION to count from the clock",
+                crate::timestamp::format_utc(newest),
+                crate::timestamp::format_duration(behind)
+            );
+        }
+    }
+    Ok(window)
 }
 
 /// Reads the input into `sink`; returns the engine (for its catalog and findings) and
@@ -108,8 +154,12 @@ pub fn run(
         grouping: options.grouping,
         keep_duplicates: options.keep_duplicates,
     });
-    let mut report =
-        ScanReport { lines: vec![0; sources.len()], bad: vec![BadLines::default(); sources.len()], inferred_types: 0 };
+    let mut report = ScanReport {
+        lines: vec![0; sources.len()],
+        bad: vec![BadLines::default(); sources.len()],
+        valid: vec![0; sources.len()],
+        inferred_types: 0,
+    };
     let scan_options = ScanOptions {
         metrics: filter.metrics.clone(),
         block_size: options.block_size,
@@ -118,6 +168,7 @@ pub fn run(
     let mut filtered = FilteredSink { filter, inner: sink, error: None };
     scan(sources, &scan_options, |origin, chunk| {
         report.lines[origin.source] += chunk.lines;
+        report.valid[origin.source] += chunk.samples.len() as u64 + chunk.skipped;
         report.inferred_types += chunk.inferred_types;
         let bad = &mut report.bad[origin.source];
         for b in &chunk.bad {

@@ -217,6 +217,8 @@ pub struct Record<'a> {
 /// assert!(parse_line(r#"{"timestamp":"2025-12-16T09:30:10.000+0800","metric_na"#).unwrap_err().contains("truncated"));
 /// ```
 pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
+    // A byte order mark, as some Windows tools write at the start of a file.
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
     let raw: RawRecord<'_> = serde_json::from_str(line).map_err(|e| describe_json_error(&e))?;
     let timestamp = parse_rfc3339(&raw.timestamp.0)?;
     let start_timestamp = match &raw.start_timestamp {
@@ -429,6 +431,13 @@ fn checked_value(raw: RawMetricValue, metric_type: MetricType) -> Result<SampleV
     if let SampleValue::Num(Num::Float(v)) = value {
         if !v.is_finite() {
             return Err("value is not a finite number".into());
+        }
+    }
+    if metric_type == MetricType::Counter {
+        if let SampleValue::Num(n) = value {
+            if n.less_than(Num::ZERO) {
+                return Err(format!("counter value {n} is below 0 (counters only count up)"));
+            }
         }
     }
     Ok(value)

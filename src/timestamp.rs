@@ -138,8 +138,6 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-/// Formats nanoseconds since the epoch as RFC 3339 in UTC, with as many fraction
-/// digits as needed (none, 3, 6 or 9).
 /// The wall clock in nanoseconds since the epoch.
 pub fn now_nanos() -> i64 {
     std::time::SystemTime::now()
@@ -147,6 +145,8 @@ pub fn now_nanos() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// Formats nanoseconds since the epoch as RFC 3339 in UTC, with as many fraction
+/// digits as needed (none, 3, 6 or 9).
 pub fn format_utc(nanos: i64) -> String {
     let secs = nanos.div_euclid(NANOS_PER_SEC);
     let frac = nanos.rem_euclid(NANOS_PER_SEC);
@@ -246,10 +246,20 @@ pub fn parse_duration(text: &str) -> Result<i64> {
 pub enum TimeArg {
     Absolute(i64),
     BeforeNewest(i64),
+    /// `now` or `now-15m`: before the wall clock.
+    BeforeNow(i64),
 }
 
 impl TimeArg {
     pub fn parse(text: &str) -> Result<TimeArg> {
+        if text == "now" {
+            return Ok(TimeArg::BeforeNow(0));
+        }
+        if let Some(d) = text.strip_prefix("now-") {
+            return parse_duration(d)
+                .map(TimeArg::BeforeNow)
+                .with_context(|| format!("invalid time {text:?}: expected now-DURATION such as now-15m"));
+        }
         if let Ok(ts) = parse_rfc3339(text) {
             return Ok(TimeArg::Absolute(ts));
         }
@@ -266,6 +276,7 @@ impl TimeArg {
         match self {
             TimeArg::Absolute(ts) => Some(ts),
             TimeArg::BeforeNewest(d) => newest.map(|n| n - d),
+            TimeArg::BeforeNow(d) => Some(now_nanos() - d),
         }
     }
 

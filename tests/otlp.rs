@@ -335,6 +335,10 @@ fn garbage_and_oversized_requests_are_refused_and_the_receiver_goes_on() {
     assert!(status.success(), "{stderr:#?}");
     let summary = stderr.iter().find(|l| l.starts_with("metricsctl: received ")).unwrap();
     assert!(summary.contains("received 2 requests, 2 points"), "{summary}");
+    // Each refusal is counted and said, over gRPC as over HTTP.
+    assert!(summary.contains("5 requests refused"), "{stderr:#?}");
+    let grpc_refusals = stderr.iter().filter(|l| l.contains("refused a request: OTLP/gRPC request")).count();
+    assert_eq!(grpc_refusals, 2, "{stderr:#?}");
     // Both valid pushes arrived, as deltas: 5 + 7.
     let total = json(&["sum", "-m", "raw_requests_total", file.to_str().unwrap()]);
     assert_eq!(total[0]["value"], 12, "{total}");

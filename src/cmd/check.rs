@@ -81,6 +81,9 @@ pub fn naming_problems(name: &str, metric_type: MetricType) -> Vec<String> {
 }
 
 pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if args.output.format == Format::Csv {
+        crate::usage_error!("check has no csv output: its formats are table and json");
+    }
     let sources = sources(&args.files)?;
     let options = QueryOptions { keep_bad: SHOWN_BAD_LINES, ..QueryOptions::default() };
     let (engine, report) = query::run(&sources, &Filter::default(), &options, &mut Everything)?;

@@ -114,12 +114,22 @@ impl Grouper {
         !self.labels.iter().any(|l| l == "metric") && self.keys.iter().any(|k| Some(&k.metric) != first)
     }
 
-    pub fn headers(&self) -> Vec<String> {
+    /// The group columns: `metric` when several metrics are shown, then the `by` labels
+    /// as named, but a label named like one of the command's own columns (`reserved`)
+    /// gets the suffix `_label`, so that no key is lost or doubled.
+    pub fn headers(&self, reserved: &[&str]) -> Vec<String> {
         let mut h = Vec::new();
         if self.show_metric() {
             h.push("metric".to_string());
         }
-        h.extend(self.labels.iter().cloned());
+        h.extend(self.labels.iter().map(|l| {
+            let clashes = reserved.contains(&l.as_str());
+            if clashes {
+                format!("{l}_label")
+            } else {
+                l.clone()
+            }
+        }));
         h
     }
 
@@ -153,6 +163,9 @@ impl QueryInput {
     /// Runs the query into `sink`, printing warnings about the input on stderr.
     pub fn run(&self, sink: &mut dyn crate::engine::Sink) -> Result<crate::engine::Engine> {
         let (engine, report) = query::run(&self.sources, &self.filter, &self.options, sink)?;
+        if let Some(e) = report.nothing_valid(&self.sources) {
+            return Err(e);
+        }
         query::warn_bad_lines(&self.sources, &report);
         query::warn_engine_findings(&self.sources, &engine, !self.options.latest_only);
         Ok(engine)

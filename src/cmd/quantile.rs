@@ -13,21 +13,44 @@ use crate::cli::{split_positionals, QuantileArgs};
 use crate::cmd::{warn_nothing_matched, Grouper, QueryInput};
 use crate::engine::{Increase, SeriesId, SeriesInfo, Sink, Step};
 use crate::output::{Cell, Table, Terminal};
-use crate::record::{MetricType, Num};
+use crate::record::{MetricType, Num, SampleValue};
 use crate::stats::HistogramSum;
 
 pub const DEFAULT_METRIC: &str = "http_server_request_duration_seconds";
 pub const DEFAULT_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 
+/// The recorded min and max of a group's counted samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bounds {
+    Unset,
+    Known((f64, f64)),
+    /// Some counted sample had no min or max.
+    Unknown,
+}
+
 pub struct QuantileSink {
     pub grouper: Grouper,
     pub sums: Vec<HistogramSum>,
+    /// Per group: the smallest recorded min and largest recorded max of the samples
+    /// whose increases were counted. A cumulative sample's min and max bound every
+    /// observation since its process started, so every observation of the window.
+    pub observed: Vec<Bounds>,
     not_histograms: Vec<String>,
 }
 
 impl QuantileSink {
     pub fn new(by: Vec<String>) -> QuantileSink {
-        QuantileSink { grouper: Grouper::new(by), sums: Vec::new(), not_histograms: Vec::new() }
+        QuantileSink { grouper: Grouper::new(by), sums: Vec::new(), observed: Vec::new(), not_histograms: Vec::new() }
+    }
+
+    /// The `q` quantile of a group, clamped to the recorded min and max when every
+    /// counted sample carried them.
+    pub fn quantile(&self, group: usize, q: f64) -> Option<f64> {
+        let estimate = self.sums[group].quantile(q)?;
+        Some(match self.observed[group] {
+            Bounds::Known((min, max)) if min <= max => estimate.clamp(min, max),
+            _ => estimate,
+        })
     }
 }
 
@@ -42,6 +65,7 @@ impl Sink for QuantileSink {
         let Some(group) = self.grouper.assign(id, info) else { return false };
         if self.sums.len() <= group {
             self.sums.resize_with(group + 1, HistogramSum::default);
+            self.observed.resize(group + 1, Bounds::Unset);
         }
         true
     }
@@ -49,6 +73,18 @@ impl Sink for QuantileSink {
     fn step(&mut self, id: SeriesId, _info: &SeriesInfo, step: &Step<'_>) {
         if let (Some(group), Increase::Hist(h)) = (self.grouper.group_of(id), &step.increase) {
             self.sums[group].add(h);
+            if h.count == 0 {
+                return;
+            }
+            let SampleValue::Hist(sample) = step.value else { return };
+            let bounds = sample.min.zip(sample.max);
+            let observed = &mut self.observed[group];
+            *observed = match (*observed, bounds) {
+                (Bounds::Unset, Some(b)) => Bounds::Known(b),
+                (Bounds::Known((lo, hi)), Some((min, max))) => Bounds::Known((lo.min(min), hi.max(max))),
+                // One counted sample without min and max: the group's are unknown.
+                _ => Bounds::Unknown,
+            };
         }
     }
 }
@@ -78,10 +114,11 @@ pub fn run(args: QuantileArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if sink.grouper.keys.is_empty() {
         warn_nothing_matched(&args.filter.metric, DEFAULT_METRIC);
     }
-    let mut headers = sink.grouper.headers();
-    headers.push("count".into());
-    headers.push("mean".into());
-    headers.extend(quantiles.iter().map(|&q| quantile_name(q)));
+    let mut columns = vec!["count".to_string(), "mean".to_string()];
+    columns.extend(quantiles.iter().map(|&q| quantile_name(q)));
+    let reserved: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let mut headers = sink.grouper.headers(&reserved);
+    headers.extend(columns.iter().cloned());
     let mut order: Vec<usize> = (0..sink.sums.len()).collect();
     order.sort_by(|&a, &b| sink.sums[b].count.cmp(&sink.sums[a].count).then(a.cmp(&b)));
     let mut table = Table::new(headers);
@@ -90,7 +127,7 @@ pub fn run(args: QuantileArgs, out: &mut dyn Write) -> Result<ExitCode> {
         let mut row = sink.grouper.cells(g);
         row.push(Cell::Num(Num::Int(i128::from(s.count))));
         row.push(s.mean().map_or(Cell::Empty, Cell::Float));
-        row.extend(quantiles.iter().map(|&q| s.quantile(q).map_or(Cell::Empty, Cell::Float)));
+        row.extend(quantiles.iter().map(|&q| sink.quantile(g, q).map_or(Cell::Empty, Cell::Float)));
         table.rows.push(row);
     }
     table.write(args.output.format, Terminal::detect(), out)?;

@@ -100,11 +100,16 @@ pub fn run(args: RateArgs, out: &mut dyn Write) -> Result<ExitCode> {
         }
         _ => Vec::new(),
     };
-    let step_secs = step as f64 / NANOS_PER_SEC as f64;
+    // A step the window cuts is divided by the time it covers, not the whole step.
+    let covered_secs = |start: i64| {
+        let from = window.since.map_or(start, |since| since.max(start));
+        let to = window.until.map_or(start + step, |until| until.saturating_add(1).min(start + step));
+        (to - from).max(1) as f64 / NANOS_PER_SEC as f64
+    };
     let rates: Vec<Vec<f64>> = sink
         .buckets
         .iter()
-        .map(|b| starts.iter().map(|s| b.get(s).map_or(0.0, |n| n.as_f64() / step_secs)).collect())
+        .map(|b| starts.iter().map(|&s| b.get(&s).map_or(0.0, |n| n.as_f64() / covered_secs(s))).collect())
         .collect();
     let term = Terminal::detect();
     let table = match args.output.format {
@@ -117,8 +122,9 @@ pub fn run(args: RateArgs, out: &mut dyn Write) -> Result<ExitCode> {
 
 /// One row per group: average, peak and last rate, and the trend.
 fn summary_table(grouper: &Grouper, rates: &[Vec<f64>]) -> Table {
-    let mut headers = grouper.headers();
-    headers.extend(["avg/s", "max/s", "last/s", "trend"].map(String::from));
+    const COLUMNS: [&str; 4] = ["avg/s", "max/s", "last/s", "trend"];
+    let mut headers = grouper.headers(&COLUMNS);
+    headers.extend(COLUMNS.map(String::from));
     let mut order: Vec<usize> = (0..rates.len()).collect();
     let avg = |r: &[f64]| if r.is_empty() { 0.0 } else { r.iter().sum::<f64>() / r.len() as f64 };
     order.sort_by(|&a, &b| avg(&rates[b]).total_cmp(&avg(&rates[a])).then(a.cmp(&b)));
@@ -138,7 +144,7 @@ fn summary_table(grouper: &Grouper, rates: &[Vec<f64>]) -> Table {
 /// One row per group per step: `{time, <labels>, rate}`.
 fn rows_table(grouper: &Grouper, starts: &[i64], rates: &[Vec<f64>]) -> Table {
     let mut headers = vec!["time".to_string()];
-    headers.extend(grouper.headers());
+    headers.extend(grouper.headers(&["time", "rate"]));
     headers.push("rate".into());
     let mut table = Table::new(headers);
     for (i, start) in starts.iter().enumerate() {

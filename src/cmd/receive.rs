@@ -157,7 +157,7 @@ fn decompress(headers: &HeaderMap, body: Bytes, max_bytes: usize) -> Result<Byte
     }
 }
 
-async fn http_export(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn http_export(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: axum::body::Body) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if media != PROTOBUF && media != "application/protobuf" {
@@ -175,6 +175,17 @@ async fn http_export(State(state): State<Arc<HttpState>>, headers: HeaderMap, bo
             http_error(StatusCode::PAYLOAD_TOO_LARGE, tonic::Code::ResourceExhausted, why)
         }
         Refusal::Unavailable(why) => http_error(StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable, why),
+    };
+    // Read here, not by an extractor's limit, so that a body too large is counted and
+    // said like every other refusal.
+    use http_body_util::BodyExt;
+    let body = match http_body_util::Limited::new(body, state.max_bytes).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            let why = format!("request larger than {} bytes", state.max_bytes);
+            return refused(&state, Refusal::TooLarge(why));
+        }
+        Err(e) => return refused(&state, Refusal::Invalid(format!("cannot read the request body: {e}"))),
     };
     let body = match decompress(&headers, body, state.max_bytes) {
         Ok(b) => b,
@@ -260,8 +271,21 @@ async fn serve(
             .accept_compressed(CompressionEncoding::Gzip);
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let shutdown = stopped();
+        // tonic refuses bodies it cannot decode (INTERNAL) or that exceed the size limit
+        // (OUT_OF_RANGE) before the service sees them: count and say those here.
+        let counting = Arc::clone(&receiver);
+        let refusals = tower::util::MapResponseLayer::new(move |response: axum::http::Response<tonic::body::Body>| {
+            let status = response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("0");
+            if status == "13" || status == "11" {
+                let message = response.headers().get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or("");
+                let message = percent_decoded(message);
+                counting.refuse(&format!("OTLP/gRPC request: {message}"));
+            }
+            response
+        });
         tasks.spawn(async move {
             tonic::transport::Server::builder()
+                .layer(refusals)
                 .add_service(service)
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await
@@ -274,7 +298,7 @@ async fn serve(
         let state = Arc::new(HttpState { receiver: Arc::clone(&receiver), max_bytes: args.max_request_bytes });
         let app = axum::Router::new()
             .route("/v1/metrics", axum::routing::post(http_export))
-            .layer(DefaultBodyLimit::max(args.max_request_bytes))
+            .layer(DefaultBodyLimit::disable())
             .with_state(state);
         let shutdown = stopped();
         tasks.spawn(async move {
@@ -296,4 +320,28 @@ async fn serve(
         result??;
     }
     Ok(())
+}
+
+/// A `grpc-message` header's text: percent-encoded by the gRPC protocol.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

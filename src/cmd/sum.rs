@@ -112,9 +112,28 @@ pub fn run(args: SumArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if sink.grouper.keys.is_empty() {
         warn_nothing_matched(&args.filter.metric, DEFAULT_METRIC);
     }
+    for (metric, types) in several_types(&sink.grouper) {
+        eprintln!(
+            "warning: metric {} appears as {}: its rows are told apart by the type column",
+            crate::output::sanitize(&metric),
+            types.join(" and ")
+        );
+    }
     let table = sum_table(&sink);
     table.write(args.output.format, Terminal::detect(), out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Metrics that appear with several types among the groups, with the types.
+fn several_types(grouper: &crate::cmd::Grouper) -> Vec<(String, Vec<&'static str>)> {
+    let mut types: std::collections::BTreeMap<&str, Vec<&'static str>> = Default::default();
+    for k in &grouper.keys {
+        let t = types.entry(k.metric.as_str()).or_default();
+        if !t.contains(&k.metric_type.as_str()) {
+            t.push(k.metric_type.as_str());
+        }
+    }
+    types.into_iter().filter(|(_, t)| t.len() > 1).map(|(m, t)| (m.to_string(), t)).collect()
 }
 
 fn sum_table(sink: &SumSink) -> Table {
@@ -122,7 +141,11 @@ fn sum_table(sink: &SumSink) -> Table {
     let grouper = &sink.grouper;
     let has_scalar = totals.iter().any(|t| !matches!(t, Total::Histogram { .. }));
     let has_hist = totals.iter().any(|t| matches!(t, Total::Histogram { .. }));
-    let mut headers = grouper.headers();
+    let show_type = !several_types(grouper).is_empty();
+    let mut headers = grouper.headers(&["value", "count", "sum", "mean", "type"]);
+    if show_type {
+        headers.push("type".into());
+    }
     let label_columns = headers.len();
     if has_scalar || !has_hist {
         headers.push("value".into());
@@ -155,9 +178,16 @@ fn sum_table(sink: &SumSink) -> Table {
     };
     let mut table = Table::new(headers);
     for &g in &order {
-        table.rows.push(row_for(grouper.cells(g), &totals[g]));
+        let mut labels = grouper.cells(g);
+        if show_type {
+            labels.push(Cell::Text(grouper.keys[g].metric_type.as_str().into()));
+        }
+        table.rows.push(row_for(labels, &totals[g]));
     }
-    if label_columns > 0 && totals.len() > 1 {
+    // A total adds rows of one metric only: requests and in-flight requests do not add up.
+    let one_metric =
+        grouper.keys.windows(2).all(|w| w[0].metric == w[1].metric && w[0].metric_type == w[1].metric_type);
+    if label_columns > 0 && totals.len() > 1 && one_metric {
         let mut labels = vec![Cell::Empty; label_columns];
         labels[0] = Cell::Text("total".into());
         let scalar = totals.iter().fold(None, |acc: Option<Num>, t| match t {

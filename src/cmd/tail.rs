@@ -88,6 +88,11 @@ impl Selector {
 }
 
 pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if args.format == Format::Csv {
+        crate::usage_error!(
+            "tail has no csv output: its formats are table (one record per line) and json (JSON lines)"
+        );
+    }
     let filter = args.filter.build(None)?;
     let sources = sources(&args.files)?;
     if args.follow {

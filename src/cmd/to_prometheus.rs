@@ -37,6 +37,15 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Resul
 pub fn run(args: ToPrometheusArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let filter = args.filter.build(None)?;
     let mut input = QueryInput::new(&args.files, filter, args.input.strict, false)?;
+    if let Some(path) = &args.output {
+        if let Some(source) = input.sources.iter().find(|s| s.is_file(path)) {
+            crate::usage_error!(
+                "-o {} is the input {}: writing it would replace the metrics with their exposition",
+                path.display(),
+                source.name
+            );
+        }
+    }
     // A scrape shows each series' newest sample: the others need not be read, unless
     // every line must be checked (--strict), every sample is written (--history), or
     // the newest is the newest inside a window.

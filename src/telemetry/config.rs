@@ -121,9 +121,10 @@ struct FileMetrics {
 /// Values given on the command line; `None` keeps the file's (or the default) value.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct MetricsFlags {
-    /// Configuration file with a `metrics:` block; a missing file means defaults.
-    #[arg(long, default_value = "configs/config.yaml", value_name = "PATH")]
-    pub config: PathBuf,
+    /// Configuration file with a `metrics:` block [default: configs/config.yaml, which
+    /// may be missing (then the defaults apply); a file named here must exist].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// resource service.name.
     #[arg(long, value_name = "NAME")]
     pub service_name: Option<String>,
@@ -194,6 +195,9 @@ fn duration(text: &str, key: &str, origin: &str) -> Result<Duration> {
     Ok(Duration::from_nanos(nanos as u64))
 }
 
+/// The configuration file read when none is named.
+pub const DEFAULT_CONFIG: &str = "configs/config.yaml";
+
 impl MetricsConfig {
     /// Reads `path` (a missing file gives the defaults).
     pub fn from_file(path: &Path) -> Result<MetricsConfig> {
@@ -247,7 +251,18 @@ impl MetricsConfig {
 
     /// The file's configuration with the flags applied on top.
     pub fn load(flags: &MetricsFlags) -> Result<MetricsConfig> {
-        let mut config = MetricsConfig::from_file(&flags.config)?;
+        let mut config = match &flags.config {
+            Some(path) => {
+                if !path.exists() {
+                    anyhow::bail!(
+                        "--config {}: no such file (only the default {DEFAULT_CONFIG} may be missing)",
+                        path.display()
+                    );
+                }
+                MetricsConfig::from_file(path)?
+            }
+            None => MetricsConfig::from_file(Path::new(DEFAULT_CONFIG))?,
+        };
         if let Some(v) = &flags.service_name {
             config.service_name = v.clone();
         }
@@ -309,7 +324,7 @@ mod tests {
     fn reads_the_seed_block_and_flags_win() {
         let f = write("metrics:\n  service_name: \"orders\"\n  export_interval: 2s\n  json_file_path: ./x.jsonl\n");
         let flags =
-            MetricsFlags { config: f.path().into(), export_interval: Some("500ms".into()), ..Default::default() };
+            MetricsFlags { config: Some(f.path().into()), export_interval: Some("500ms".into()), ..Default::default() };
         let c = MetricsConfig::load(&flags).unwrap();
         assert_eq!(c.service_name, "orders");
         assert_eq!(c.export_interval, Duration::from_millis(500));
@@ -340,7 +355,8 @@ mod tests {
         let c = MetricsConfig::from_file(f.path()).unwrap();
         assert_eq!(c.exporters, vec![ExporterKind::JsonFile, ExporterKind::Prometheus, ExporterKind::Otlp]);
         assert_eq!(c.prometheus_listen.port(), 9999);
-        let flags = MetricsFlags { config: f.path().into(), exporters: vec![ExporterKind::Otlp], ..Default::default() };
+        let flags =
+            MetricsFlags { config: Some(f.path().into()), exporters: vec![ExporterKind::Otlp], ..Default::default() };
         assert_eq!(MetricsConfig::load(&flags).unwrap().exporters, vec![ExporterKind::Otlp]);
         let f = write("metrics:\n  exporters: [json_file, statsd]\n");
         let e = format!("{:#}", MetricsConfig::from_file(f.path()).unwrap_err());
