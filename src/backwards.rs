@@ -108,7 +108,7 @@ pub fn newest_timestamp(sources: &[Source]) -> Result<Option<i64>> {
                 }
                 found
             }
-            SourceKind::Gzip(_) => {
+            SourceKind::Compressed(..) => {
                 let mut found: Option<i64> = None;
                 for line in BufReader::new(src.open()?).split(b'\n') {
                     let line = line.with_context(|| format!("cannot read {}", src.name))?;

@@ -27,8 +27,86 @@ pub const MAX_LINE: usize = 64 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
     Plain(PathBuf),
-    Gzip(PathBuf),
+    Compressed(PathBuf, Codec),
     Stdin,
+}
+
+/// A compression recognised by its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Gzip,
+    /// What the OpenTelemetry Collector's file exporter writes.
+    Zstd,
+    /// Recognised to be named, not read.
+    Xz,
+    Bzip2,
+}
+
+impl Codec {
+    /// The codec whose magic bytes `head` starts with.
+    pub fn sniff(head: &[u8]) -> Option<Codec> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Codec::Gzip)
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Codec::Zstd)
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Some(Codec::Xz)
+        } else if head.starts_with(b"BZh") && head.get(3).is_some_and(|d| (b'1'..=b'9').contains(d)) {
+            Some(Codec::Bzip2)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Gzip => "gzip",
+            Codec::Zstd => "zstd",
+            Codec::Xz => "xz",
+            Codec::Bzip2 => "bzip2",
+        }
+    }
+
+    /// A reader of the decompressed bytes of `raw`; an error for the codecs not read.
+    fn decoder<'a>(self, raw: Box<dyn BufRead + Send + 'a>, name: &str) -> Result<Box<dyn Read + Send + 'a>> {
+        Ok(match self {
+            Codec::Gzip => Box::new(MultiGzDecoder::new(raw)),
+            Codec::Zstd => Box::new(
+                zstd::stream::read::Decoder::with_buffer(raw).with_context(|| format!("cannot read {name} (zstd)"))?,
+            ),
+            Codec::Xz | Codec::Bzip2 => anyhow::bail!(
+                "{name} is {}-compressed, which metricsctl does not read: decompress it first \
+                 ({} -dc {name} | metricsctl ... -)",
+                self.name(),
+                if self == Codec::Xz { "xz" } else { "bzip2" }
+            ),
+        })
+    }
+}
+
+/// Ends a decompressed stream at the first decoding error instead of failing the read:
+/// what came before is used, and the error is kept for the command to report once its
+/// answer is out (a `.gz` cut short by a crash still has most of its lines).
+struct StopAtDamage<R> {
+    inner: R,
+    name: String,
+    damage: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl<R: Read> Read for StopAtDamage<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                let mut damage = self.damage.lock().unwrap_or_else(|p| p.into_inner());
+                damage.get_or_insert_with(|| {
+                    format!("{} is damaged or cut short ({e}): only what came before was read", self.name)
+                });
+                Ok(0)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +116,8 @@ pub struct Source {
     /// Read only this many bytes: a file still being written, read up to a line end
     /// known in advance (`serve` follows it from there).
     pub limit: Option<u64>,
+    /// Why a compressed stream ended early, once it did.
+    pub damage: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Source {
@@ -46,7 +126,7 @@ impl Source {
         use std::os::unix::fs::MetadataExt;
         let path = match &self.kind {
             SourceKind::Stdin => return None,
-            SourceKind::Plain(p) | SourceKind::Gzip(p) => p,
+            SourceKind::Plain(p) | SourceKind::Compressed(p, _) => p,
         };
         std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
     }
@@ -59,31 +139,68 @@ impl Source {
         std::fs::metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == mine)
     }
 
+    /// The source a command-line argument names; compression is recognised by the
+    /// file's magic bytes, whatever its name.
     pub fn from_arg(path: &Path) -> Source {
+        let damage = Arc::default();
         if path.as_os_str() == "-" {
-            return Source { name: "<stdin>".into(), kind: SourceKind::Stdin, limit: None };
+            return Source { name: "<stdin>".into(), kind: SourceKind::Stdin, limit: None, damage };
         }
         let name = path.display().to_string();
-        let kind = if path.extension().is_some_and(|e| e == "gz") {
-            SourceKind::Gzip(path.to_path_buf())
-        } else {
-            SourceKind::Plain(path.to_path_buf())
+        let mut head = [0u8; 6];
+        let read = File::open(path).and_then(|mut f| {
+            let mut n = 0;
+            while n < head.len() {
+                match f.read(&mut head[n..])? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            Ok(n)
+        });
+        let kind = match read.ok().and_then(|n| Codec::sniff(&head[..n])) {
+            Some(codec) => SourceKind::Compressed(path.to_path_buf(), codec),
+            None => SourceKind::Plain(path.to_path_buf()),
         };
-        Source { name, kind, limit: None }
+        Source { name, kind, limit: None, damage }
     }
 
     pub fn path(&self) -> Option<&Path> {
         match &self.kind {
-            SourceKind::Plain(p) | SourceKind::Gzip(p) => Some(p),
+            SourceKind::Plain(p) | SourceKind::Compressed(p, _) => Some(p),
             SourceKind::Stdin => None,
         }
     }
 
+    /// Whether the bytes must be read in order by one reader (not in ranges).
+    pub fn is_stream(&self) -> bool {
+        !matches!(self.kind, SourceKind::Plain(_))
+    }
+
+    /// Why the source's compressed stream ended early, if it did: an error for the
+    /// command to report after its answer.
+    pub fn damage(&self) -> Option<String> {
+        self.damage.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn open(&self) -> Result<Box<dyn Read + Send>> {
+        let guard = |inner: Box<dyn Read + Send>| -> Box<dyn Read + Send> {
+            Box::new(StopAtDamage { inner, name: self.name.clone(), damage: Arc::clone(&self.damage) })
+        };
         let reader: Box<dyn Read + Send> = match &self.kind {
             SourceKind::Plain(p) => Box::new(open_file(p)?),
-            SourceKind::Gzip(p) => Box::new(MultiGzDecoder::new(open_file(p)?)),
-            SourceKind::Stdin => Box::new(io::stdin()),
+            SourceKind::Compressed(p, codec) => {
+                guard(codec.decoder(Box::new(BufReader::with_capacity(1 << 16, open_file(p)?)), &self.name)?)
+            }
+            SourceKind::Stdin => {
+                // Compressed data on stdin is recognised by its first bytes too.
+                let mut stdin = BufReader::with_capacity(1 << 16, io::stdin());
+                let head = stdin.fill_buf().context("cannot read stdin")?;
+                match Codec::sniff(head) {
+                    Some(codec) => guard(codec.decoder(Box::new(stdin), &self.name)?),
+                    None => Box::new(stdin),
+                }
+            }
         };
         Ok(match self.limit {
             Some(bytes) => Box::new(reader.take(bytes)),

@@ -27,6 +27,8 @@ pub struct ScanReport {
     pub bad: Vec<BadLines>,
     /// Per source: valid lines (of wanted metrics or not).
     pub valid: Vec<u64>,
+    /// Per source: bad lines that look like pieces of pretty-printed JSON.
+    pub fragments: Vec<u64>,
     pub inferred_types: u64,
 }
 
@@ -45,8 +47,32 @@ impl ScanReport {
             .zip(sources)
             .find_map(|(b, s)| b.first.first().map(|(line, reason)| format!("{}:{line}: {}", s.name, reason)))
             .unwrap_or_default();
-        Some(anyhow::anyhow!("no valid line in {} ({bad} bad lines; first: {})", names.join(", "), sanitize(&first)))
+        let hint = sources
+            .iter()
+            .zip(&self.bad)
+            .zip(&self.fragments)
+            .find(|((_, b), &f)| looks_pretty_printed(b.count, f))
+            .map(|((s, _), _)| format!("; {}", pretty_printed_hint(&s.name)))
+            .unwrap_or_default();
+        Some(anyhow::anyhow!(
+            "no valid line in {} ({bad} bad lines; first: {}){hint}",
+            names.join(", "),
+            sanitize(&first)
+        ))
     }
+}
+
+/// Most of a source's bad lines are pieces of JSON objects printed over several lines.
+fn looks_pretty_printed(bad: u64, fragments: u64) -> bool {
+    fragments >= 3 && fragments * 2 >= bad
+}
+
+fn pretty_printed_hint(name: &str) -> String {
+    let name = sanitize(name);
+    format!(
+        "{name} looks like pretty-printed JSON (one object over several lines), and metricsctl reads one object \
+         per line: convert it with `jq -c . {name} > {name}.jsonl`"
+    )
 }
 
 pub struct QueryOptions {
@@ -158,6 +184,7 @@ pub fn run(
         lines: vec![0; sources.len()],
         bad: vec![BadLines::default(); sources.len()],
         valid: vec![0; sources.len()],
+        fragments: vec![0; sources.len()],
         inferred_types: 0,
     };
     let scan_options = ScanOptions {
@@ -169,6 +196,7 @@ pub fn run(
     scan(sources, &scan_options, |origin, chunk| {
         report.lines[origin.source] += chunk.lines;
         report.valid[origin.source] += chunk.samples.len() as u64 + chunk.skipped;
+        report.fragments[origin.source] += chunk.fragments;
         report.inferred_types += chunk.inferred_types;
         let bad = &mut report.bad[origin.source];
         for b in &chunk.bad {
@@ -196,9 +224,12 @@ pub fn run(
 
 /// The one-line summary of bad lines per source, as SPEC section 2 words it.
 pub fn warn_bad_lines(sources: &[Source], report: &ScanReport) {
-    for (src, bad) in sources.iter().zip(&report.bad) {
+    for ((src, bad), &fragments) in sources.iter().zip(&report.bad).zip(&report.fragments) {
         if bad.count == 0 {
             continue;
+        }
+        if looks_pretty_printed(bad.count, fragments) {
+            eprintln!("note: {}", pretty_printed_hint(&src.name));
         }
         let first = bad
             .first

@@ -52,9 +52,18 @@ pub struct ParsedChunk {
     /// Valid lines of metrics the query does not want (not parsed when the byte
     /// pre-check could tell).
     pub skipped: u64,
+    /// Bad lines that look like a piece of a JSON object printed over several lines.
+    pub fragments: u64,
     /// Only the newest sample of each series was read ([`ScanOptions::latest_only`]): the
     /// spacing of the samples says nothing about the export interval.
     pub latest_only: bool,
+}
+
+/// Whether a line is what pretty-printed JSON has on a line of its own: a brace, or a
+/// `"key": value` member.
+fn is_fragment_of_pretty_json(text: &str) -> bool {
+    let t = text.trim();
+    matches!(t, "{" | "}" | "}," | "[" | "]" | "]," | "},{") || (t.starts_with('"') && t.contains("\":"))
 }
 
 /// What became of a line: its series, timestamp and value, or why it is bad. The
@@ -223,6 +232,7 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
         let record = match parse_line(text) {
             Ok(r) => r,
             Err(reason) => {
+                out.fragments += u64::from(is_fragment_of_pretty_json(text));
                 out.bad.push(BadLine { line: index, reason });
                 continue;
             }

@@ -104,6 +104,9 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
 
     let mut problems: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
+    for damage in sources.iter().filter_map(Source::damage) {
+        problems.push(damage);
+    }
     let bad_total: u64 = report.bad.iter().map(|b| b.count).sum();
     if bad_total > 0 {
         problems.push(format!("{bad_total} bad line(s)"));

@@ -187,5 +187,5 @@ pub fn run(args: ExplainArgs, out: &mut dyn Write) -> Result<ExitCode> {
         ]);
     }
     table.write(args.output.format, Terminal::detect(), out)?;
-    Ok(ExitCode::SUCCESS)
+    input.finished()
 }

@@ -160,6 +160,16 @@ impl QueryInput {
         })
     }
 
+    /// The command's exit once its answer is out: an error when a compressed input was
+    /// cut short (the answer covers what came before).
+    pub fn finished(&self) -> Result<std::process::ExitCode> {
+        let damage: Vec<String> = self.sources.iter().filter_map(Source::damage).collect();
+        if !damage.is_empty() {
+            bail!("{}", damage.join("; "));
+        }
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+
     /// Runs the query into `sink`, printing warnings about the input on stderr.
     pub fn run(&self, sink: &mut dyn crate::engine::Sink) -> Result<crate::engine::Engine> {
         let (engine, report) = query::run(&self.sources, &self.filter, &self.options, sink)?;

@@ -131,7 +131,7 @@ pub fn run(args: QuantileArgs, out: &mut dyn Write) -> Result<ExitCode> {
         table.rows.push(row);
     }
     table.write(args.output.format, Terminal::detect(), out)?;
-    Ok(ExitCode::SUCCESS)
+    input.finished()
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ pub fn run(args: RateArgs, out: &mut dyn Write) -> Result<ExitCode> {
         Format::Json | Format::Csv => rows_table(&sink.grouper, &starts, &rates),
     };
     table.write(args.output.format, term, out)?;
-    Ok(ExitCode::SUCCESS)
+    input.finished()
 }
 
 /// One row per group: average, peak and last rate, and the trend.

@@ -184,9 +184,9 @@ async fn metrics(State(served): State<Arc<Served>>, headers: HeaderMap) -> impl 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let files = if args.files.is_empty() { vec![PathBuf::from(crate::input::DEFAULT_PATH)] } else { args.files };
     for f in &files {
-        let name = f.to_string_lossy();
-        if name == "-" || name.ends_with(".gz") {
-            bail!("{name}: serve follows plain files (not stdin or .gz)");
+        let source = Source::from_arg(f);
+        if source.is_stream() {
+            bail!("{}: serve follows plain files (not stdin or compressed files)", source.name);
         }
     }
     let after_nanos = parse_duration(&args.stale_after).context("--stale-after")?;

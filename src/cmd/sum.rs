@@ -121,7 +121,7 @@ pub fn run(args: SumArgs, out: &mut dyn Write) -> Result<ExitCode> {
     }
     let table = sum_table(&sink);
     table.write(args.output.format, Terminal::detect(), out)?;
-    Ok(ExitCode::SUCCESS)
+    input.finished()
 }
 
 /// Metrics that appear with several types among the groups, with the types.

@@ -46,6 +46,32 @@ struct Selector {
     window: Window,
     strict: bool,
     bad: Vec<BadLineTally>,
+    /// While following: each bad line is said as it comes (the first few).
+    live: bool,
+}
+
+/// Bad lines said one by one while following; the rest are counted.
+const LIVE_BAD_LINES_SHOWN: u64 = 10;
+
+/// Set by SIGINT or SIGTERM while following, so that the count of bad lines is said
+/// before exiting.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn request_stop(_: libc::c_int) {
+    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn stop_on_signals() {
+    let handler = request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+fn stopped() -> bool {
+    STOP.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Selector {
@@ -69,6 +95,7 @@ impl Selector {
             Err(reason) => {
                 let at = match pos {
                     LinePos::Number(n) => format!("line {n}"),
+                    LinePos::FromEnd(0) => "a line read while following".to_string(),
                     LinePos::FromEnd(n) => format!("line {n} from the end"),
                 };
                 if self.strict {
@@ -77,6 +104,12 @@ impl Selector {
                 let tally = &mut self.bad[source];
                 tally.count += 1;
                 tally.first.get_or_insert(format!("{at}: {}", sanitize(&reason)));
+                if self.live && tally.count <= LIVE_BAD_LINES_SHOWN {
+                    eprintln!("metricsctl: {}: skipped a bad line: {}", sanitize(name), sanitize(&reason));
+                    if tally.count == LIVE_BAD_LINES_SHOWN {
+                        eprintln!("metricsctl: {}: further bad lines are counted, not shown", sanitize(name));
+                    }
+                }
                 return Ok(None);
             }
         };
@@ -94,20 +127,41 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
         );
     }
     let filter = args.filter.build(None)?;
-    let sources = sources(&args.files)?;
-    if args.follow {
-        if let Some(SourceKind::Gzip(_)) = sources.last().map(|s| &s.kind) {
-            bail!("cannot follow a .gz file: name the uncompressed file last");
-        }
+    // Like tail -F, a file to follow that does not exist yet is waited for.
+    let files = if args.files.is_empty() {
+        vec![std::path::PathBuf::from(crate::input::DEFAULT_PATH)]
+    } else {
+        args.files.clone()
+    };
+    let waiting = args.follow && files.last().is_some_and(|f| f.as_os_str() != "-" && !f.exists());
+    let backlog_files = &files[..files.len() - usize::from(waiting)];
+    let mut sources = if backlog_files.is_empty() { Vec::new() } else { sources(backlog_files)? };
+    if waiting {
+        let path = files.last().expect("a file to wait for");
+        eprintln!("metricsctl: {} does not exist yet; waiting for it", sanitize(&path.display().to_string()));
+        sources.push(Source::from_arg(path));
     }
-    let window = resolve_window(&sources, &filter)?;
+    if args.follow {
+        if let Some(SourceKind::Compressed(..)) = sources.last().map(|s| &s.kind) {
+            bail!("cannot follow a compressed file: name the uncompressed file last");
+        }
+        stop_on_signals();
+    }
+    let window = resolve_window(&sources[..sources.len() - usize::from(waiting)], &filter)?;
     let mut selector = Selector {
         filter,
         window,
         strict: args.input.strict,
         bad: (0..sources.len()).map(|_| BadLineTally::default()).collect(),
+        live: false,
     };
-    let (shown, follow_from) = last_records(&sources, &mut selector, args.lines, args.rate, args.follow)?;
+    let backlog = &sources[..sources.len() - usize::from(waiting)];
+    let (shown, follow_from) = if backlog.is_empty() {
+        (Vec::new(), 0)
+    } else {
+        last_records(backlog, &mut selector, args.lines, args.rate, args.follow && !waiting)?
+    };
+    let follow_from = if waiting { 0 } else { follow_from };
     let mut previous: HashMap<SeriesKey, (i64, SampleValue)> = HashMap::new();
     for s in shown.iter().rev() {
         let record = parse_line(&s.line).map_err(anyhow::Error::msg)?;
@@ -117,12 +171,22 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
         }
     }
     out.flush()?;
-    report_bad(&sources, &selector);
     if !args.follow {
+        report_bad(&sources, &selector);
+        let damage: Vec<String> = sources.iter().filter_map(Source::damage).collect();
+        if !damage.is_empty() {
+            bail!("{}", damage.join("; "));
+        }
         return Ok(ExitCode::SUCCESS);
     }
+    report_bad(&sources, &selector);
+    for tally in &mut selector.bad {
+        *tally = BadLineTally::default();
+    }
+    selector.live = true;
     let last = sources.len() - 1;
     let src = &sources[last];
+    let lines = args.lines;
     let mut on_line = |line: &[u8]| -> Result<()> {
         let Some((record, key)) = selector.select(last, &src.name, LinePos::FromEnd(0), line)? else { return Ok(()) };
         let prev = if args.rate { previous.get(&key).cloned() } else { None };
@@ -133,19 +197,57 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
         out.flush()?;
         Ok(())
     };
-    match &src.kind {
+    let followed = match &src.kind {
         SourceKind::Stdin => {
-            let stdin = std::io::stdin();
-            for line in stdin.lock().split(b'\n') {
-                let mut line = line.context("cannot read stdin")?;
+            // What stdin holds already is a backlog: its last N records first (as
+            // without -f), then every record as it comes.
+            let (tx, rx) = std::sync::mpsc::channel::<std::io::Result<Vec<u8>>>();
+            std::thread::spawn(move || {
+                for line in std::io::stdin().lock().split(b'\n') {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut backlog: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
+            let mut in_backlog = true;
+            loop {
+                if stopped() {
+                    break Ok(());
+                }
+                let wait = if in_backlog { std::time::Duration::from_millis(200) } else { POLL_INTERVAL };
+                let mut line = match rx.recv_timeout(wait) {
+                    Ok(line) => line.context("cannot read stdin")?,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        if in_backlog {
+                            in_backlog = false;
+                            for line in backlog.drain(..) {
+                                on_line(&line)?;
+                            }
+                        }
+                        continue;
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        for line in backlog.drain(..) {
+                            on_line(&line)?;
+                        }
+                        break Ok(());
+                    }
+                };
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                on_line(&line)?;
+                if in_backlog {
+                    backlog.push_back(line);
+                    if backlog.len() > lines {
+                        backlog.pop_front();
+                    }
+                } else {
+                    on_line(&line)?;
+                }
             }
-            Ok(ExitCode::SUCCESS)
         }
-        SourceKind::Plain(path) | SourceKind::Gzip(path) => {
+        SourceKind::Plain(path) | SourceKind::Compressed(path, _) => {
             let mut follower = Follower::new(path, follow_from);
             let name = src.name.clone();
             let mut on_event = |e: FollowEvent| {
@@ -158,12 +260,18 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
                 eprintln!("metricsctl: {name}: {what}");
             };
             loop {
+                if stopped() {
+                    break Ok::<(), anyhow::Error>(());
+                }
                 if !follower.poll(&mut on_line, &mut on_event)? {
                     std::thread::sleep(POLL_INTERVAL);
                 }
             }
         }
-    }
+    };
+    followed?;
+    report_bad(&sources, &selector);
+    Ok(if stopped() { ExitCode::from(130) } else { ExitCode::SUCCESS })
 }
 
 fn report_bad(sources: &[Source], selector: &Selector) {
@@ -236,7 +344,7 @@ fn last_records(
                     take(&mut shown, &mut missing, n, rate, record, key, &line)?;
                 }
             }
-            SourceKind::Gzip(_) | SourceKind::Stdin => {
+            SourceKind::Compressed(..) | SourceKind::Stdin => {
                 if follow && i == sources.len() - 1 && src.kind == SourceKind::Stdin {
                     // stdin is followed as it comes: show nothing from a backlog first.
                     continue;

@@ -77,5 +77,5 @@ pub fn run(args: ToPrometheusArgs, out: &mut dyn Write) -> Result<ExitCode> {
         Some(path) => write_atomically(path, write)?,
         None => write(out)?,
     }
-    Ok(ExitCode::SUCCESS)
+    input.finished()
 }
