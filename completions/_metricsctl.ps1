@@ -182,7 +182,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Total requests per second (open model: latency counts from the intended send time)')
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Load an external server instead of the built-in one (client-side metrics are then recorded, as http_client_*)')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address of the built-in server')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file with a `metrics:` block; a missing file means defaults')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file with a `metrics:` block [default: configs/config.yaml, which may be missing (then the defaults apply); a file named here must exist]')
             [CompletionResult]::new('--service-name', '--service-name', [CompletionResultType]::ParameterName, 'resource service.name')
             [CompletionResult]::new('--service-version', '--service-version', [CompletionResultType]::ParameterName, 'resource service.version')
             [CompletionResult]::new('--environment', '--environment', [CompletionResultType]::ParameterName, 'resource deployment.environment')

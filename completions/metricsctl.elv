@@ -169,7 +169,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand --rate 'Total requests per second (open model: latency counts from the intended send time)'
             cand --url 'Load an external server instead of the built-in one (client-side metrics are then recorded, as http_client_*)'
             cand --listen 'Address of the built-in server'
-            cand --config 'Configuration file with a `metrics:` block; a missing file means defaults'
+            cand --config 'Configuration file with a `metrics:` block [default: configs/config.yaml, which may be missing (then the defaults apply); a file named here must exist]'
             cand --service-name 'resource service.name'
             cand --service-version 'resource service.version'
             cand --environment 'resource deployment.environment'

@@ -136,7 +136,7 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s c -l
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s q -l rate -d 'Total requests per second (open model: latency counts from the intended send time)' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l url -d 'Load an external server instead of the built-in one (client-side metrics are then recorded, as http_client_*)' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l listen -d 'Address of the built-in server' -r
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l config -d 'Configuration file with a `metrics:` block; a missing file means defaults' -r -F
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l config -d 'Configuration file with a `metrics:` block [default: configs/config.yaml, which may be missing (then the defaults apply); a file named here must exist]' -r -F
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l service-name -d 'resource service.name' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l service-version -d 'resource service.version' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l environment -d 'resource deployment.environment' -r
