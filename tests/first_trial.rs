@@ -256,8 +256,7 @@ fn pretty_printed_json_is_recognised() {
     assert!(stderr.contains("jq -c ."), "{stderr}");
 }
 
-/// 17. Compression is recognised by its magic bytes; a cut .gz gives what it holds, and
-/// then an error; xz is named.
+/// 17. Compression by magic bytes; a cut .gz gives what it holds, then an error; xz named.
 #[test]
 fn compression_is_recognised_by_content() {
     let dir = tempfile::tempdir().unwrap();
