@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark metricsctl against the tools users would otherwise reach for.
 
-Generates a realistic file with the project's own generator (examples/generate.rs:
+Generates a realistic file with the project's own generator (crates/synth/examples/generate.rs:
 several services and instances, restarts, histograms, the seed's instruments, a few bad
 lines), then times on that same file, in one run:
 
@@ -133,7 +133,12 @@ def main():
 
     ensure_tools(args.no_jq)
     subprocess.run(
-        ["cargo", "build", "--release", "--quiet", "--bin", "metricsctl", "--example", "generate"],
+        ["cargo", "build", "--release", "--quiet", "--bin", "metricsctl"],
+        cwd=ROOT,
+        check=True,
+    )
+    subprocess.run(
+        ["cargo", "build", "--release", "--quiet", "-p", "metricsctl-synth", "--example", "generate"],
         cwd=ROOT,
         check=True,
     )

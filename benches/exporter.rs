@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use metricsctl::telemetry::json_exporter::{encode, JsonFileExporter};
+use metricsctl_otel::json_exporter::{encode, JsonFileExporter};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -42,11 +42,11 @@ impl PushMetricExporter for EncodeOnly {
 fn provider_with_series<E: PushMetricExporter>(exporter: E) -> SdkMeterProvider {
     let reader = PeriodicReader::builder(exporter).with_interval(Duration::from_secs(3600)).build();
     let provider = SdkMeterProvider::builder()
-        .with_resource(metricsctl::telemetry::resource(&Default::default()))
+        .with_resource(metricsctl_otel::resource(&Default::default()))
         .with_reader(reader)
         .build();
     let meter = provider.meter("bench");
-    let http = metricsctl::telemetry::http::HttpInstruments::new(&meter);
+    let http = metricsctl_otel::http::HttpInstruments::new(&meter);
     for i in 0..SERIES / 4 {
         let attrs = [
             KeyValue::new("http.method", if i % 2 == 0 { "GET" } else { "POST" }),

@@ -1,9 +1,9 @@
 //! Micro-benchmarks of the line parser and of block parsing (the reader's unit of work).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use metricsctl::filter::MetricMatcher;
-use metricsctl::generate::{generate, GenerateOptions};
-use metricsctl::record::parse_line;
+use metricsctl_format::record::parse_line;
+use metricsctl_reader::matcher::MetricMatcher;
+use metricsctl_synth::generate::{generate, GenerateOptions};
 
 fn sample_block() -> Vec<u8> {
     let mut data = Vec::new();
@@ -29,8 +29,8 @@ fn bench_parse_block(c: &mut Criterion) {
     let data = sample_block();
     let path = std::env::temp_dir().join(format!("metricsctl-bench-{}.jsonl", std::process::id()));
     std::fs::write(&path, &data).unwrap();
-    let source = metricsctl::input::Source::from_arg(&path);
-    let mut reader = metricsctl::input::BlockReader::new(0, &source, 8 << 20).unwrap();
+    let source = metricsctl_reader::input::Source::from_arg(&path);
+    let mut reader = metricsctl_reader::input::BlockReader::new(0, &source, 8 << 20).unwrap();
     let block = reader.next_block(None).unwrap().unwrap();
     let mut g = c.benchmark_group("parse_block_4MiB");
     g.throughput(Throughput::Bytes(block.data().len() as u64));
@@ -40,13 +40,13 @@ fn bench_parse_block(c: &mut Criterion) {
         ("requests counter only (sum)", vec!["http_server_requests_total".to_string()], false),
         ("newest values only (to-prometheus)", vec![], true),
     ] {
-        let options = metricsctl::scan::ScanOptions {
+        let options = metricsctl_reader::scan::ScanOptions {
             metrics: MetricMatcher::new(&metrics).unwrap(),
             block_size: 8 << 20,
             latest_only,
         };
         g.bench_function(name, |b| {
-            b.iter_batched(|| (), |()| metricsctl::scan::parse_block(&block, &options), BatchSize::SmallInput)
+            b.iter_batched(|| (), |()| metricsctl_reader::scan::parse_block(&block, &options), BatchSize::SmallInput)
         });
     }
     g.finish();

@@ -3,7 +3,8 @@
 # does not; an existing file is never touched), then query it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin metricsctl --example generate
+cargo build --release --quiet --bin metricsctl
+cargo build --release --quiet -p metricsctl-synth --example generate
 M=target/release/metricsctl
 if [ ! -e logs/metrics.jsonl ]; then
     target/release/examples/generate --size "${SIZE:-50MB}" --out logs/metrics.jsonl

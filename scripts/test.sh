@@ -26,4 +26,4 @@ if ! python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grp
 fi
 
 # Unit, integration, property and doc tests; examples are built too.
-cargo test "$@"
+cargo test --workspace "$@"

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::filter::{Filter, LabelMatcher, MetricMatcher};
 use crate::output::Format;
-use crate::timestamp::TimeArg;
+use metricsctl_engine::filter::{Filter, LabelMatcher, MetricMatcher};
+use metricsctl_format::timestamp::TimeArg;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -325,7 +325,7 @@ pub struct LoadTestArgs {
     #[arg(long)]
     pub grpc: bool,
     #[command(flatten)]
-    pub metrics: crate::telemetry::config::MetricsFlags,
+    pub metrics: metricsctl_otel::config::MetricsFlags,
     /// Summary format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

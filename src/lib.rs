@@ -1,42 +1,11 @@
-//! metricsctl: query, check and convert OpenTelemetry metrics written as JSON Lines.
-//!
-//! The library holds everything; `main.rs` only calls [`run`].
-//!
-//! - [`record`]: one line of metrics.jsonl, parsed and validated.
-//! - [`input`], [`scan`], [`backwards`]: reading files forwards in parallel blocks, and
-//!   backwards from the end.
-//! - [`engine`]: series and process semantics: exact increases across restarts.
-//! - [`filter`], [`output`], [`stats`]: shared filters, output formats, histogram maths.
-//! - [`prometheus`], [`exposition`]: the Prometheus writer and the latest samples it
-//!   exposes (`to-prometheus`, `serve`, the embedded `/metrics`).
-//! - [`line_writer`], [`otlp`], [`telemetry`]: producing metrics.jsonl: the seed-format
-//!   writer, OTLP requests to lines (`receive`), the embedded exporters and middleware.
-//! - [`cmd`]: one module per subcommand.
+//! metricsctl, the command: the command line, one module per subcommand, the load
+//! test, and output for people and programs. Everything it reads, computes and writes
+//! is in the library crates (docs/ARCHITECTURE.md); `main.rs` only calls [`run`].
 
-pub mod backwards;
 pub mod cli;
 pub mod cmd;
-pub mod disturb;
-pub mod engine;
-pub mod exposition;
-pub mod filter;
-pub mod follow;
-pub mod generate;
-pub mod history;
-pub mod input;
-pub mod line_writer;
 pub mod loadtest;
-pub mod otlp;
 pub mod output;
-pub mod prometheus;
-pub mod query;
-pub mod record;
-pub mod scan;
-pub mod series;
-pub mod stats;
-pub mod telemetry;
-pub mod template;
-pub mod timestamp;
 
 use std::io::{self, BufWriter, IsTerminal, LineWriter, Write};
 use std::process::ExitCode;
@@ -45,25 +14,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
-/// A mistake in how the command was called, found after parsing (exit 2, like clap's).
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-/// Returns a [`UsageError`] from the enclosing function.
-#[macro_export]
-macro_rules! usage_error {
-    ($($arg:tt)*) => {
-        return Err($crate::UsageError(format!($($arg)*)).into())
-    };
-}
+pub use metricsctl_engine::{usage_error, UsageError};
 
 /// Parses the command line, runs the command, and turns the outcome into an exit code:
 /// 0 success (a closed stdout pipe included), 1 error, 2 usage error.

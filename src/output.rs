@@ -7,7 +7,9 @@ use anyhow::Result;
 use clap::ValueEnum;
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table as ComfyTable};
 
-use crate::record::{format_float, Num};
+pub use metricsctl_format::text::sanitize;
+
+use metricsctl_format::record::{format_float, Num};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
@@ -183,29 +185,6 @@ impl Table {
         writeln!(out, "{t}")?;
         Ok(())
     }
-}
-
-/// Escapes control characters (C0, DEL, C1) so that untrusted text can never move the
-/// cursor, change colours or start an escape sequence on the reader's terminal.
-pub fn sanitize(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_control) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if is_control(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn is_control(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Eight-level sparkline of a series of non-negative values.

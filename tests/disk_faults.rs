@@ -19,7 +19,7 @@ fn damaged_lines(path: &Path) -> Vec<usize> {
     let text = String::from_utf8_lossy(&bytes);
     text.split_terminator('\n')
         .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty() && metricsctl::record::parse_line(l).is_err())
+        .filter(|(_, l)| !l.trim().is_empty() && metricsctl_format::record::parse_line(l).is_err())
         .map(|(i, _)| i + 1)
         .collect()
 }

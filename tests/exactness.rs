@@ -12,7 +12,7 @@ use std::time::Duration;
 const BASE_MS: i64 = 1_765_848_600_000; // 2025-12-16T01:30:00Z
 
 fn timestamp(ms: i64) -> String {
-    metricsctl::timestamp::format_millis_with_offset(ms * 1_000_000, 8 * 3600)
+    metricsctl_format::timestamp::format_millis_with_offset(ms * 1_000_000, 8 * 3600)
 }
 
 /// A seed-format counter line (no start_timestamp, as the seed's Go exporter writes).
@@ -192,7 +192,7 @@ fn two_writers_sharing_a_resource_are_told_and_one_writer_with_restarts_is_not()
     // One instance, restarts at exports 15, 30 and 45; each export records 20-50
     // requests spread over 6 routes, so a route may be missing from a life for a while.
     let routes = ["/a", "/b", "/c", "/d", "/e", "/f"];
-    let mut rng = metricsctl::disturb::Rng(12345);
+    let mut rng = metricsctl_synth::disturb::Rng(12345);
     let mut text = String::new();
     let mut expected = std::collections::BTreeMap::<String, i64>::new();
     let mut values = [0u64; 6];
@@ -334,15 +334,15 @@ fn wait_until_scrape(port: u16, done: impl Fn(&str) -> bool) {
 fn realistic_files_through_every_disturbance_are_exact() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metrics.jsonl");
-    let options = metricsctl::generate::GenerateOptions {
+    let options = metricsctl_synth::generate::GenerateOptions {
         target_bytes: 16 << 20,
         restart_every: 25,
         bad_line_every: 0,
         start_timestamps: false,
-        disturbance: metricsctl::disturb::Disturbance::all(),
+        disturbance: metricsctl_synth::disturb::Disturbance::all(),
         ..Default::default()
     };
-    let truth = metricsctl::generate::generate(&mut std::fs::File::create(&path).unwrap(), &options).unwrap();
+    let truth = metricsctl_synth::generate::generate(&mut std::fs::File::create(&path).unwrap(), &options).unwrap();
     assert!(truth.restarts > 10, "{} restarts", truth.restarts);
     let file = path.to_str().unwrap();
     let by_route: std::collections::BTreeMap<String, u64> =

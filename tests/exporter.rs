@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use metricsctl::telemetry::config::{MetricsConfig, TemporalityChoice};
-use metricsctl::telemetry::MetricsPipeline;
+use metricsctl_otel::config::{MetricsConfig, TemporalityChoice};
+use metricsctl_otel::MetricsPipeline;
 use opentelemetry::KeyValue;
 
 fn config(dir: &std::path::Path, temporality: TemporalityChoice) -> MetricsConfig {

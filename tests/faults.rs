@@ -35,7 +35,7 @@ fn sigkill_leaves_at_most_one_partial_line_and_every_earlier_export_intact() {
     let lines: Vec<&str> = text.split_terminator('\n').collect();
     let complete = if bytes.ends_with(b"\n") { lines.len() } else { lines.len() - 1 };
     for (i, line) in lines[..complete].iter().enumerate() {
-        assert!(metricsctl::record::parse_line(line).is_ok(), "line {} is damaged: {line}", i + 1);
+        assert!(metricsctl_format::record::parse_line(line).is_ok(), "line {} is damaged: {line}", i + 1);
     }
     // The reader takes the file as it is: a partial last line is one bad line at most.
     let out = metricsctl().current_dir(dir.path()).args(["check", "--format", "json"]).output().unwrap();

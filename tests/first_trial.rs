@@ -135,7 +135,7 @@ fn a_closed_pipe_is_success() {
     let text: String = (0..3000)
         .map(|i| {
             counter(
-                &metricsctl::timestamp::format_utc(1_735_689_600_000_000_000 + i * 10_000_000_000),
+                &metricsctl_format::timestamp::format_utc(1_735_689_600_000_000_000 + i * 10_000_000_000),
                 "c_total",
                 &i.to_string(),
                 "",
@@ -283,7 +283,7 @@ fn compression_is_recognised_by_content() {
     let big: String = (0..20_000)
         .map(|i| {
             counter(
-                &metricsctl::timestamp::format_utc(1_735_689_600_000_000_000 + i * 10_000_000_000),
+                &metricsctl_format::timestamp::format_utc(1_735_689_600_000_000_000 + i * 10_000_000_000),
                 "c_total",
                 &i.to_string(),
                 r#","attributes":{"pad":"0123456789abcdef0123456789abcdef"}"#,

@@ -14,9 +14,9 @@ fn every_corpus_input_parses_or_fails_cleanly() {
         let data = std::fs::read(entry.unwrap().path()).unwrap();
         inputs += 1;
         if let Ok(text) = std::str::from_utf8(&data) {
-            if let Ok(record) = metricsctl::record::parse_line(text) {
+            if let Ok(record) = metricsctl_format::record::parse_line(text) {
                 parsed += 1;
-                let _ = metricsctl::series::make_series(&record);
+                let _ = metricsctl_format::series::make_series(&record);
             }
         }
     }
@@ -26,8 +26,9 @@ fn every_corpus_input_parses_or_fails_cleanly() {
 
 #[test]
 fn every_exposition_of_the_expose_corpus_is_valid() {
-    use metricsctl::exposition::LiveExposition;
-    use metricsctl::prometheus::{validate_exposition, ExpositionFormat};
+    use metricsctl_prom::exposition::LiveExposition;
+    use metricsctl_prom::text::ExpositionFormat;
+    use metricsctl_prom::validate_exposition;
     common::require("promtool");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/expose");
     let mut inputs = 0;
@@ -84,9 +85,9 @@ fn every_exposition_of_the_expose_corpus_is_valid() {
 /// parser with templates learnt give exactly what parsing each line alone gives.
 #[test]
 fn corpus_lines_and_splices_read_the_same_with_templates() {
-    use metricsctl::input::Block;
-    use metricsctl::scan::{full_parse_outcome, parse_block, ScanOptions};
-    use metricsctl::template::Split;
+    use metricsctl_format::template::Split;
+    use metricsctl_reader::input::Block;
+    use metricsctl_reader::scan::{full_parse_outcome, parse_block, ScanOptions};
     use std::collections::BTreeMap;
 
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_line");

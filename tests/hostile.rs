@@ -3,11 +3,11 @@
 
 use std::io::Write;
 
-use metricsctl::cli::FilterArgs;
-use metricsctl::cmd::sum::SumSink;
-use metricsctl::input::Source;
-use metricsctl::query::{self, QueryOptions};
-use metricsctl::record::parse_line;
+use metricsctl_engine::filter::Filter;
+use metricsctl_engine::query::{self, QueryOptions};
+use metricsctl_engine::sum::SumSink;
+use metricsctl_format::record::parse_line;
+use metricsctl_reader::input::Source;
 use proptest::prelude::*;
 
 const VALID: &[&str] = &[
@@ -22,7 +22,7 @@ fn bad_lines_of(content: &[u8], block_size: usize) -> u64 {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(content).unwrap();
     let sources = vec![Source::from_arg(f.path())];
-    let filter = FilterArgs { metric: vec!["*".into()], ..FilterArgs::default() }.build(None).unwrap();
+    let filter = Filter::metrics(&["*"]).unwrap();
     let options = QueryOptions { keep_bad: 100, block_size, ..QueryOptions::default() };
     let mut sink = SumSink::new(vec![]);
     let (_, report) = query::run(&sources, &filter, &options, &mut sink).expect("no error on bad input");
@@ -77,7 +77,7 @@ proptest! {
 
 /// Every (line number, outcome) the parallel reader produces from `source`.
 fn outcomes_of(source: Source, block_size: usize) -> Vec<(u64, Result<String, String>)> {
-    use metricsctl::scan::{scan, ScanOptions};
+    use metricsctl_reader::scan::{scan, ScanOptions};
     let options = ScanOptions { metrics: Default::default(), block_size, latest_only: false };
     let mut out = Vec::new();
     scan(&[source], &options, |origin, chunk| {

@@ -236,7 +236,7 @@ fn the_strict_reader_accepts_every_fixture_in_both_formats() {
             let path = fixture(f);
             all.push(&path);
             let text = exposition(&all);
-            if let Err(e) = metricsctl::prometheus::validate_exposition(&text, openmetrics) {
+            if let Err(e) = metricsctl_prom::validate_exposition(&text, openmetrics) {
                 panic!("{f} {args:?}: {e}\n{text}");
             }
         }

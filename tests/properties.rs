@@ -1,18 +1,18 @@
 //! Property tests of the semantics (SPEC section 3): totals are exact across restarts,
 //! whatever the block boundaries of the parallel reader, and whatever real exports and
 //! log pipelines do to the lines (pauses, per-line timestamps, shuffled data points,
-//! interleaved processes, runs of lines sent twice: `metricsctl::disturb`).
+//! interleaved processes, runs of lines sent twice: `metricsctl_synth::disturb`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use metricsctl::cli::FilterArgs;
-use metricsctl::cmd::sum::{SumSink, Total};
-use metricsctl::disturb::{Disturbance, Disturber, Export};
-use metricsctl::engine::{Grouping, FIXED_EXPORT_GAP};
-use metricsctl::input::Source;
-use metricsctl::query::{self, QueryOptions};
-use metricsctl::record::Num;
+use metricsctl_engine::engine::{Grouping, FIXED_EXPORT_GAP};
+use metricsctl_engine::filter::Filter;
+use metricsctl_engine::query::{self, QueryOptions};
+use metricsctl_engine::sum::{SumSink, Total};
+use metricsctl_format::record::Num;
+use metricsctl_reader::input::Source;
+use metricsctl_synth::disturb::{Disturbance, Disturber, Export};
 use proptest::prelude::*;
 
 const ROUTES: [&str; 4] = ["/api/v1/orders", "/api/v1/orders/{id}", "/api/v1/users", "/healthz"];
@@ -90,7 +90,7 @@ fn scenario_with(disturbances: impl Strategy<Value = Disturbance>) -> impl Strat
 
 fn timestamp(secs: i64, millis: i64) -> String {
     // As the seed writes them: milliseconds and a +0800 offset.
-    metricsctl::timestamp::format_millis_with_offset((secs * 1000 + millis) * 1_000_000, 8 * 3600)
+    metricsctl_format::timestamp::format_millis_with_offset((secs * 1000 + millis) * 1_000_000, 8 * 3600)
 }
 
 /// xorshift64: the scenario's own deterministic choices.
@@ -223,7 +223,7 @@ fn metricsctl_sum_by_route(path: &std::path::Path, block_size: usize) -> BTreeMa
 
 fn sum_by_route_with(path: &std::path::Path, options: QueryOptions) -> BTreeMap<String, u64> {
     let sources = vec![Source::from_arg(path)];
-    let filter = FilterArgs::default().build(Some("http_server_requests_total")).unwrap();
+    let filter = Filter::metrics(&["http_server_requests_total"]).unwrap();
     let mut sink = SumSink::new(vec!["route".into()]);
     query::run(&sources, &filter, &options, &mut sink).unwrap();
     sink.grouper.finish().unwrap();

@@ -178,13 +178,13 @@ fn unknown_group_label_is_an_error() {
 fn frequent_restarts_with_start_timestamps_are_not_taken_for_two_writers() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metrics.jsonl");
-    let options = metricsctl::generate::GenerateOptions {
+    let options = metricsctl_synth::generate::GenerateOptions {
         target_bytes: 12 << 20,
         restart_every: 6,
         bad_line_every: 0,
         ..Default::default()
     };
-    let truth = metricsctl::generate::generate(&mut std::fs::File::create(&path).unwrap(), &options).unwrap();
+    let truth = metricsctl_synth::generate::generate(&mut std::fs::File::create(&path).unwrap(), &options).unwrap();
     assert!(truth.restarts > 30, "{} restarts", truth.restarts);
     let out = metricsctl().args(["sum", "by", "route", "--format", "json"]).arg(&path).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

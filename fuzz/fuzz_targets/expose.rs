@@ -4,8 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use metricsctl::exposition::LiveExposition;
-use metricsctl::prometheus::{validate_exposition, ExpositionFormat};
+use metricsctl_prom::exposition::LiveExposition;
+use metricsctl_prom::text::ExpositionFormat;
+use metricsctl_prom::validate_exposition;
 
 fuzz_target!(|data: &[u8]| {
     let resource_labels = data.first().is_some_and(|b| b & 1 == 1);

@@ -6,8 +6,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(record) = metricsctl::record::parse_line(text) {
-            let _ = metricsctl::series::make_series(&record);
+        if let Ok(record) = metricsctl_format::record::parse_line(text) {
+            let _ = metricsctl_format::series::make_series(&record);
         }
     }
 });

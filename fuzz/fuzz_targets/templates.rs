@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use metricsctl::input::Block;
-use metricsctl::scan::{full_parse_outcome, parse_block, LineOutcome, ScanOptions};
-use metricsctl::template::Split;
+use metricsctl_reader::input::Block;
+use metricsctl_reader::scan::{full_parse_outcome, parse_block, LineOutcome, ScanOptions};
+use metricsctl_format::template::Split;
 
 type Outcomes = BTreeMap<u64, LineOutcome>;
 

@@ -9,13 +9,13 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::CheckArgs;
-use crate::engine::{Engine, SeriesId, SeriesInfo, Sink, Step};
-use crate::filter::Filter;
-use crate::input::{sources, Source};
 use crate::output::{sanitize, Cell, Format, Table, Terminal};
-use crate::query::{self, line_name, process_name, restart_evidence, QueryOptions, ScanReport};
-use crate::record::{AttrValue, MetricType};
-use crate::timestamp::format_utc;
+use metricsctl_engine::engine::{Engine, SeriesId, SeriesInfo, Sink, Step};
+use metricsctl_engine::filter::Filter;
+use metricsctl_engine::query::{self, line_name, process_name, restart_evidence, QueryOptions, ScanReport};
+use metricsctl_format::record::{AttrValue, MetricType};
+use metricsctl_format::timestamp::format_utc;
+use metricsctl_reader::input::{sources, Source};
 
 const SHOWN_BAD_LINES: usize = 20;
 
@@ -227,8 +227,8 @@ fn write_text(
     for (i, s) in sources.iter().enumerate() {
         files.rows.push(vec![
             Cell::Text(s.name.clone()),
-            Cell::Num(crate::record::Num::Int(report.lines[i].into())),
-            Cell::Num(crate::record::Num::Int(report.bad[i].count.into())),
+            Cell::Num(metricsctl_format::record::Num::Int(report.lines[i].into())),
+            Cell::Num(metricsctl_format::record::Num::Int(report.bad[i].count.into())),
         ]);
     }
     files.write(Format::Table, term, out)?;
@@ -251,15 +251,17 @@ fn write_text(
         t.rows.push(vec![
             Cell::Text(m.name.clone()),
             Cell::Text(m.metric_type.as_str().into()),
-            Cell::Num(crate::record::Num::Int(m.series as i128)),
+            Cell::Num(metricsctl_format::record::Num::Int(m.series as i128)),
             Cell::Text(labels.join(" ")),
         ]);
     }
     t.write(Format::Table, term, out)?;
     writeln!(out, "\nprocesses: {}", engine.catalog.processes.len())?;
     for (pid, p) in engine.processes.iter().enumerate() {
-        let interval =
-            p.interval.map(|i| format!(", interval {}", crate::timestamp::format_duration(i))).unwrap_or_default();
+        let interval = p
+            .interval
+            .map(|i| format!(", interval {}", metricsctl_format::timestamp::format_duration(i)))
+            .unwrap_or_default();
         writeln!(
             out,
             "  {}: {} exports{interval}, {} restart(s)",
@@ -331,7 +333,7 @@ fn write_json(
                 "service": info.service,
                 "resource": info.meta_resource.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<serde_json::Map<_, _>>(),
                 "exports": p.exports,
-                "interval_seconds": p.interval.map(|i| i as f64 / crate::timestamp::NANOS_PER_SEC as f64),
+                "interval_seconds": p.interval.map(|i| i as f64 / metricsctl_format::timestamp::NANOS_PER_SEC as f64),
                 "restarts": p.restarts.iter().map(|r| json!({
                     "time": format_utc(r.timestamp),
                     "evidence": crate::cmd::explain::reason_kind(&r.reason),

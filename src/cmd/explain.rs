@@ -9,15 +9,16 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::ExplainArgs;
-use crate::cmd::{warn_nothing_matched, QueryInput};
-use crate::engine::{
+use crate::cmd::warn_nothing_matched;
+use crate::output::{Cell, Table, Terminal};
+use metricsctl_engine::engine::{
     DropKind, Dropped, Engine, Increase, LinePos, ProcessId, ResetCause, RestartReason, SeriesId, SeriesInfo, Sink,
     Step, StepKind,
 };
-use crate::output::{Cell, Table, Terminal};
-use crate::query::{line_name, restart_evidence, series_name};
-use crate::record::{Num, SampleValue};
-use crate::timestamp::format_utc;
+use metricsctl_engine::query::QueryInput;
+use metricsctl_engine::query::{line_name, restart_evidence, series_name};
+use metricsctl_format::record::{Num, SampleValue};
+use metricsctl_format::timestamp::format_utc;
 
 /// The name of a kind of evidence, as `check --format json` and `explain` give it.
 pub fn reason_kind(reason: &RestartReason) -> &'static str {
@@ -143,12 +144,12 @@ fn describe(engine: &Engine, input: &QueryInput, entry: &Entry) -> (&'static str
 }
 
 pub fn run(args: ExplainArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let filter = args.filter.build(Some(crate::cmd::sum::DEFAULT_METRIC))?;
+    let filter = args.filter.build(Some(metricsctl_engine::sum::DEFAULT_METRIC))?;
     let input = QueryInput::new(&args.files, filter, args.input.strict, args.semantics.baseline)?;
     let mut sink = ExplainSink::default();
     let engine = input.run(&mut sink)?;
     if sink.series == 0 {
-        warn_nothing_matched(&args.filter.metric, crate::cmd::sum::DEFAULT_METRIC);
+        warn_nothing_matched(&args.filter.metric, metricsctl_engine::sum::DEFAULT_METRIC);
     }
     sink.entries.sort_by_key(|e| e.line);
     let mut table = Table::new(

@@ -8,8 +8,8 @@ use anyhow::{bail, Result};
 use crate::cli::LoadTestArgs;
 use crate::loadtest::{self, LoadTestPlan};
 use crate::output::Terminal;
-use crate::telemetry::config::MetricsConfig;
-use crate::timestamp::parse_duration;
+use metricsctl_format::timestamp::parse_duration;
+use metricsctl_otel::config::MetricsConfig;
 
 pub fn run(args: LoadTestArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let config = MetricsConfig::load(&args.metrics)?;

@@ -10,11 +10,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 
 use crate::cli::{split_positionals, QuantileArgs};
-use crate::cmd::{warn_nothing_matched, Grouper, QueryInput};
-use crate::engine::{Increase, SeriesId, SeriesInfo, Sink, Step};
+use crate::cmd::{group_cells, warn_nothing_matched};
 use crate::output::{Cell, Table, Terminal};
-use crate::record::{MetricType, Num, SampleValue};
-use crate::stats::HistogramSum;
+use metricsctl_engine::engine::{Increase, SeriesId, SeriesInfo, Sink, Step};
+use metricsctl_engine::group::Grouper;
+use metricsctl_engine::query::QueryInput;
+use metricsctl_format::histogram::HistogramSum;
+use metricsctl_format::record::{MetricType, Num, SampleValue};
 
 pub const DEFAULT_METRIC: &str = "http_server_request_duration_seconds";
 pub const DEFAULT_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
@@ -124,7 +126,7 @@ pub fn run(args: QuantileArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let mut table = Table::new(headers);
     for g in order {
         let s = &sink.sums[g];
-        let mut row = sink.grouper.cells(g);
+        let mut row = group_cells(&sink.grouper, g);
         row.push(Cell::Num(Num::Int(i128::from(s.count))));
         row.push(s.mean().map_or(Cell::Empty, Cell::Float));
         row.extend(quantiles.iter().map(|&q| sink.quantile(g, q).map_or(Cell::Empty, Cell::Float)));

@@ -11,11 +11,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 
 use crate::cli::{split_positionals, RateArgs};
-use crate::cmd::{warn_nothing_matched, Grouper, QueryInput};
-use crate::engine::{Increase, SeriesId, SeriesInfo, Sink, Step};
+use crate::cmd::{group_cells, warn_nothing_matched};
 use crate::output::{sparkline, Cell, Format, Table, Terminal};
-use crate::record::{MetricType, Num};
-use crate::timestamp::{format_utc, parse_duration, NANOS_PER_SEC};
+use metricsctl_engine::engine::{Increase, SeriesId, SeriesInfo, Sink, Step};
+use metricsctl_engine::group::Grouper;
+use metricsctl_engine::query::QueryInput;
+use metricsctl_format::record::{MetricType, Num};
+use metricsctl_format::timestamp::{format_utc, parse_duration, NANOS_PER_SEC};
 
 pub const DEFAULT_METRIC: &str = "http_server_requests_total";
 const MAX_BUCKETS: i64 = 100_000;
@@ -131,7 +133,7 @@ fn summary_table(grouper: &Grouper, rates: &[Vec<f64>]) -> Table {
     let mut table = Table::new(headers);
     for g in order {
         let r = &rates[g];
-        let mut row = grouper.cells(g);
+        let mut row = group_cells(grouper, g);
         row.push(Cell::Float(avg(r)));
         row.push(Cell::Float(r.iter().copied().fold(0.0, f64::max)));
         row.push(Cell::Float(r.last().copied().unwrap_or(0.0)));
@@ -150,7 +152,7 @@ fn rows_table(grouper: &Grouper, starts: &[i64], rates: &[Vec<f64>]) -> Table {
     for (i, start) in starts.iter().enumerate() {
         for (g, r) in rates.iter().enumerate() {
             let mut row = vec![Cell::Text(format_utc(*start))];
-            row.extend(grouper.cells(g));
+            row.extend(group_cells(grouper, g));
             row.push(Cell::Float(r[i]));
             table.rows.push(row);
         }

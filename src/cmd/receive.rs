@@ -1,6 +1,6 @@
 //! `metricsctl receive`: an OTLP metrics receiver. Any OpenTelemetry SDK pushes to it
 //! over gRPC (4317) or HTTP/protobuf (4318); every data point is appended to a
-//! metrics.jsonl file in the seed's format (see [`crate::otlp`] for the mapping).
+//! metrics.jsonl file in the seed's format (see [`metricsctl_otel::otlp`] for the mapping).
 //!
 //! A request is answered only after its lines are written and fsynced, so an
 //! acknowledged push survives a crash, and SIGINT/SIGTERM stop the listeners, let the
@@ -29,9 +29,9 @@ use prost::Message;
 use tonic::codec::CompressionEncoding;
 
 use crate::cli::ReceiveArgs;
-use crate::line_writer::Appender;
-use crate::otlp::{convert, Conversion};
-use crate::output::sanitize;
+use metricsctl_format::text::sanitize;
+use metricsctl_format::write::Appender;
+use metricsctl_otel::otlp::{convert, Conversion};
 
 /// State shared by both listeners.
 struct Receiver {
@@ -54,7 +54,7 @@ enum Refusal {
 
 impl Receiver {
     async fn ingest(self: &Arc<Self>, request: ExportMetricsServiceRequest) -> Result<Conversion, Refusal> {
-        let received = crate::timestamp::now_nanos();
+        let received = metricsctl_format::timestamp::now_nanos();
         let mut bytes = Vec::with_capacity(request.encoded_len() * 2);
         let conversion = convert(&request, received, &mut bytes);
         if !bytes.is_empty() {

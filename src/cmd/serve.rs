@@ -14,12 +14,12 @@ use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 
 use crate::cli::ServeArgs;
-use crate::exposition::{content_type, negotiate, LiveExposition, Staleness};
-use crate::follow::{FollowEvent, Follower, POLL_INTERVAL};
-use crate::input::{Source, BLOCK_SIZE, LATEST_BLOCK_SIZE};
-use crate::output::sanitize;
-use crate::scan::{scan, ScanOptions};
-use crate::timestamp::parse_duration;
+use metricsctl_format::text::sanitize;
+use metricsctl_format::timestamp::parse_duration;
+use metricsctl_prom::exposition::{content_type, negotiate, LiveExposition, Staleness};
+use metricsctl_reader::follow::{FollowEvent, Follower, POLL_INTERVAL};
+use metricsctl_reader::input::{Source, BLOCK_SIZE, LATEST_BLOCK_SIZE};
+use metricsctl_reader::scan::{scan, ScanOptions};
 
 /// Bad lines shown per file; the rest are counted.
 const BAD_LINES_SHOWN: u64 = 10;
@@ -182,7 +182,8 @@ async fn metrics(State(served): State<Arc<Served>>, headers: HeaderMap) -> impl 
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
-    let files = if args.files.is_empty() { vec![PathBuf::from(crate::input::DEFAULT_PATH)] } else { args.files };
+    let files =
+        if args.files.is_empty() { vec![PathBuf::from(metricsctl_reader::input::DEFAULT_PATH)] } else { args.files };
     for f in &files {
         let source = Source::from_arg(f);
         if source.is_stream() {

@@ -6,94 +6,12 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::{split_positionals, SumArgs};
-use crate::cmd::{warn_nothing_matched, Grouper, QueryInput};
-use crate::engine::{Increase, SeriesId, SeriesInfo, Sink, Step};
+use crate::cmd::{group_cells, warn_nothing_matched};
 use crate::output::{Cell, Table, Terminal};
-use crate::record::{MetricType, Num, SampleValue};
-use crate::stats::HistogramSum;
-
-pub const DEFAULT_METRIC: &str = "http_server_requests_total";
-
-/// The total of one group.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Total {
-    Counter(Num),
-    Histogram {
-        count: u64,
-        sum: f64,
-    },
-    /// Sum of the latest values of the group's series.
-    Gauge(Num),
-}
-
-#[derive(Default)]
-struct Acc {
-    counter: Option<Num>,
-    histogram: HistogramSum,
-    gauge_series: Vec<SeriesId>,
-}
-
-pub struct SumSink {
-    pub grouper: Grouper,
-    accs: Vec<Acc>,
-    /// Latest in-window value and time of each gauge series.
-    gauge_latest: std::collections::HashMap<SeriesId, (i64, Num)>,
-}
-
-impl SumSink {
-    pub fn new(by: Vec<String>) -> SumSink {
-        SumSink { grouper: Grouper::new(by), accs: Vec::new(), gauge_latest: Default::default() }
-    }
-
-    /// Totals per group, in group order.
-    pub fn totals(&self) -> Vec<Total> {
-        self.grouper
-            .keys
-            .iter()
-            .zip(&self.accs)
-            .map(|(key, acc)| match key.metric_type {
-                MetricType::Counter => Total::Counter(acc.counter.unwrap_or(Num::ZERO)),
-                MetricType::Histogram => Total::Histogram { count: acc.histogram.count, sum: acc.histogram.sum },
-                MetricType::Gauge => Total::Gauge(
-                    acc.gauge_series
-                        .iter()
-                        .filter_map(|s| self.gauge_latest.get(s).map(|(_, v)| *v))
-                        .fold(Num::ZERO, Num::plus),
-                ),
-            })
-            .collect()
-    }
-}
-
-impl Sink for SumSink {
-    fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
-        let Some(group) = self.grouper.assign(id, info) else { return false };
-        if self.accs.len() <= group {
-            self.accs.resize_with(group + 1, Acc::default);
-        }
-        if info.key.metric_type == MetricType::Gauge {
-            self.accs[group].gauge_series.push(id);
-        }
-        true
-    }
-
-    fn step(&mut self, id: SeriesId, _info: &SeriesInfo, step: &Step<'_>) {
-        let Some(group) = self.grouper.group_of(id) else { return };
-        let acc = &mut self.accs[group];
-        match &step.increase {
-            Increase::Num(n) => acc.counter = Some(acc.counter.unwrap_or(Num::ZERO).plus(*n)),
-            Increase::Hist(h) => acc.histogram.add(h),
-            Increase::None => {
-                if let SampleValue::Num(v) = step.value {
-                    let slot = self.gauge_latest.entry(id).or_insert((step.timestamp, *v));
-                    if step.timestamp >= slot.0 {
-                        *slot = (step.timestamp, *v);
-                    }
-                }
-            }
-        }
-    }
-}
+use metricsctl_engine::group::Grouper;
+use metricsctl_engine::query::QueryInput;
+use metricsctl_engine::sum::{SumSink, Total, DEFAULT_METRIC};
+use metricsctl_format::record::Num;
 
 fn value_of(t: &Total) -> f64 {
     match t {
@@ -115,7 +33,7 @@ pub fn run(args: SumArgs, out: &mut dyn Write) -> Result<ExitCode> {
     for (metric, types) in several_types(&sink.grouper) {
         eprintln!(
             "warning: metric {} appears as {}: its rows are told apart by the type column",
-            crate::output::sanitize(&metric),
+            metricsctl_format::text::sanitize(&metric),
             types.join(" and ")
         );
     }
@@ -125,7 +43,7 @@ pub fn run(args: SumArgs, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 /// Metrics that appear with several types among the groups, with the types.
-fn several_types(grouper: &crate::cmd::Grouper) -> Vec<(String, Vec<&'static str>)> {
+fn several_types(grouper: &Grouper) -> Vec<(String, Vec<&'static str>)> {
     let mut types: std::collections::BTreeMap<&str, Vec<&'static str>> = Default::default();
     for k in &grouper.keys {
         let t = types.entry(k.metric.as_str()).or_default();
@@ -178,7 +96,7 @@ fn sum_table(sink: &SumSink) -> Table {
     };
     let mut table = Table::new(headers);
     for &g in &order {
-        let mut labels = grouper.cells(g);
+        let mut labels = group_cells(grouper, g);
         if show_type {
             labels.push(Cell::Text(grouper.keys[g].metric_type.as_str().into()));
         }

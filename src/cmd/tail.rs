@@ -7,17 +7,17 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use crate::backwards::BackwardLines;
 use crate::cli::TailArgs;
-use crate::filter::{Filter, Window};
-use crate::follow::{FollowEvent, Follower, POLL_INTERVAL};
-use crate::input::{open_file, sources, Source, SourceKind};
 use crate::output::{format_float_short, sanitize, Format};
-use crate::query::resolve_window;
-use crate::record::{parse_line, AttrValue, Histogram, MetricType, Num, Record, SampleValue};
-use crate::series::{make_series, SeriesKey};
-use crate::stats::HistogramSum;
-use crate::timestamp::NANOS_PER_SEC;
+use metricsctl_engine::filter::{Filter, Window};
+use metricsctl_engine::query::resolve_window;
+use metricsctl_format::histogram::HistogramSum;
+use metricsctl_format::record::{parse_line, AttrValue, Histogram, MetricType, Num, Record, SampleValue};
+use metricsctl_format::series::{make_series, SeriesKey};
+use metricsctl_format::timestamp::NANOS_PER_SEC;
+use metricsctl_reader::backwards::BackwardLines;
+use metricsctl_reader::follow::{FollowEvent, Follower, POLL_INTERVAL};
+use metricsctl_reader::input::{open_file, sources, Source, SourceKind};
 
 /// How far `--rate` looks back past the shown records for their previous samples.
 const RATE_LOOKBACK_LINES: usize = 200_000;
@@ -129,7 +129,7 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let filter = args.filter.build(None)?;
     // Like tail -F, a file to follow that does not exist yet is waited for.
     let files = if args.files.is_empty() {
-        vec![std::path::PathBuf::from(crate::input::DEFAULT_PATH)]
+        vec![std::path::PathBuf::from(metricsctl_reader::input::DEFAULT_PATH)]
     } else {
         args.files.clone()
     };
@@ -553,7 +553,7 @@ fn increase_since(r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Opti
 }
 
 fn labels_text(r: &Record<'_>) -> String {
-    make_series(r).map(|s| crate::record::labels_text(&s.meta.labels)).unwrap_or_default()
+    make_series(r).map(|s| metricsctl_format::text::labels_text(&s.meta.labels)).unwrap_or_default()
 }
 
 fn histogram_text(h: &Histogram) -> String {

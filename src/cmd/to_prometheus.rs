@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::ToPrometheusArgs;
-use crate::cmd::QueryInput;
-use crate::exposition::ExpositionSink;
-use crate::prometheus::ExpositionFormat;
+use metricsctl_engine::query::QueryInput;
+use metricsctl_prom::exposition::ExpositionSink;
+use metricsctl_prom::text::ExpositionFormat;
 
 /// Writes to `path` through a temporary file in the same directory and a rename:
 /// readers never see a partial file, and a failure leaves the old one.
@@ -53,7 +53,7 @@ pub fn run(args: ToPrometheusArgs, out: &mut dyn Write) -> Result<ExitCode> {
         !args.history && !args.input.strict && input.filter.since.is_none() && input.filter.until.is_none();
     if input.options.latest_only {
         // Fewer, larger blocks: one value read per series per block.
-        input.options.block_size = crate::input::LATEST_BLOCK_SIZE;
+        input.options.block_size = metricsctl_reader::input::LATEST_BLOCK_SIZE;
     }
     let mut sink = ExpositionSink::new(args.resource_labels, args.history);
     let engine = input.run(&mut sink)?;

@@ -15,13 +15,13 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::cmd::sum::{SumSink, Total};
-use crate::cmd::QueryInput;
-use crate::filter::LabelMatcher;
 use crate::output::{format_float_short, Cell, Format, Table, Terminal};
-use crate::record::Num;
-use crate::telemetry::config::{ExporterKind, MetricsConfig};
-use crate::telemetry::MetricsPipeline;
+use metricsctl_engine::filter::{Filter, LabelMatcher};
+use metricsctl_engine::query::QueryInput;
+use metricsctl_engine::sum::{SumSink, Total};
+use metricsctl_format::record::Num;
+use metricsctl_otel::config::{ExporterKind, MetricsConfig};
+use metricsctl_otel::MetricsPipeline;
 
 use self::client::{ClientInstruments, Control, LoadOptions, LoadStats};
 
@@ -115,7 +115,7 @@ pub struct CrossCheck {
 /// Totals per (method, route) of one instance's counter in the metrics file; for
 /// `grpc_server_requests_total`, per ("GRPC", "service/method").
 fn file_counts(path: &std::path::Path, metric: &str, instance: &str) -> Result<BTreeMap<(String, String), u64>> {
-    let mut filter = crate::cli::FilterArgs::default().build(Some(metric))?;
+    let mut filter = Filter::metrics(&[metric])?;
     filter.labels.push(LabelMatcher::equals("instance", instance));
     let input = QueryInput::new(&[path.to_path_buf()], filter, false, false)?;
     let grpc = metric.starts_with("grpc_");
@@ -224,7 +224,7 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
         let addr = listener.local_addr()?;
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let layer =
-            (!plan.no_middleware).then(|| crate::telemetry::grpc::GrpcMetricsLayer::new(&pipeline.meter("metricsctl")));
+            (!plan.no_middleware).then(|| metricsctl_otel::grpc::GrpcMetricsLayer::new(&pipeline.meter("metricsctl")));
         let router = tonic::transport::Server::builder()
             .layer(tower::util::option_layer(layer))
             .add_service(grpc::OrderService::default())

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use opentelemetry::metrics::Meter;
 
-use crate::telemetry::http::HttpMetricsLayer;
+use metricsctl_otel::http::HttpMetricsLayer;
 
 /// A route of the mix: template, method, share of the traffic, the concrete path a
 /// request uses, mean latency and error rate.

@@ -1,0 +1,19 @@
+//! The metrics.jsonl record format, in one place (docs/FORMAT.md).
+//!
+//! - [`record`]: the record model (types, numbers, histograms, attributes) and the
+//!   parser of one line, with its fast paths for the exporter's own bytes.
+//! - [`series`]: what identifies a series.
+//! - [`histogram`]: histogram arithmetic: increases, sums across layouts, quantiles.
+//! - [`template`]: lines of a known series recognised by their bytes.
+//! - [`write`]: the one writer of the line format, and the appender that writes
+//!   whole lines to a file.
+//! - [`timestamp`]: RFC 3339 timestamps, durations, time arguments.
+//! - [`text`]: label sets and untrusted text for people.
+
+pub mod histogram;
+pub mod record;
+pub mod series;
+pub mod template;
+pub mod text;
+pub mod timestamp;
+pub mod write;

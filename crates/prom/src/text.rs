@@ -1,0 +1,455 @@
+//! Prometheus exposition (SPEC section 5): text format 0.0.4 and OpenMetrics 1.0, from
+//! series in this project's model. One writer for `to-prometheus` and anything else
+//! that exposes metrics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+use anyhow::{bail, Result};
+
+use metricsctl_format::record::{format_float, AttrValue, Histogram, LabelSet, MetricType, Num};
+use metricsctl_format::series::{SeriesKey, SeriesMeta};
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`: other characters become `_`.
+pub fn metric_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, c) in name.chars().enumerate() {
+        let ok = c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit());
+        out.push(if ok { c } else { '_' });
+    }
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`: `http.route` -> `http_route`.
+pub fn label_name(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for (i, c) in key.chars().enumerate() {
+        let ok = c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit());
+        out.push(if ok { c } else { '_' });
+    }
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
+}
+
+/// Label values escape `\`, `"` and newlines: a value can never start a new line.
+pub fn escape_label_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// HELP text: `\` and newlines escaped (and `"` in OpenMetrics).
+pub fn escape_help(v: &str, openmetrics: bool) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if openmetrics => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn attr_text(v: &AttrValue) -> String {
+    v.to_string()
+}
+
+/// Resource attributes that become `job` and `instance` rather than `target_info` labels.
+const IDENTIFYING: [&str; 2] = ["service.name", "service.instance.id"];
+
+/// The Prometheus labels of a series: translated attributes, `job`, `instance`, and
+/// with `resource_labels` the other resource attributes. A clash after translation is an
+/// error, not a silent merge.
+pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) -> Result<Vec<(String, String)>> {
+    let mut labels: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut put = |name: String, value: String, origin: String| -> Result<()> {
+        if let Some((_, other)) = labels.get(&name) {
+            bail!(
+                "series {}: label {name:?} from {origin} clashes with {other} after translation to Prometheus names",
+                key.metric
+            );
+        }
+        labels.insert(name, (value, origin));
+        Ok(())
+    };
+    for (k, v) in &meta.labels {
+        put(label_name(k), attr_text(v), format!("attribute {k:?}"))?;
+    }
+    put("job".into(), key.service.clone(), "service_name".into())?;
+    if let Some((_, v)) = meta.resource.iter().find(|(k, _)| k == "service.instance.id") {
+        put("instance".into(), attr_text(v), "resource service.instance.id".into())?;
+    }
+    if resource_labels {
+        for (k, v) in meta.resource.iter() {
+            if !IDENTIFYING.contains(&k.as_str()) {
+                put(label_name(k), attr_text(v), format!("resource attribute {k:?}"))?;
+            }
+        }
+    }
+    Ok(labels.into_iter().map(|(k, (v, _))| (k, v)).collect())
+}
+
+/// `target_info` labels of a process: job, instance and its other resource attributes;
+/// `None` when it has no other attributes.
+pub fn target_info_labels(service: &str, resource: &LabelSet) -> Option<Vec<(String, String)>> {
+    let mut labels: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in resource {
+        if !IDENTIFYING.contains(&k.as_str()) {
+            labels.entry(label_name(k)).or_insert_with(|| attr_text(v));
+        }
+    }
+    if labels.is_empty() {
+        return None;
+    }
+    labels.insert("job".into(), service.to_string());
+    if let Some((_, v)) = resource.iter().find(|(k, _)| k == "service.instance.id") {
+        labels.insert("instance".into(), attr_text(v));
+    }
+    Some(labels.into_iter().collect())
+}
+
+/// A value to expose.
+#[derive(Debug, Clone)]
+pub enum ExposedValue {
+    Num(Num),
+    Hist(Histogram),
+}
+
+/// One sample of one series, with its time for `--history`.
+#[derive(Debug, Clone)]
+pub struct ExposedSample {
+    pub labels: Vec<(String, String)>,
+    pub value: ExposedValue,
+    pub timestamp: Option<i64>,
+}
+
+/// A metric family: every series of one metric, with its metadata.
+#[derive(Debug, Clone)]
+pub struct Family {
+    /// Metric name as in the input.
+    pub name: String,
+    pub metric_type: MetricType,
+    pub help: Option<String>,
+    pub samples: Vec<ExposedSample>,
+}
+
+impl Family {
+    /// The family name as exposed: counters without `_total` in OpenMetrics, with it in
+    /// the text format.
+    pub fn exposed_name(&self, openmetrics: bool) -> String {
+        let base = metric_name(&self.name);
+        match self.metric_type {
+            MetricType::Counter => {
+                let stem = base.strip_suffix("_total").unwrap_or(&base).to_string();
+                if openmetrics {
+                    stem
+                } else {
+                    format!("{stem}_total")
+                }
+            }
+            _ => base,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExpositionFormat {
+    pub openmetrics: bool,
+}
+
+fn write_labels(out: &mut Vec<u8>, labels: &[(String, String)], extra: Option<(&str, &str)>) {
+    if labels.is_empty() && extra.is_none() {
+        return;
+    }
+    out.push(b'{');
+    let mut first = true;
+    for (k, v) in labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(extra) {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"=\"");
+        out.extend_from_slice(escape_label_value(v).as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+}
+
+fn timestamp_text(ts: i64, openmetrics: bool) -> String {
+    if openmetrics {
+        // Seconds, with the fraction that is there.
+        let secs = ts.div_euclid(1_000_000_000);
+        let nanos = ts.rem_euclid(1_000_000_000);
+        if nanos == 0 {
+            format!("{secs}")
+        } else {
+            format!("{secs}.{:09}", nanos).trim_end_matches('0').to_string()
+        }
+    } else {
+        (ts.div_euclid(1_000_000)).to_string()
+    }
+}
+
+fn write_sample(
+    out: &mut Vec<u8>,
+    name: &str,
+    labels: &[(String, String)],
+    extra: Option<(&str, &str)>,
+    value: &str,
+    ts: Option<&str>,
+) {
+    out.extend_from_slice(name.as_bytes());
+    write_labels(out, labels, extra);
+    out.push(b' ');
+    out.extend_from_slice(value.as_bytes());
+    if let Some(ts) = ts {
+        out.push(b' ');
+        out.extend_from_slice(ts.as_bytes());
+    }
+    out.push(b'\n');
+}
+
+fn num_text(n: Num) -> String {
+    match n {
+        Num::Int(v) => v.to_string(),
+        Num::Float(v) => format_float(v),
+    }
+}
+
+/// Writes one family: HELP and TYPE once, then its samples (sorted by labels, then time).
+pub fn write_family(out: &mut Vec<u8>, family: &mut Family, format: ExpositionFormat) {
+    family.samples.sort_by(|a, b| a.labels.cmp(&b.labels).then(a.timestamp.cmp(&b.timestamp)));
+    write_family_header(out, family, format);
+    for s in &family.samples {
+        write_family_sample(out, family, s, format);
+    }
+}
+
+/// `# HELP` and `# TYPE` of a family.
+pub fn write_family_header(out: &mut Vec<u8>, family: &Family, format: ExpositionFormat) {
+    let om = format.openmetrics;
+    let name = family.exposed_name(om);
+    // Linters want HELP on every family; without a description, the input's name says
+    // what it is.
+    let fallback = format!("{} (no description in the input)", family.name);
+    let help = family.help.as_deref().filter(|h| !h.is_empty()).unwrap_or(&fallback);
+    let _ = writeln!(out, "# HELP {name} {}", escape_help(help, om));
+    let _ = writeln!(out, "# TYPE {name} {}", type_name(family.metric_type));
+}
+
+/// The sample lines of one point of a family (a histogram point has several).
+pub fn write_family_sample(out: &mut Vec<u8>, family: &Family, s: &ExposedSample, format: ExpositionFormat) {
+    let om = format.openmetrics;
+    let name = family.exposed_name(om);
+    let ts = s.timestamp.map(|t| timestamp_text(t, om));
+    let ts = ts.as_deref();
+    match (&s.value, family.metric_type) {
+        (ExposedValue::Num(n), MetricType::Counter) => {
+            let sample_name = if om { format!("{name}_total") } else { name.clone() };
+            write_sample(out, &sample_name, &s.labels, None, &num_text(*n), ts);
+        }
+        (ExposedValue::Num(n), _) => write_sample(out, &name, &s.labels, None, &num_text(*n), ts),
+        (ExposedValue::Hist(h), _) => {
+            let mut cumulative = 0u64;
+            for (i, c) in h.counts.iter().enumerate() {
+                cumulative += c;
+                let le = h.bounds.get(i).map_or_else(|| "+Inf".to_string(), |b| format_float(*b));
+                write_sample(out, &format!("{name}_bucket"), &s.labels, Some(("le", &le)), &cumulative.to_string(), ts);
+            }
+            write_sample(out, &format!("{name}_sum"), &s.labels, None, &format_float(h.sum), ts);
+            write_sample(out, &format!("{name}_count"), &s.labels, None, &h.count.to_string(), ts);
+        }
+    }
+}
+
+/// Writes every family sorted by name, `target_info` for the processes, and the
+/// OpenMetrics `# EOF`.
+/// A `target_info` sample: labels, and a time with `--history`.
+pub type TargetInfo = (Vec<(String, String)>, Option<i64>);
+
+pub fn write_exposition(
+    out: &mut Vec<u8>,
+    families: &mut [Family],
+    target_info: &[TargetInfo],
+    format: ExpositionFormat,
+) {
+    families.sort_by_key(|f| f.exposed_name(format.openmetrics));
+    let mut target_written = target_info.is_empty();
+    for family in families.iter_mut() {
+        if !target_written && family.exposed_name(format.openmetrics).as_str() > TARGET_INFO {
+            write_target_info(out, target_info, format);
+            target_written = true;
+        }
+        write_family(out, family, format);
+    }
+    if !target_written {
+        write_target_info(out, target_info, format);
+    }
+    if format.openmetrics {
+        out.extend_from_slice(b"# EOF\n");
+    }
+}
+
+fn write_target_info(out: &mut Vec<u8>, target_info: &[TargetInfo], format: ExpositionFormat) {
+    write_target_info_header(out, format);
+    let mut sorted = target_info.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    for sample in &sorted {
+        write_target_info_sample(out, sample, format);
+    }
+}
+
+/// The name `target_info` sorts under among the families.
+pub const TARGET_INFO: &str = "target_info";
+
+pub fn write_target_info_header(out: &mut Vec<u8>, format: ExpositionFormat) {
+    if format.openmetrics {
+        let _ = writeln!(out, "# TYPE target info");
+    } else {
+        let _ = writeln!(out, "# HELP target_info Target metadata");
+        let _ = writeln!(out, "# TYPE target_info gauge");
+    }
+}
+
+pub fn write_target_info_sample(out: &mut Vec<u8>, (labels, ts): &TargetInfo, format: ExpositionFormat) {
+    let ts = ts.map(|t| timestamp_text(t, format.openmetrics));
+    write_sample(out, "target_info", labels, None, "1", ts.as_deref());
+}
+
+/// Families being assembled from series, keyed by metric name.
+#[derive(Default, Clone)]
+pub struct FamilyBuilder {
+    families: HashMap<(String, MetricType), Family>,
+    /// Prometheus label set -> the series that produced it, to catch collisions.
+    owners: HashMap<(String, Vec<(String, String)>), u32>,
+    /// Family and sample names (in either format) -> the metric exposed under them.
+    claimed: HashMap<String, (String, MetricType)>,
+}
+
+/// Every family and sample name a metric takes in the text format or OpenMetrics.
+fn exposed_names(metric: &str, metric_type: MetricType) -> Vec<String> {
+    let base = metric_name(metric);
+    match metric_type {
+        MetricType::Counter => {
+            let stem = base.strip_suffix("_total").unwrap_or(&base).to_string();
+            vec![format!("{stem}_total"), stem]
+        }
+        MetricType::Gauge => vec![base],
+        MetricType::Histogram => {
+            vec![format!("{base}_bucket"), format!("{base}_sum"), format!("{base}_count"), base]
+        }
+    }
+}
+
+fn type_name(t: MetricType) -> &'static str {
+    match t {
+        MetricType::Counter => "counter",
+        MetricType::Gauge => "gauge",
+        MetricType::Histogram => "histogram",
+    }
+}
+
+impl FamilyBuilder {
+    /// Registers a series; fails when its labels collide with another series' after
+    /// translation (two series would become one).
+    pub fn labels_for(
+        &mut self,
+        id: u32,
+        key: &SeriesKey,
+        meta: &SeriesMeta,
+        resource_labels: bool,
+    ) -> Result<Vec<(String, String)>> {
+        let labels = series_labels(key, meta, resource_labels)?;
+        let family = (key.metric.clone(), key.metric_type);
+        if !self.families.contains_key(&family) {
+            let names = exposed_names(&key.metric, key.metric_type);
+            for name in &names {
+                if let Some((other, other_type)) = self.claimed.get(name).filter(|c| **c != family) {
+                    bail!(
+                        "metric {} ({}) and metric {other} ({}) would both be exposed as {name}: one family, two meanings",
+                        key.metric,
+                        type_name(key.metric_type),
+                        type_name(*other_type)
+                    );
+                }
+            }
+            for name in names {
+                self.claimed.insert(name, family.clone());
+            }
+        }
+        let owner = self.owners.entry((key.metric.clone(), labels.clone())).or_insert(id);
+        if *owner != id {
+            bail!(
+                "two series of {} have the same Prometheus labels {{{}}} (they differ in resource attributes that are not labels: try --resource-labels)",
+                key.metric,
+                labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v))).collect::<Vec<_>>().join(",")
+            );
+        }
+        self.families.entry(family).or_insert_with(|| Family {
+            name: key.metric.clone(),
+            metric_type: key.metric_type,
+            help: meta.description.clone(),
+            samples: Vec::new(),
+        });
+        Ok(labels)
+    }
+
+    pub fn push(&mut self, metric: &str, metric_type: MetricType, sample: ExposedSample) {
+        if let Some(f) = self.families.get_mut(&(metric.to_string(), metric_type)) {
+            f.samples.push(sample);
+        }
+    }
+
+    /// The family of a registered metric (its samples are whatever was pushed).
+    pub fn family(&self, metric: &str, metric_type: MetricType) -> Option<&Family> {
+        self.families.get(&(metric.to_string(), metric_type))
+    }
+
+    pub fn into_families(self) -> Vec<Family> {
+        self.families.into_values().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_translated() {
+        assert_eq!(metric_name("http_server_requests_total"), "http_server_requests_total");
+        assert_eq!(metric_name("http.server-requests"), "http_server_requests");
+        assert_eq!(metric_name("1abc"), "_abc");
+        assert_eq!(label_name("http.route"), "http_route");
+        assert_eq!(label_name("rpc:method"), "rpc_method");
+    }
+
+    #[test]
+    fn values_and_help_are_escaped() {
+        assert_eq!(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(escape_help("x\\y\n\"z\"", false), "x\\\\y\\n\"z\"");
+        assert_eq!(escape_help("\"z\"", true), "\\\"z\\\"");
+    }
+
+    #[test]
+    fn openmetrics_timestamps_are_seconds() {
+        assert_eq!(timestamp_text(1_765_850_410_594_000_000, true), "1765850410.594");
+        assert_eq!(timestamp_text(1_765_850_410_000_000_000, true), "1765850410");
+        assert_eq!(timestamp_text(1_765_850_410_594_000_000, false), "1765850410594");
+    }
+}

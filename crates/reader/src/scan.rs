@@ -1,0 +1,703 @@
+//! The parallel reader: blocks are parsed on the rayon pool into compact samples with
+//! chunk-local series ids, then handed to the caller strictly in input order.
+//!
+//! Memory is bounded by the blocks in flight, not by the file: a parsed block keeps
+//! ~70 bytes per wanted line and the canonical key of each series it saw once.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash};
+use std::sync::mpsc::{channel, sync_channel};
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use foldhash::fast::FixedState;
+
+use crate::input::{block_lines, Block, BlockReader, FileRange, Source, MAX_LINE};
+use crate::matcher::MetricMatcher;
+use metricsctl_format::record::{parse_line, parse_value, MetricType, Record, SampleValue};
+use metricsctl_format::series::{make_series, ChunkSeries};
+use metricsctl_format::template::{self, Split};
+
+#[derive(Debug)]
+pub struct Sample {
+    /// Index into the chunk's `series`.
+    pub series: u32,
+    /// 0-based line index within the block.
+    pub line: u64,
+    pub timestamp: i64,
+    pub start_timestamp: Option<i64>,
+    pub delta: bool,
+    pub value: SampleValue,
+}
+
+#[derive(Debug)]
+pub struct BadLine {
+    /// 0-based line index within the block.
+    pub line: u64,
+    pub reason: String,
+}
+
+/// The result of parsing one block.
+#[derive(Debug, Default)]
+pub struct ParsedChunk {
+    pub source: usize,
+    /// Lines in the block (a final line without newline included).
+    pub lines: u64,
+    pub bad: Vec<BadLine>,
+    pub series: Vec<Arc<ChunkSeries>>,
+    pub samples: Vec<Sample>,
+    /// Lines whose `metric_type` was missing and inferred.
+    pub inferred_types: u64,
+    /// Valid lines of metrics the query does not want (not parsed when the byte
+    /// pre-check could tell).
+    pub skipped: u64,
+    /// Bad lines that look like a piece of a JSON object printed over several lines.
+    pub fragments: u64,
+    /// Only the newest sample of each series was read ([`ScanOptions::latest_only`]): the
+    /// spacing of the samples says nothing about the export interval.
+    pub latest_only: bool,
+}
+
+/// Whether a line is what pretty-printed JSON has on a line of its own: a brace, or a
+/// `"key": value` member.
+fn is_fragment_of_pretty_json(text: &str) -> bool {
+    let t = text.trim();
+    matches!(t, "{" | "}" | "}," | "[" | "]" | "]," | "},{") || (t.starts_with('"') && t.contains("\":"))
+}
+
+/// What became of a line: its series, timestamp and value, or why it is bad. The
+/// reader's shortcuts are checked against a full parse in these terms (tests, fuzzing).
+pub type LineOutcome = Result<String, String>;
+
+fn sample_outcome(key: &metricsctl_format::series::SeriesKey, timestamp: i64, value: &SampleValue) -> LineOutcome {
+    Ok(format!("{key:?} @{timestamp} = {value:?}"))
+}
+
+/// What a full parse of `line` alone makes of it.
+pub fn full_parse_outcome(line: &str) -> LineOutcome {
+    let record = parse_line(line)?;
+    let series = make_series(&record)?;
+    sample_outcome(&series.key, record.timestamp, &record.value)
+}
+
+impl ParsedChunk {
+    /// The outcome of each line the block reported (a sample or a bad line), by its
+    /// 0-based number in the block.
+    pub fn line_outcomes(&self) -> BTreeMap<u64, LineOutcome> {
+        let mut out = BTreeMap::new();
+        for s in &self.samples {
+            out.insert(s.line, sample_outcome(&self.series[s.series as usize].key, s.timestamp, &s.value));
+        }
+        for b in &self.bad {
+            out.insert(b.line, Err(b.reason.clone()));
+        }
+        out
+    }
+}
+
+/// What to parse.
+#[derive(Clone)]
+pub struct ScanOptions {
+    pub metrics: MetricMatcher,
+    /// Bytes read per block (tests use small blocks to split exports across them).
+    pub block_size: usize,
+    /// Only the newest sample of each cumulative series matters (`to-prometheus`,
+    /// `serve`): of the lines that repeat a known series, only the newest per block
+    /// has its value read; the values of the others are not validated.
+    pub latest_only: bool,
+}
+
+/// A line of a known series whose value is read only if it is the newest (latest_only).
+struct Candidate {
+    series: u32,
+    line: u64,
+    timestamp: i64,
+    start_timestamp: Option<i64>,
+    metric_type: MetricType,
+    /// Byte offsets in the block: the line, and its value.
+    text: std::ops::Range<usize>,
+    value: std::ops::Range<usize>,
+}
+
+/// Interning key of a series within one block, borrowed from the block's text.
+#[derive(PartialEq, Eq, Hash)]
+struct LocalKey<'a> {
+    service: Option<Cow<'a, str>>,
+    metric: Cow<'a, str>,
+    metric_type: MetricType,
+    attributes: &'a str,
+    resource: &'a str,
+}
+
+/// Parses one block: lines of unwanted metrics are skipped by a byte search, lines of
+/// known series by their template (timestamp and value only), the rest by a full parse
+/// that teaches this thread their template.
+pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
+    let mut out = ParsedChunk { source: block.source, latest_only: options.latest_only, ..Default::default() };
+    let data_start = block.data().as_ptr() as usize;
+    let offsets = |part: &[u8]| {
+        let start = part.as_ptr() as usize - data_start;
+        start..start + part.len()
+    };
+    let mut newest = Newest::default();
+    let wants_some = !options.metrics.is_all();
+    let mut last_timestamp: (&[u8], i64) = (b"", 0);
+    // Numbers this block for the templates' chunk slots (a series may then appear twice
+    // in a chunk, once by its template and once by a full parse: the engine merges them).
+    let block_number = BLOCKS_PARSED.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    let mut local: HashMap<LocalKey<'_>, Result<u32, String>, FixedState> = HashMap::default();
+    // The chunk's index of each series, by identity (templates hand out the same `Arc`).
+    let mut by_pointer: HashMap<*const ChunkSeries, u32, FixedState> = HashMap::default();
+    for (index, line) in block_lines(block) {
+        out.lines = index + 1;
+        let Some(line) = line else {
+            out.bad.push(BadLine { line: index, reason: format!("line longer than {} MiB", MAX_LINE >> 20) });
+            continue;
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if let Some(name) = wants_some.then(|| metricsctl_format::record::quick_metric_name(line)).flatten() {
+            if !options.metrics.matches_bytes(name) {
+                out.skipped += 1;
+                continue;
+            }
+        }
+        // A line that repeats one parsed before, but for its timestamp and value.
+        if let Some(split) = Split::new(line) {
+            let handled = template::with_template(&split, |template, chunk_slot| {
+                if !options.metrics.matches(&template.metric_name) {
+                    out.skipped += 1;
+                    return true;
+                }
+                let series = match chunk_slot.get() {
+                    (block, index) if block == block_number => index,
+                    _ => {
+                        out.series.push(Arc::clone(&template.series));
+                        let index = (out.series.len() - 1) as u32;
+                        chunk_slot.set((block_number, index));
+                        index
+                    }
+                };
+                // Anything unexpected (a bad timestamp or value) goes the full way, for
+                // the exact reason. The lines of an export share their timestamp's text.
+                let timestamp = if last_timestamp.0 == split.timestamp {
+                    last_timestamp.1
+                } else {
+                    let Some(t) = split.parse_timestamp() else { return false };
+                    last_timestamp = (split.timestamp, t);
+                    t
+                };
+                if options.latest_only && !template.delta {
+                    newest.offer(Candidate {
+                        series,
+                        line: index,
+                        timestamp,
+                        start_timestamp: template.start_timestamp,
+                        metric_type: template.metric_type,
+                        text: offsets(line),
+                        value: offsets(split.value),
+                    });
+                    out.inferred_types += u64::from(template.type_inferred);
+                    return true;
+                }
+                let Some(value) = split.parse_value(template) else { return false };
+                out.inferred_types += u64::from(template.type_inferred);
+                out.samples.push(Sample {
+                    series,
+                    line: index,
+                    timestamp,
+                    start_timestamp: template.start_timestamp,
+                    delta: template.delta,
+                    value,
+                });
+                true
+            });
+            if handled == Some(true) {
+                continue;
+            }
+        }
+        // Validated per parsed line: most lines of a query are skipped unread.
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => t,
+            Err(e) => {
+                out.bad.push(BadLine { line: index, reason: format!("invalid UTF-8 at byte {}", e.valid_up_to()) });
+                continue;
+            }
+        };
+        let record = match parse_line(text) {
+            Ok(r) => r,
+            Err(reason) => {
+                out.fragments += u64::from(is_fragment_of_pretty_json(text));
+                out.bad.push(BadLine { line: index, reason });
+                continue;
+            }
+        };
+        if !options.metrics.matches(&record.metric_name) {
+            out.skipped += 1;
+            continue;
+        }
+        if record.type_inferred {
+            out.inferred_types += 1;
+        }
+        let key = LocalKey {
+            service: record.service_name.clone(),
+            metric: record.metric_name.clone(),
+            metric_type: record.metric_type,
+            attributes: record.attributes.map_or("", |r| r.get()),
+            resource: record.resource.map_or("", |r| r.get()),
+        };
+        let series = match local.get(&key) {
+            Some(Ok(id)) => {
+                // A series seen in this block whose line did not match its template:
+                // a new start_timestamp after a restart, or another spelling.
+                template::learn(line, &record, &Ok(Arc::clone(&out.series[*id as usize])));
+                *id
+            }
+            Some(Err(reason)) => {
+                out.bad.push(BadLine { line: index, reason: reason.clone() });
+                continue;
+            }
+            None => {
+                let made = cached_series(&key, &record);
+                template::learn(line, &record, &made);
+                let made = made.map(|s| {
+                    *by_pointer.entry(Arc::as_ptr(&s)).or_insert_with(|| {
+                        out.series.push(s);
+                        (out.series.len() - 1) as u32
+                    })
+                });
+                local.insert(key, made.clone());
+                match made {
+                    Ok(id) => id,
+                    Err(reason) => {
+                        out.bad.push(BadLine { line: index, reason });
+                        continue;
+                    }
+                }
+            }
+        };
+        out.samples.push(Sample {
+            series,
+            line: index,
+            timestamp: record.timestamp,
+            start_timestamp: record.start_timestamp,
+            delta: record.delta,
+            value: record.value,
+        });
+    }
+    if !newest.candidates.is_empty() {
+        newest.read_values(block.data(), &mut out);
+    }
+    out
+}
+
+thread_local! {
+    static BLOCKS_PARSED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The candidate lines of a block (latest_only), and the newest of each series.
+#[derive(Default)]
+struct Newest {
+    candidates: Vec<Candidate>,
+    /// By chunk series index: its newest candidate (by timestamp, then line), or NONE.
+    best: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Newest {
+    fn offer(&mut self, c: Candidate) {
+        let series = c.series as usize;
+        if self.best.len() <= series {
+            self.best.resize(series + 1, NONE);
+        }
+        let best = self.best[series];
+        if best == NONE || c.timestamp >= self.candidates[best as usize].timestamp {
+            self.best[series] = self.candidates.len() as u32;
+        }
+        self.candidates.push(c);
+    }
+
+    /// Reads the value of each series' newest candidate; when it is bad, of the one
+    /// before it, and so on. The others are superseded unread.
+    fn read_values(self, data: &[u8], out: &mut ParsedChunk) {
+        let mut failed: Vec<u32> = Vec::new();
+        for (series, &best) in self.best.iter().enumerate() {
+            let mut at = best;
+            while at != NONE {
+                let c = &self.candidates[at as usize];
+                if let Some(value) = read_value(data, c, out) {
+                    out.samples.push(Sample {
+                        series: series as u32,
+                        line: c.line,
+                        timestamp: c.timestamp,
+                        start_timestamp: c.start_timestamp,
+                        delta: false,
+                        value,
+                    });
+                    break;
+                }
+                // Rare: a bad newest line. The next newest of the series, found by search.
+                failed.push(at);
+                at = self
+                    .candidates
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, o)| o.series as usize == series && !failed.contains(&(*i as u32)))
+                    .max_by_key(|(_, o)| (o.timestamp, o.line))
+                    .map_or(NONE, |(i, _)| i as u32);
+            }
+        }
+        out.samples.sort_unstable_by_key(|s| s.line);
+        out.bad.sort_unstable_by_key(|b| b.line);
+    }
+}
+
+/// The value of a candidate line, or `None` after recording why the line is bad.
+fn read_value(data: &[u8], c: &Candidate, out: &mut ParsedChunk) -> Option<SampleValue> {
+    let value = parse_value(&data[c.value.clone()], c.metric_type).ok();
+    if value.is_some() {
+        return value;
+    }
+    // The full parse says why (or, against expectation, reads it).
+    match std::str::from_utf8(&data[c.text.clone()]).map_err(|e| e.to_string()).and_then(parse_line) {
+        Ok(record) => Some(record.value),
+        Err(reason) => {
+            out.bad.push(BadLine { line: c.line, reason });
+            None
+        }
+    }
+}
+
+/// A series as its lines spell it, owned, for the per-thread cache.
+struct RawSeriesText {
+    service: Option<String>,
+    metric: String,
+    metric_type: MetricType,
+    attributes: String,
+    resource: String,
+}
+
+impl RawSeriesText {
+    fn matches(&self, k: &LocalKey<'_>) -> bool {
+        self.metric_type == k.metric_type
+            && self.metric == k.metric
+            && self.attributes == k.attributes
+            && self.resource == k.resource
+            && self.service.as_deref() == k.service.as_deref()
+    }
+}
+
+type CachedSeries = Result<Arc<ChunkSeries>, String>;
+
+/// Above this many cached spellings (hostile input) the cache starts over.
+const SERIES_CACHE_LIMIT: usize = 1 << 16;
+
+/// Canonical identities by raw spelling (hash of the spelling -> candidates).
+#[derive(Default)]
+struct SeriesCache {
+    entries: usize,
+    by_hash: HashMap<u64, Vec<(RawSeriesText, CachedSeries)>, FixedState>,
+}
+
+thread_local! {
+    /// Each worker canonicalises a series once rather than once per block.
+    static SERIES_CACHE: std::cell::RefCell<SeriesCache> = std::cell::RefCell::new(SeriesCache::default());
+}
+
+fn cached_series(key: &LocalKey<'_>, record: &Record<'_>) -> CachedSeries {
+    let hash = FixedState::with_seed(7).hash_one(key);
+    SERIES_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(entries) = cache.by_hash.get(&hash) {
+            if let Some((_, found)) = entries.iter().find(|(raw, _)| raw.matches(key)) {
+                return found.clone();
+            }
+        }
+        if cache.entries >= SERIES_CACHE_LIMIT {
+            *cache = SeriesCache::default();
+        }
+        let made = make_series(record).map(Arc::new);
+        let raw = RawSeriesText {
+            service: key.service.as_deref().map(str::to_string),
+            metric: key.metric.to_string(),
+            metric_type: key.metric_type,
+            attributes: key.attributes.to_string(),
+            resource: key.resource.to_string(),
+        };
+        cache.entries += 1;
+        cache.by_hash.entry(hash).or_default().push((raw, made.clone()));
+        made
+    })
+}
+
+/// A block for a parser thread: read already (stdin, `.gz`), or to be read by it.
+enum Job {
+    Block(Block),
+    Range(FileRange),
+}
+
+thread_local! {
+    static READ_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Position of a chunk in the input, for line numbers in messages.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkOrigin {
+    pub source: usize,
+    /// 1-based number of the block's first line in its source.
+    pub first_line: u64,
+}
+
+/// Reads every source in order, parses blocks in parallel, and calls `apply` with each
+/// parsed block in input order. An error from `apply` stops the scan.
+pub fn scan<F>(sources: &[Source], options: &ScanOptions, mut apply: F) -> Result<()>
+where
+    F: FnMut(ChunkOrigin, ParsedChunk) -> Result<()>,
+{
+    let block_size = options.block_size;
+    let options = Arc::new(options.clone());
+    let max_in_flight = rayon::current_num_threads() + 1;
+    // Parsed blocks send their buffers back to the reader for reuse.
+    let (recycle_tx, recycle_rx) = channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        let (block_tx, block_rx) = sync_channel::<Result<(u64, Job)>>(1);
+        scope.spawn(move || {
+            let mut seq = 0u64;
+            let mut send = |job: Result<Job>| {
+                let failed = job.is_err();
+                let sent = block_tx.send(job.map(|j| (seq, j))).is_ok();
+                seq += 1;
+                sent && !failed
+            };
+            for (i, src) in sources.iter().enumerate() {
+                match FileRange::split(i, src, block_size) {
+                    Ok(Some(ranges)) => {
+                        for range in ranges {
+                            if !send(Ok(Job::Range(range))) {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        send(Err(e));
+                        return;
+                    }
+                }
+                let mut reader = match BlockReader::new(i, src, block_size) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        send(Err(e));
+                        return;
+                    }
+                };
+                loop {
+                    match reader.next_block(recycle_rx.try_recv().ok()) {
+                        Ok(Some(block)) => {
+                            if !send(Ok(Job::Block(block))) {
+                                return;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+
+        let (done_tx, done_rx) = channel::<(u64, std::thread::Result<Result<ParsedChunk>>)>();
+        let mut in_flight = 0usize;
+        let mut reader_done = false;
+        let mut next = 0u64;
+        let mut ready: BTreeMap<u64, ParsedChunk> = BTreeMap::new();
+        let mut line_base: Vec<u64> = vec![1; sources.len()];
+        loop {
+            while !reader_done && in_flight < max_in_flight {
+                match block_rx.recv() {
+                    Ok(Ok((seq, job))) => {
+                        in_flight += 1;
+                        let tx = done_tx.clone();
+                        let recycle = recycle_tx.clone();
+                        let options = Arc::clone(&options);
+                        rayon::spawn(move || {
+                            // rayon aborts the process on a panic in a spawned task;
+                            // catch it so that it becomes an ordinary error instead.
+                            let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                match job {
+                                    Job::Block(block) => {
+                                        let parsed = parse_block(&block, &options);
+                                        let _ = recycle.send(block.into_buffer());
+                                        Ok(parsed)
+                                    }
+                                    // Each thread reads into its own buffer, still in its cache.
+                                    Job::Range(range) => READ_BUFFER.with(|buffer| {
+                                        let block = range.read(buffer.take())?;
+                                        let parsed = parse_block(&block, &options);
+                                        buffer.set(block.into_buffer());
+                                        Ok(parsed)
+                                    }),
+                                }
+                            }));
+                            let _ = tx.send((seq, parsed));
+                        });
+                    }
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => reader_done = true,
+                }
+            }
+            if in_flight == 0 {
+                break;
+            }
+            let Ok((seq, parsed)) = done_rx.recv() else {
+                bail!("a parser thread stopped unexpectedly");
+            };
+            in_flight -= 1;
+            let Ok(parsed) = parsed else {
+                bail!("internal error: the parser panicked");
+            };
+            let parsed = parsed?;
+            ready.insert(seq, parsed);
+            while let Some(chunk) = ready.remove(&next) {
+                next += 1;
+                let origin = ChunkOrigin { source: chunk.source, first_line: line_base[chunk.source] };
+                line_base[chunk.source] += chunk.lines;
+                apply(origin, chunk)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    type Outcomes = BTreeMap<u64, LineOutcome>;
+
+    /// Each line parsed on its own, with no template to help.
+    fn reference(lines: &[String]) -> Outcomes {
+        lines.iter().enumerate().map(|(i, line)| (i as u64, full_parse_outcome(line))).collect()
+    }
+
+    fn scanned(lines: &[String], latest_only: bool) -> Outcomes {
+        let options = ScanOptions { metrics: MetricMatcher::default(), block_size: 1 << 20, latest_only };
+        let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
+        // The first pass teaches this thread the templates; the second uses them.
+        parse_block(&block(), &options);
+        parse_block(&block(), &options).line_outcomes()
+    }
+
+    /// MIDDLE and TAIL of three series: one without a resource, one with, and one whose
+    /// type is inferred from its value.
+    const SHAPES: [(&str, &str); 3] = [
+        (
+            r#"","service_name":"a","metric_name":"c_total","metric_type":"counter","value":"#,
+            r#","unit":"1","attributes":{"route":"/x/{id}"}}"#,
+        ),
+        (
+            r#"","service_name":"a","metric_name":"c_total","metric_type":"counter","value":"#,
+            r#","unit":"1","attributes":{"route":"/x/{id}"},"resource":{"host":"b"},"start_timestamp":"2025-01-01T00:00:00Z"}"#,
+        ),
+        (r#"","service_name":"a","metric_name":"h","value":"#, r#","attributes":{"k":"v"}}"#),
+    ];
+
+    /// Values that are right, wrong, or built to make a split in the wrong place look
+    /// plausible: strings and objects holding the split markers, extra members.
+    const VALUES: [&str; 20] = [
+        "1",
+        "42",
+        "-3",
+        "1.5e3",
+        "18446744073709551615",
+        r#"{"count":2,"sum":1.5,"buckets":[{"upper_bound":1,"count":1},{"upper_bound":"+Inf","count":1}]}"#,
+        r#"{"count":3,"sum":2,"min":0.5,"max":1,"buckets":[{"upper_bound":1,"count":3}]}"#,
+        r#"{"count":2,"sum":1.5,"buckets":[{"upper_bound":1,"count":5}]}"#,
+        r#"{"sum":1,"count":1,"buckets":[]}"#,
+        r#"{"count":1,"sum":1,"x":{"y":1},"buckets":[]}"#,
+        r#"{"count":1,"sum":1,"note":"},\"","buckets":[]}"#,
+        r#""7""#,
+        "[1,2]",
+        "null",
+        r#"1,"resource":{"host":"b"}"#,
+        r#"{"count":1,"sum":1,"buckets":[]},"resource":{"host":"b"}"#,
+        r#"5,"start_timestamp":"2025-01-01T00:00:00Z""#,
+        "1 ",
+        "01",
+        r#"{"count":1,"sum":1,"buckets":[]} "#,
+    ];
+
+    const TIMESTAMPS: [&str; 4] =
+        ["2025-01-01T00:00:10Z", "2025-01-01T00:00:20.5+08:00", "2025-01-01T00:00:05Z", "yesterday"];
+
+    fn lines_strategy() -> impl Strategy<Value = Vec<String>> {
+        let line = (0..SHAPES.len(), 0..VALUES.len(), 0..TIMESTAMPS.len()).prop_map(|(s, v, t)| {
+            format!("{{\"timestamp\":\"{}{}{}{}", TIMESTAMPS[t], SHAPES[s].0, VALUES[v], SHAPES[s].1)
+        });
+        // Every shape once with a good value first, so that templates are learnt.
+        let warm: Vec<String> = (0..SHAPES.len())
+            .map(|s| {
+                let value = if s == 2 { VALUES[5] } else { VALUES[1] };
+                format!("{{\"timestamp\":\"{}{}{}{}", TIMESTAMPS[0], SHAPES[s].0, value, SHAPES[s].1)
+            })
+            .collect();
+        proptest::collection::vec(line, 1..40).prop_map(move |mut lines| {
+            let mut all = warm.clone();
+            all.append(&mut lines);
+            all
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// Lines recognised by their template give exactly what a full parse gives:
+        /// the same series, timestamp and value, or the same reason they are bad.
+        #[test]
+        fn templates_change_nothing(lines in lines_strategy()) {
+            prop_assert_eq!(scanned(&lines, false), reference(&lines));
+        }
+
+        /// With only the newest value read, each series gets the newest of its good
+        /// samples (by timestamp, then line), and nothing else.
+        #[test]
+        fn latest_only_keeps_the_newest_good_sample(lines in lines_strategy()) {
+            let reference = reference(&lines);
+            let mut newest: BTreeMap<String, (i64, u64, String)> = BTreeMap::new();
+            for (line, outcome) in &reference {
+                if let Ok(sample) = outcome {
+                    let record = parse_line(&lines[*line as usize]).unwrap();
+                    let key = format!("{:?}", make_series(&record).unwrap().key);
+                    let candidate = (record.timestamp, *line, sample.clone());
+                    if newest.get(&key).is_none_or(|n| (n.0, n.1) <= (candidate.0, candidate.1)) {
+                        newest.insert(key, candidate);
+                    }
+                }
+            }
+            let latest = scanned(&lines, true);
+            let mut got: Vec<String> = latest.values().filter_map(|o| o.clone().ok()).collect();
+            let mut want: Vec<String> = newest.into_values().map(|n| n.2).collect();
+            got.sort();
+            want.sort();
+            // A series may also keep older samples when its lines took the full parse.
+            for w in &want {
+                prop_assert!(got.contains(w), "missing {w}: {got:?}");
+            }
+            for (line, outcome) in &latest {
+                prop_assert_eq!(Some(outcome), reference.get(line), "line {}", line);
+            }
+        }
+    }
+}

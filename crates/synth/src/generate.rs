@@ -1,0 +1,403 @@
+//! A generator of realistic metrics.jsonl files for benchmarks and demos: several
+//! services and instances exporting the seed's eight instruments every 10 s, with
+//! restarts, histograms and a few bad lines. It also returns the exact number of
+//! requests per route that the file holds, so that any tool's answer can be checked.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::disturb::{Disturbance, Disturber, Export, Rng};
+use metricsctl_format::timestamp::NANOS_PER_SEC;
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// Stop after about this many bytes.
+    pub target_bytes: u64,
+    pub services: usize,
+    pub instances: usize,
+    pub seed: u64,
+    /// Mean exports between restarts of one process (0 = never).
+    pub restart_every: u64,
+    /// One bad line per this many exports (0 = none).
+    pub bad_line_every: u64,
+    /// Write `start_timestamp`, as this project's exporter does.
+    pub start_timestamps: bool,
+    /// First export time, seconds since the epoch.
+    pub start_secs: i64,
+    pub interval_secs: i64,
+    /// What real exporters and log shippers do to the lines (none by default).
+    pub disturbance: Disturbance,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            target_bytes: 50 << 20,
+            services: 3,
+            instances: 3,
+            seed: 42,
+            restart_every: 400,
+            bad_line_every: 2_000,
+            start_timestamps: true,
+            start_secs: 1_765_850_400,
+            interval_secs: 10,
+            disturbance: Disturbance::default(),
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Default, Clone)]
+pub struct Generated {
+    pub bytes: u64,
+    pub lines: u64,
+    pub bad_lines: u64,
+    pub restarts: u64,
+    /// Requests per `http.route` held by the file (`http_server_requests_total`).
+    pub requests_by_route: BTreeMap<String, u64>,
+    /// The same per service and route.
+    pub requests_by_service_route: BTreeMap<(String, String), u64>,
+}
+
+impl Generated {
+    fn count(&mut self, service: &str, route: &str, requests: u64) {
+        *self.requests_by_route.entry(route.to_string()).or_default() += requests;
+        *self.requests_by_service_route.entry((service.to_string(), route.to_string())).or_default() += requests;
+    }
+}
+
+/// Route template, method, relative weight, mean latency (s), error share.
+const ROUTES: &[(&str, &str, u32, f64, f64)] = &[
+    ("/api/v1/orders", "GET", 30, 0.030, 0.01),
+    ("/api/v1/orders", "POST", 12, 0.080, 0.03),
+    ("/api/v1/orders/{id}", "GET", 25, 0.020, 0.02),
+    ("/api/v1/users/{id}", "GET", 18, 0.015, 0.01),
+    ("/api/v1/payments", "POST", 5, 0.250, 0.05),
+    ("/healthz", "GET", 10, 0.001, 0.0),
+];
+const GRPC_METHODS: &[(&str, &str)] =
+    &[("orders.OrderService", "GetOrder"), ("orders.OrderService", "ListOrders"), ("users.UserService", "GetUser")];
+const DURATION_BOUNDS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+const SIZE_BOUNDS: &[f64] = &[100.0, 1000.0, 10_000.0, 100_000.0, 1_000_000.0];
+
+#[derive(Clone, Default)]
+struct Hist {
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    counts: Vec<u64>,
+}
+
+impl Hist {
+    fn new(bounds: usize) -> Hist {
+        Hist { counts: vec![0; bounds + 1], min: f64::INFINITY, max: 0.0, ..Default::default() }
+    }
+    fn record(&mut self, bounds: &[f64], v: f64) {
+        self.count += 1;
+        self.sum += v;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        let i = bounds.iter().position(|&b| v <= b).unwrap_or(bounds.len());
+        self.counts[i] += 1;
+    }
+}
+
+/// One HTTP series family: the counter and the three histograms share attributes.
+#[derive(Clone)]
+struct HttpSeries {
+    route: usize,
+    status: u16,
+    requests: u64,
+    duration: Hist,
+    request_size: Hist,
+    response_size: Hist,
+}
+
+#[derive(Clone)]
+struct GrpcSeries {
+    method: usize,
+    code: u8,
+    requests: u64,
+    duration: Hist,
+}
+
+struct Process {
+    service: String,
+    resource: String,
+    start: String,
+    http: Vec<HttpSeries>,
+    grpc: Vec<GrpcSeries>,
+    active: i64,
+    grpc_active: i64,
+    /// Last written value per HTTP series index (this lifetime).
+    written: Vec<u64>,
+}
+
+fn timestamp(nanos: i64) -> String {
+    metricsctl_format::timestamp::format_millis_with_offset(nanos, 8 * 3600)
+}
+
+impl Process {
+    fn new(service: &str, instance: usize, start_nanos: i64) -> Process {
+        let resource = format!(
+            r#"{{"service.name":"{service}","service.version":"v1.4.2","deployment.environment":"prod","service.instance.id":"{service}-{instance}"}}"#
+        );
+        Process {
+            service: service.to_string(),
+            resource,
+            start: timestamp(start_nanos),
+            http: Vec::new(),
+            grpc: Vec::new(),
+            active: 0,
+            grpc_active: 0,
+            written: Vec::new(),
+        }
+    }
+
+    fn traffic(&mut self, rng: &mut Rng, load: f64) {
+        for (r, &(_, _, weight, latency, errors)) in ROUTES.iter().enumerate() {
+            let mean = f64::from(weight) * load;
+            let n = (mean * (0.5 + rng.unit())) as u64;
+            for _ in 0..n {
+                let u = rng.unit();
+                let status = if u < errors * 0.6 {
+                    500
+                } else if u < errors {
+                    404
+                } else if ROUTES[r].1 == "POST" {
+                    201
+                } else {
+                    200
+                };
+                let idx = match self.http.iter().position(|s| s.route == r && s.status == status) {
+                    Some(i) => i,
+                    None => {
+                        self.http.push(HttpSeries {
+                            route: r,
+                            status,
+                            requests: 0,
+                            duration: Hist::new(DURATION_BOUNDS.len()),
+                            request_size: Hist::new(SIZE_BOUNDS.len()),
+                            response_size: Hist::new(SIZE_BOUNDS.len()),
+                        });
+                        self.written.push(0);
+                        self.http.len() - 1
+                    }
+                };
+                let s = &mut self.http[idx];
+                s.requests += 1;
+                // Exponential-ish latency around the route's mean.
+                let d = -latency * (1.0 - rng.unit()).ln();
+                s.duration.record(DURATION_BOUNDS, d);
+                s.request_size.record(SIZE_BOUNDS, 50.0 + rng.below(4000) as f64);
+                s.response_size.record(SIZE_BOUNDS, 200.0 + rng.below(60_000) as f64);
+            }
+        }
+        let n = (8.0 * load * (0.5 + rng.unit())) as u64;
+        for _ in 0..n {
+            let method = rng.below(GRPC_METHODS.len() as u64) as usize;
+            let code = if rng.unit() < 0.02 { 14 } else { 0 };
+            let idx = match self.grpc.iter().position(|s| s.method == method && s.code == code) {
+                Some(i) => i,
+                None => {
+                    self.grpc.push(GrpcSeries {
+                        method,
+                        code,
+                        requests: 0,
+                        duration: Hist::new(DURATION_BOUNDS.len()),
+                    });
+                    self.grpc.len() - 1
+                }
+            };
+            let s = &mut self.grpc[idx];
+            s.requests += 1;
+            s.duration.record(DURATION_BOUNDS, -0.01 * (1.0 - rng.unit()).ln());
+        }
+        self.active = rng.below(20) as i64;
+        self.grpc_active = rng.below(5) as i64;
+    }
+
+    /// Writes one export of every series recorded in this lifetime.
+    fn export(&mut self, out: &mut Vec<u8>, now: i64, start_timestamps: bool) {
+        let ts = timestamp(now);
+        let start = if start_timestamps { format!(r#","start_timestamp":"{}""#, self.start) } else { String::new() };
+        let head = |metric: &str, kind: &str| {
+            format!(
+                r#"{{"timestamp":"{ts}","service_name":"{}","metric_name":"{metric}","metric_type":"{kind}","#,
+                self.service
+            )
+        };
+        for (i, s) in self.http.iter().enumerate() {
+            let (route, method, ..) = ROUTES[s.route];
+            let status = if s.status >= 500 { "error" } else { "success" };
+            let attrs = format!(
+                r#""attributes":{{"http.method":"{method}","http.route":"{route}","http.status_code":{},"status":"{status}"}}"#,
+                s.status
+            );
+            let _ = writeln!(
+                out,
+                r#"{}"value":{},"unit":"1","description":"Total number of HTTP requests",{attrs},"resource":{}{start}}}"#,
+                head("http_server_requests_total", "counter"),
+                s.requests,
+                self.resource
+            );
+            self.written[i] = s.requests;
+            for (metric, unit, desc, h, bounds) in [
+                ("http_server_request_duration_seconds", "s", "HTTP request duration", &s.duration, DURATION_BOUNDS),
+                ("http_server_request_size_bytes", "By", "HTTP request size", &s.request_size, SIZE_BOUNDS),
+                ("http_server_response_size_bytes", "By", "HTTP response size", &s.response_size, SIZE_BOUNDS),
+            ] {
+                out.extend_from_slice(head(metric, "histogram").as_bytes());
+                write_hist(out, h, bounds);
+                let _ = writeln!(
+                    out,
+                    r#","unit":"{unit}","description":"{desc}",{attrs},"resource":{}{start}}}"#,
+                    self.resource
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            r#"{}"value":{},"unit":"1","description":"Number of active HTTP requests","attributes":{{}},"resource":{}{start}}}"#,
+            head("http_server_active_requests", "gauge"),
+            self.active,
+            self.resource
+        );
+        for s in &self.grpc {
+            let (service, method) = GRPC_METHODS[s.method];
+            let attrs = format!(
+                r#""attributes":{{"rpc.service":"{service}","rpc.method":"{method}","rpc.status_code":{}}}"#,
+                s.code
+            );
+            let _ = writeln!(
+                out,
+                r#"{}"value":{},"unit":"1","description":"Total number of gRPC requests",{attrs},"resource":{}{start}}}"#,
+                head("grpc_server_requests_total", "counter"),
+                s.requests,
+                self.resource
+            );
+            out.extend_from_slice(head("grpc_server_request_duration_seconds", "histogram").as_bytes());
+            write_hist(out, &s.duration, DURATION_BOUNDS);
+            let _ = writeln!(
+                out,
+                r#","unit":"s","description":"gRPC request duration",{attrs},"resource":{}{start}}}"#,
+                self.resource
+            );
+        }
+        if !self.grpc.is_empty() {
+            let _ = writeln!(
+                out,
+                r#"{}"value":{},"unit":"1","description":"Number of active gRPC requests","attributes":{{}},"resource":{}{start}}}"#,
+                head("grpc_server_active_requests", "gauge"),
+                self.grpc_active,
+                self.resource
+            );
+        }
+    }
+
+    fn lines_per_export(&self) -> u64 {
+        (self.http.len() * 4 + 1 + self.grpc.len() * 2 + usize::from(!self.grpc.is_empty())) as u64
+    }
+}
+
+fn write_hist(out: &mut Vec<u8>, h: &Hist, bounds: &[f64]) {
+    let _ = write!(out, r#""value":{{"count":{},"sum":{}"#, h.count, h.sum);
+    if h.count > 0 {
+        let _ = write!(out, r#","min":{},"max":{}"#, h.min, h.max);
+    }
+    out.extend_from_slice(br#","buckets":["#);
+    for (i, (b, c)) in bounds.iter().zip(&h.counts).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let _ = write!(out, r#"{{"upper_bound":{b},"count":{c}}}"#);
+    }
+    let _ = write!(out, r#",{{"upper_bound":"+Inf","count":{}}}]}}"#, h.counts[bounds.len()]);
+}
+
+/// Writes a file of about `options.target_bytes` to `out`.
+pub fn generate(out: &mut dyn Write, options: &GenerateOptions) -> Result<Generated> {
+    let mut rng = Rng(options.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let names = ["sre", "orders", "billing", "users", "gateway", "search", "catalog", "auth"];
+    let start_nanos = options.start_secs * NANOS_PER_SEC;
+    let mut processes: Vec<Process> = (0..options.services.max(1))
+        .flat_map(|s| (0..options.instances.max(1)).map(move |i| (s, i)))
+        .map(|(s, i)| Process::new(names[s % names.len()], i, start_nanos - 60 * NANOS_PER_SEC))
+        .collect();
+    let mut result = Generated::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(4 << 20);
+    let mut export = 0u64;
+    let disturbed = options.disturbance != Disturbance::default();
+    let mut disturber = Disturber::new(options.disturbance, options.seed.wrapping_add(1));
+    let mut scratch = Vec::new();
+    while result.bytes < options.target_bytes {
+        let mut tick = Vec::new();
+        let now = start_nanos + export as i64 * options.interval_secs * NANOS_PER_SEC;
+        for (p, process) in processes.iter_mut().enumerate() {
+            if options.restart_every > 0 && export > 0 && rng.below(options.restart_every) == 0 {
+                // Everything recorded since the last export dies with the process; what
+                // was written stays counted.
+                for (s, w) in process.http.iter().zip(&process.written) {
+                    result.count(&process.service, ROUTES[s.route].0, *w);
+                }
+                let service = process.service.clone();
+                *process = Process::new(&service, p % options.instances.max(1), now - 3 * NANOS_PER_SEC);
+                result.restarts += 1;
+            }
+            // Load varies with time of day and per process.
+            let hour = ((now / NANOS_PER_SEC) / 3600 % 24) as f64;
+            let load = 0.6 + 0.4 * (hour / 24.0 * std::f64::consts::TAU).sin().abs() + (p % 3) as f64 * 0.2;
+            process.traffic(&mut rng, load);
+            // Each process exports a few milliseconds after the others.
+            let due = now + (p as i64) * 3_000_000;
+            if disturbed {
+                scratch.clear();
+                process.export(&mut scratch, due, options.start_timestamps);
+                let lines = String::from_utf8_lossy(&scratch).lines().map(str::to_string).collect();
+                tick.push((p, Export { scheduled: due, interval: options.interval_secs * NANOS_PER_SEC, lines }));
+            } else {
+                process.export(&mut buf, due, options.start_timestamps);
+                result.lines += process.lines_per_export();
+            }
+        }
+        if disturbed {
+            result.lines += disturber.write_tick(tick, &mut buf) as u64;
+        }
+        export += 1;
+        if options.bad_line_every > 0 && rng.below(options.bad_line_every) < processes.len() as u64 {
+            buf.extend_from_slice(
+                br#"{"timestamp":"2025-12-16T09:30:17.594+0800","service_name":"sre","metric_name":"http_ser"#,
+            );
+            buf.push(b'\n');
+            result.bad_lines += 1;
+            result.lines += 1;
+        }
+        if buf.len() >= 4 << 20 {
+            out.write_all(&buf)?;
+            result.bytes += buf.len() as u64;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf)?;
+    result.bytes += buf.len() as u64;
+    for process in &processes {
+        for (s, w) in process.http.iter().zip(&process.written) {
+            result.count(&process.service, ROUTES[s.route].0, *w);
+        }
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_style_timestamps() {
+        assert_eq!(timestamp(1_765_848_617_594_000_000), "2025-12-16T09:30:17.594+0800");
+        assert_eq!(timestamp(1_765_848_610_000_000_000), "2025-12-16T09:30:10.000+0800");
+    }
+}
