@@ -1,4 +1,4 @@
-//! The command line (SPEC section 4). Every flag is defined once, here, with its help.
+//! The command line (README.md). Every flag is defined once, here, with its help.
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! Output: tables for people, JSON and CSV for machines (SPEC section 4).
+//! Output: tables for people, JSON and CSV for machines (README.md, "Output").
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};

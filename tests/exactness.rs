@@ -15,7 +15,7 @@ fn timestamp(ms: i64) -> String {
     metricsctl_format::timestamp::format_millis_with_offset(ms * 1_000_000, 8 * 3600)
 }
 
-/// A seed-format counter line (no start_timestamp, as the seed's Go exporter writes).
+/// A counter line in the reference exporter's shape (no start_timestamp, as the Go exporter writes).
 fn line(ms: i64, instance: Option<&str>, route: &str, value: u64) -> String {
     let resource = match instance {
         Some(i) => format!(r#"{{"service.name":"sre","service.instance.id":"{i}"}}"#),

@@ -56,7 +56,7 @@ fn twenty_thousand_requests_are_all_in_the_file() {
     assert_eq!(client.len(), 6, "{client:?}");
     // Independently of load-test's own check: the default file, read by `sum`.
     assert_eq!(file_counts(dir.path(), "lt-test"), client);
-    // The file is in the seed's format and clean.
+    // The file is in the record format (docs/FORMAT.md) and clean.
     metricsctl().current_dir(dir.path()).args(["check"]).assert().success();
     let text = std::fs::read_to_string(dir.path().join("logs/metrics.jsonl")).unwrap();
     for name in [

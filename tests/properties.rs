@@ -1,4 +1,4 @@
-//! Property tests of the semantics (SPEC section 3): totals are exact across restarts,
+//! Property tests of the semantics (docs/SEMANTICS.md): totals are exact across restarts,
 //! whatever the block boundaries of the parallel reader, and whatever real exports and
 //! log pipelines do to the lines (pauses, per-line timestamps, shuffled data points,
 //! interleaved processes, runs of lines sent twice: `metricsctl_synth::disturb`).
@@ -34,7 +34,7 @@ struct Scenario {
     start_timestamps: bool,
     block_size: usize,
     shuffle_seed: u64,
-    /// Milliseconds between exports: as the seed's 10 s, or sub-second as in tests.
+    /// Milliseconds between exports: as the reference exporter's 10 s, or sub-second as in tests.
     interval_ms: i64,
     disturbance: Disturbance,
 }
@@ -89,7 +89,7 @@ fn scenario_with(disturbances: impl Strategy<Value = Disturbance>) -> impl Strat
 }
 
 fn timestamp(secs: i64, millis: i64) -> String {
-    // As the seed writes them: milliseconds and a +0800 offset.
+    // As the reference exporter writes them: milliseconds and a +0800 offset.
     metricsctl_format::timestamp::format_millis_with_offset((secs * 1000 + millis) * 1_000_000, 8 * 3600)
 }
 
@@ -104,7 +104,7 @@ fn next(rng: &mut u64) -> u64 {
 struct Simulated {
     file: String,
     expected: BTreeMap<String, u64>,
-    /// Every restart can be seen in the file by the rules of SPEC section 3.
+    /// Every restart can be seen in the file by the rules of docs/SEMANTICS.md.
     restarts_visible: bool,
 }
 

@@ -1,4 +1,4 @@
-//! One million distinct series (a user id as a label, the seed's cardinality trap):
+//! One million distinct series (a user id as a label, the cardinality trap docs/FORMAT.md warns of):
 //! exact answers, a clear warning, and memory that grows with the series, bounded per
 //! series. One test in this binary, so that the children's peak RSS is its own.
 

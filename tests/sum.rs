@@ -7,7 +7,7 @@ use serde_json::json;
 
 #[test]
 fn seed_timeline_total_is_the_last_value_not_the_sum_of_snapshots() {
-    // The seed's example: exports of 10, 25, 40 mean 40 requests, not 75.
+    // The reference design's example: exports of 10, 25, 40 mean 40 requests, not 75.
     assert_eq!(json(&["sum", &fixture("seed_timeline.jsonl")]), json!([{"value": 40}]));
 }
 

@@ -46,7 +46,7 @@ fn json_records_are_normalised_json_lines() {
     let values: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(values.len(), 3);
     assert_eq!(values[2]["value"], 40);
-    // inferred and filled in: the seed's own example omits both
+    // inferred and filled in: the reference design's own example omits both
     assert_eq!(values[2]["metric_type"], "counter");
     assert_eq!(values[2]["service_name"], "unknown_service");
 }

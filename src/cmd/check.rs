@@ -19,7 +19,7 @@ use metricsctl_reader::input::{sources, Source};
 
 const SHOWN_BAD_LINES: usize = 20;
 
-/// Label names that identify a request or a user: unbounded values by nature (the seed's
+/// Label names that identify a request or a user: unbounded values by nature (the reference system's
 /// section 10.1 names user_id and request_id).
 const UNBOUNDED_LABELS: &[&str] = &["user_id", "request_id", "session_id", "trace_id", "span_id", "uuid", "email"];
 

@@ -1,6 +1,6 @@
 //! `metricsctl receive`: an OTLP metrics receiver. Any OpenTelemetry SDK pushes to it
 //! over gRPC (4317) or HTTP/protobuf (4318); every data point is appended to a
-//! metrics.jsonl file in the seed's format (see [`metricsctl_otel::otlp`] for the mapping).
+//! metrics.jsonl file in the record format (docs/FORMAT.md) (see [`metricsctl_otel::otlp`] for the mapping).
 //!
 //! A request is answered only after its lines are written and fsynced, so an
 //! acknowledged push survives a crash, and SIGINT/SIGTERM stop the listeners, let the

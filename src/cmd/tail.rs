@@ -451,7 +451,7 @@ fn service_of(r: &Record<'_>) -> String {
     make_series(r).map(|s| s.key.service).unwrap_or_else(|_| "unknown_service".into())
 }
 
-/// A record as a JSON object with the seed's field names (normalised: service_name
+/// A record as a JSON object with the format's field names (normalised: service_name
 /// filled in, metric_type explicit, buckets per-bucket with the +Inf bucket). With
 /// `--rate`, `increase`, `interval_seconds` and `rate` are added.
 fn record_json(r: &Record<'_>, rate: Option<Option<&(i64, SampleValue)>>) -> serde_json::Value {

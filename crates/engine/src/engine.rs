@@ -1,4 +1,4 @@
-//! Series semantics (SPEC section 3): turns cumulative snapshots into exact increases.
+//! Series semantics (docs/SEMANTICS.md): turns cumulative snapshots into exact increases.
 //!
 //! Samples arrive in input order. The samples of one *export* of one *process* (same
 //! service and resource) are held back until the export is complete, so that a restart

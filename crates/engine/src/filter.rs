@@ -1,4 +1,4 @@
-//! The filters shared by every query command (SPEC section 4) and label lookup by
+//! The filters shared by every query command (README.md, "Filters") and label lookup by
 //! full, short (`route` = `http.route`) or built-in (`service`, `instance`, `metric`) name.
 
 use anyhow::{bail, Result};

@@ -225,7 +225,7 @@ pub fn run(
     Ok((engine, report))
 }
 
-/// The one-line summary of bad lines per source, as SPEC section 2 words it.
+/// The one-line summary of bad lines per source, as docs/FORMAT.md words it.
 pub fn warn_bad_lines(sources: &[Source], report: &ScanReport) {
     for ((src, bad), &fragments) in sources.iter().zip(&report.bad).zip(&report.fragments) {
         if bad.count == 0 {

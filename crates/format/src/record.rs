@@ -1,5 +1,5 @@
 //! One line of metrics.jsonl: borrowed parsing, validation and normalisation
-//! (SPEC section 2).
+//! (docs/FORMAT.md).
 
 use std::borrow::Cow;
 use std::cell::RefCell;

@@ -1,4 +1,4 @@
-//! Series identity (SPEC section 3): service, metric, attributes and resource, with
+//! Series identity (docs/SEMANTICS.md): service, metric, attributes and resource, with
 //! attribute order not mattering.
 
 use std::hash::BuildHasher;
@@ -9,7 +9,7 @@ use foldhash::fast::FixedState;
 use crate::record::{parse_label_set, LabelSet, MetricType, Record};
 use crate::text::canonical_text;
 
-/// What identifies a series (SPEC section 3), in canonical text form.
+/// What identifies a series (docs/SEMANTICS.md), in canonical text form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SeriesKey {
     pub service: String,

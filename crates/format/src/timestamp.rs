@@ -166,7 +166,7 @@ pub fn format_utc(nanos: i64) -> String {
     out
 }
 
-/// RFC 3339 with milliseconds and a fixed `±HHMM` offset, the form of the seed's own
+/// RFC 3339 with milliseconds and a fixed `±HHMM` offset, the form of the reference exporter's own
 /// example lines (`2025-12-16T09:30:17.594+0800`).
 pub fn format_millis_with_offset(nanos: i64, offset_secs: i64) -> String {
     let local = nanos.div_euclid(1_000_000) + offset_secs * 1000;

@@ -1,4 +1,4 @@
-//! Writing lines of the seed's format (SPEC section 2), for every producer: the JSON
+//! Writing lines of the record format (docs/FORMAT.md), for every producer: the JSON
 //! file exporter (the SDK's data) and `receive` (OTLP requests).
 
 use std::fmt::Write as _;
@@ -82,7 +82,7 @@ pub fn push_line(out: &mut Vec<u8>, head: &LineHead<'_>, point: &Point<'_>) {
     out.extend_from_slice(line.as_bytes());
 }
 
-/// The seed's histogram value: count, sum, min and max when known, and per-bucket
+/// A histogram value: count, sum, min and max when known, and per-bucket
 /// counts with their upper bounds, the last one `"+Inf"`.
 pub fn histogram_value(
     count: u64,

@@ -1,4 +1,4 @@
-//! A service embedding metricsctl's exporter and middleware: the seed's system in Rust.
+//! A service embedding metricsctl's exporter and middleware, as docs/EMBEDDING.md describes.
 //!
 //! Serves a small axum app on 127.0.0.1 behind `HttpMetricsLayer`, sends it a few
 //! requests, and shuts down cleanly so that the final snapshot is written:

@@ -1,4 +1,4 @@
-//! The seed's `metrics:` configuration block (`configs/config.yaml`).
+//! The `metrics:` configuration block (docs/EMBEDDING.md) (`configs/config.yaml`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use metricsctl_format::timestamp::parse_duration;
 
-/// Cumulative (the seed's choice: every export holds totals since start) or delta.
+/// Cumulative (the default: every export holds totals since start) or delta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
@@ -18,13 +18,13 @@ pub enum TemporalityChoice {
     Delta,
 }
 
-/// Where the metrics go: the seed chooses among three exporters by configuration; any
+/// Where the metrics go: one of three exporters is chosen by configuration; any
 /// combination runs on one `MeterProvider`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[cfg_attr(feature = "clap", value(rename_all = "snake_case"))]
 pub enum ExporterKind {
-    /// Appends JSON lines to `json_file_path` (the seed's default).
+    /// Appends JSON lines to `json_file_path` (the default).
     JsonFile,
     /// Serves `/metrics` on `prometheus_listen` for Prometheus to scrape.
     Prometheus,

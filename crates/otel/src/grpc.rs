@@ -1,4 +1,4 @@
-//! gRPC server middleware (a tower layer for tonic) recording the seed's three gRPC
+//! gRPC server middleware (a tower layer for tonic) recording the three gRPC
 //! instruments with `rpc.service`, `rpc.method` and `rpc.status_code`.
 //!
 //! The status code is read from the response headers, where tonic puts it for

@@ -1,4 +1,4 @@
-//! HTTP server middleware (a tower layer) recording the seed's five HTTP instruments.
+//! HTTP server middleware (a tower layer) recording the five HTTP instruments (docs/EMBEDDING.md).
 //!
 //! Attributes: `http.method`, `http.route` (the route template, e.g.
 //! `/api/v1/orders/{id}`, from axum's `MatchedPath`; requests that match no route are
@@ -24,7 +24,7 @@ pub const DURATION_BOUNDS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25
 /// Histogram boundaries for request and response sizes, in bytes.
 pub const SIZE_BOUNDS: &[f64] = &[100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0];
 
-/// The seed's HTTP instruments.
+/// The HTTP instruments of docs/EMBEDDING.md.
 #[derive(Clone)]
 pub struct HttpInstruments {
     pub requests: Counter<u64>,

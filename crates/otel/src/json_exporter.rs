@@ -1,5 +1,5 @@
-//! The seed's JSON file exporter on `opentelemetry_sdk`: every export appends one line
-//! per data point to a metrics.jsonl file in the format of SPEC section 2.
+//! The JSON file exporter on `opentelemetry_sdk`: every export appends one line
+//! per data point to a metrics.jsonl file in the record format (docs/FORMAT.md).
 //!
 //! Each export is encoded into one buffer and written with a single `write` on a file
 //! opened with `O_APPEND`, then `fsync`ed: a crash leaves at most one partial last line,
@@ -191,7 +191,7 @@ fn encode_data<T: JsonNumber>(out: &mut Vec<u8>, head: &LineHead<'_>, data: &Met
     let mut skipped = 0;
     match data {
         MetricData::Sum(sum) => {
-            // UpDownCounters are non-monotonic sums: the seed writes them as gauges.
+            // UpDownCounters are non-monotonic sums: the format writes them as gauges (docs/FORMAT.md).
             let kind = if sum.is_monotonic() { "counter" } else { "gauge" };
             let delta = sum.temporality() == Temporality::Delta && sum.is_monotonic();
             for dp in sum.data_points() {
@@ -258,7 +258,7 @@ fn encode_data<T: JsonNumber>(out: &mut Vec<u8>, head: &LineHead<'_>, data: &Met
                 push_line(out, head, &point);
             }
         }
-        // Not produced by the instruments this project creates; not in the seed's format.
+        // Not produced by the instruments this project creates; not in the record format.
         MetricData::ExponentialHistogram(h) => skipped += h.data_points().count() as u64,
     }
     skipped

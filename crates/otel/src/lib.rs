@@ -1,6 +1,6 @@
-//! The seed's metrics system in Rust, for services to embed: a `MeterProvider` with the
+//! The reference metrics system (docs/EMBEDDING.md) in Rust, for services to embed: a `MeterProvider` with the
 //! service's resource, a `PeriodicReader` driving the JSON file exporter, and the HTTP
-//! middleware recording the seed's instruments.
+//! middleware recording the instruments of docs/EMBEDDING.md.
 //!
 //! ```no_run
 //! use metricsctl_otel::{config::MetricsConfig, http::HttpMetricsLayer, MetricsPipeline};
@@ -89,7 +89,7 @@ impl Drop for BackgroundRuntime {
     }
 }
 
-/// The resource attributes the seed sets on every series.
+/// The resource attributes set on every series (docs/EMBEDDING.md).
 pub fn resource(config: &MetricsConfig) -> Resource {
     Resource::builder_empty()
         .with_attributes([

@@ -1,4 +1,4 @@
-//! OTLP metrics (the official `opentelemetry-proto` types) to lines of the seed's format.
+//! OTLP metrics (the official `opentelemetry-proto` types) to lines of the record format (docs/FORMAT.md).
 //!
 //! Every data point becomes one line. The resource becomes `resource` (and
 //! `service.name` the `service_name`); the instrumentation scope is not part of the

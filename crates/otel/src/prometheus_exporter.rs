@@ -1,4 +1,4 @@
-//! The seed's Prometheus exporter: `/metrics` answers each scrape with the
+//! The Prometheus exporter: `/metrics` answers each scrape with the
 //! `MeterProvider`'s current state. The SDK's data is encoded as JSON lines and exposed
 //! through [`metricsctl_prom::exposition`], the path `to-prometheus` takes, so a scrape and a
 //! conversion of the JSON file give the same names, labels and values.

@@ -1,4 +1,4 @@
-//! Prometheus exposition (SPEC section 5): text format 0.0.4 and OpenMetrics 1.0, from
+//! Prometheus exposition (docs/PROMETHEUS.md): text format 0.0.4 and OpenMetrics 1.0, from
 //! series in this project's model. One writer for `to-prometheus` and anything else
 //! that exposes metrics.
 

@@ -11,7 +11,7 @@ use flate2::read::MultiGzDecoder;
 
 use metricsctl_format::record::parse_line;
 
-/// The seed's default path.
+/// The exporter's default path (docs/FORMAT.md).
 pub const DEFAULT_PATH: &str = "logs/metrics.jsonl";
 
 /// Blocks of this size are read and parsed as one unit; big enough to amortise the

@@ -30,7 +30,7 @@ struct Args {
     /// Mean exports between restarts of a process (0 = never).
     #[arg(long, default_value_t = 400)]
     restart_every: u64,
-    /// Omit start_timestamp, as the seed's Go exporter does.
+    /// Omit start_timestamp, as the reference Go exporter does.
     #[arg(long)]
     no_start_timestamp: bool,
     /// Stamp each line when it is written, this many milliseconds after the previous

@@ -1,6 +1,6 @@
 //! Real-world disturbances applied to well-formed exports, for the property tests and
 //! the benchmark files: what exporters and log pipelines do to the lines that none of
-//! this changes the meaning of (SPEC section 3, "Exports as they really arrive").
+//! this changes the meaning of (docs/SEMANTICS.md, "Exports as they really arrive").
 //!
 //! - each line stamped when it is written, a few milliseconds after the previous one;
 //! - a pause (GC, CPU throttling, a slow disk) before a random line of an export, up to
@@ -11,7 +11,7 @@
 //! - a run of lines sent again (at-least-once log shippers after a retry).
 //!
 //! The lines must begin with `{"timestamp":"...","`, as this project's writers and the
-//! seed's exporter write them; the timestamp is replaced.
+//! reference exporter write them; the timestamp is replaced.
 
 use metricsctl_format::timestamp::format_millis_with_offset;
 

@@ -1,5 +1,5 @@
 //! A generator of realistic metrics.jsonl files for benchmarks and demos: several
-//! services and instances exporting the seed's eight instruments every 10 s, with
+//! services and instances exporting the middleware's eight instruments every 10 s, with
 //! restarts, histograms and a few bad lines. It also returns the exact number of
 //! requests per route that the file holds, so that any tool's answer can be checked.
 
