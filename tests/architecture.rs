@@ -115,7 +115,8 @@ fn code_cites_the_docs_in_the_repository() {
         let text = std::fs::read_to_string(&path).unwrap();
         for (n, line) in text.lines().enumerate() {
             let lower = line.to_lowercase();
-            let outside = ["spec section", "spec.md", "the seed's", "the seed ", "shared/"].iter().any(|c| lower.contains(c));
+            let outside =
+                ["spec section", "spec.md", "the seed's", "the seed ", "shared/"].iter().any(|c| lower.contains(c));
             assert!(!outside, "{}:{}: cites a document outside the repository: {line}", path.display(), n + 1);
             if let Some(at) = line.find("docs/") {
                 let name: String =
@@ -124,5 +125,20 @@ fn code_cites_the_docs_in_the_repository() {
                 assert!(root().join(name).exists(), "{}:{}: cites {name}, which does not exist", path.display(), n + 1);
             }
         }
+    }
+}
+
+#[test]
+fn no_state_is_hidden_in_thread_locals() {
+    for path in sources() {
+        if path.ends_with("architecture.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("thread_local!"),
+            "{}: state belongs in a value its owner passes (a BlockParser, a LineParser), not a thread_local",
+            path.display()
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use metricsctl_reader::input::Block;
-use metricsctl_reader::scan::{full_parse_outcome, parse_block, LineOutcome, ScanOptions};
+use metricsctl_reader::scan::{full_parse_outcome, BlockParser, LineOutcome, ScanOptions};
 use metricsctl_format::template::Split;
 
 type Outcomes = BTreeMap<u64, LineOutcome>;
@@ -16,8 +16,9 @@ type Outcomes = BTreeMap<u64, LineOutcome>;
 fn scanned(text: &str, latest_only: bool) -> Outcomes {
     let options = ScanOptions { metrics: Default::default(), block_size: 1 << 20, latest_only };
     let block = || Block::from_bytes(0, text.as_bytes().to_vec());
-    parse_block(&block(), &options);
-    parse_block(&block(), &options).line_outcomes()
+    let mut parser = BlockParser::default();
+    parser.parse(&block(), &options);
+    parser.parse(&block(), &options).line_outcomes()
 }
 
 fuzz_target!(|data: &[u8]| {

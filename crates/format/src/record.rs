@@ -2,7 +2,6 @@
 //! (docs/FORMAT.md).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -217,141 +216,174 @@ pub struct Record<'a> {
 /// assert!(parse_line(r#"{"timestamp":"2025-12-16T09:30:10.000+0800","metric_na"#).unwrap_err().contains("truncated"));
 /// ```
 pub fn parse_line(line: &str) -> Result<Record<'_>, String> {
-    // A byte order mark, as some Windows tools write at the start of a file.
-    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-    let raw: RawRecord<'_> = serde_json::from_str(line).map_err(|e| describe_json_error(&e))?;
-    let timestamp = parse_rfc3339(&raw.timestamp.0)?;
-    let start_timestamp = match &raw.start_timestamp {
-        Some(s) => Some(parse_rfc3339(&s.0).map_err(|e| format!("start_timestamp: {e}"))?),
-        None => None,
-    };
-    if raw.metric_name.0.is_empty() {
-        return Err("empty metric_name".into());
-    }
-    let is_object = matches!(raw.value, RawMetricValue::Hist(_));
-    let (metric_type, type_inferred) = match raw.metric_type.as_ref().map(|t| t.0.as_ref()) {
-        Some("counter") => (MetricType::Counter, false),
-        Some("gauge") => (MetricType::Gauge, false),
-        Some("histogram") => (MetricType::Histogram, false),
-        Some(other) => return Err(format!("unknown metric_type {other:?} (expected counter, gauge or histogram)")),
-        None if is_object => (MetricType::Histogram, true),
-        None if raw.metric_name.0.ends_with("_total") => (MetricType::Counter, true),
-        None => (MetricType::Gauge, true),
-    };
-    let value = checked_value(raw.value, metric_type)?;
-    let delta = match raw.temporality.as_ref().map(|t| t.0.as_ref()) {
-        None | Some("cumulative") => false,
-        Some("delta") => true,
-        Some(other) => return Err(format!("unknown temporality {other:?} (expected cumulative or delta)")),
-    };
-    for (name, field) in [("attributes", raw.attributes), ("resource", raw.resource)] {
-        if let Some(f) = field {
-            if !f.get().starts_with('{') {
-                return Err(format!("{name} must be an object"));
-            }
-        }
-    }
-    Ok(Record {
-        timestamp,
-        timestamp_text: raw.timestamp.0,
-        service_name: raw.service_name.map(|t| t.0),
-        metric_name: raw.metric_name.0,
-        metric_type,
-        type_inferred,
-        value,
-        unit: raw.unit.map(|t| t.0),
-        description: raw.description.map(|t| t.0),
-        attributes: raw.attributes,
-        resource: raw.resource,
-        start_timestamp,
-        delta,
-    })
+    LineParser::default().parse_line(line)
 }
 
 /// Parses the text of a line's `value` alone (the line's other fields known already),
 /// with the checks [`parse_line`] makes.
 pub fn parse_value(text: &[u8], metric_type: MetricType) -> Result<SampleValue, String> {
-    if let Some(histogram) = exporter_histogram(text) {
-        return checked_value(RawMetricValue::Hist(histogram), metric_type);
-    }
-    let text = std::str::from_utf8(text).map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
-    let raw: RawMetricValue = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
-    checked_value(raw, metric_type)
+    LineParser::default().parse_value(text, metric_type)
 }
 
-/// The histogram exactly as the exporters write it (`{"count":N,"sum":X,"min":X,
-/// "max":X,"buckets":[{"upper_bound":B,"count":N},...,{"upper_bound":"+Inf","count":N}]}`,
-/// min and max optional, no spaces), read without serde: histograms are most of the
-/// bytes a quantile reads. `None` for anything else, which serde then reads or rejects
-/// with its reason. Numbers are read as serde_json reads them (`float_roundtrip`: both
-/// round correctly), which `tests::exporter_histograms_read_as_serde_reads_them` checks.
-fn exporter_histogram(text: &[u8]) -> Option<RawHistogram> {
-    let mut at = 0usize;
-    let expect = |literal: &[u8], at: &mut usize| -> Option<()> {
-        text[*at..].starts_with(literal).then(|| *at += literal.len())
-    };
-    expect(b"{\"count\":", &mut at)?;
-    let count = json_u64(text, &mut at)?;
-    expect(b",\"sum\":", &mut at)?;
-    let sum = json_f64(text, &mut at)?;
-    let mut min = None;
-    let mut max = None;
-    if expect(b",\"min\":", &mut at).is_some() {
-        min = Some(json_f64(text, &mut at)?);
-    }
-    if expect(b",\"max\":", &mut at).is_some() {
-        max = Some(json_f64(text, &mut at)?);
-    }
-    expect(b",\"buckets\":[", &mut at)?;
-    let mut buckets = BUCKET_SCRATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    buckets.clear();
-    let read = (|| {
-        if expect(b"]", &mut at).is_some() {
-            return Some(());
+/// What parsing keeps from one line to the next, to go faster on the lines that follow:
+/// the storage of a histogram's buckets, the text of the last histogram's bounds, and
+/// the last bucket layout (shared by the samples that use it). Results never depend on
+/// it: a parser that has read other lines before gives what a new one gives. One per
+/// thread of work, owned by whoever parses (the block parser, a test); a parse without
+/// one ([`parse_line`]) starts from nothing.
+#[derive(Default)]
+pub struct LineParser {
+    buckets: Vec<(f64, u64)>,
+    bound_texts: Vec<(Vec<u8>, f64)>,
+    last_bounds: Option<Arc<[f64]>>,
+}
+
+impl LineParser {
+    /// Parses and validates one line (see [`parse_line`]).
+    pub fn parse_line<'a>(&mut self, line: &'a str) -> Result<Record<'a>, String> {
+        // A byte order mark, as some Windows tools write at the start of a file.
+        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+        let raw: RawRecord<'_> = serde_json::from_str(line).map_err(|e| describe_json_error(&e))?;
+        let timestamp = parse_rfc3339(&raw.timestamp.0)?;
+        let start_timestamp = match &raw.start_timestamp {
+            Some(s) => Some(parse_rfc3339(&s.0).map_err(|e| format!("start_timestamp: {e}"))?),
+            None => None,
+        };
+        if raw.metric_name.0.is_empty() {
+            return Err("empty metric_name".into());
         }
-        loop {
-            expect(b"{\"upper_bound\":", &mut at)?;
-            let bound = if expect(b"\"+Inf\"", &mut at).is_some() {
-                f64::INFINITY
-            } else {
-                bound_at(buckets.len(), text, &mut at)?
-            };
-            expect(b",\"count\":", &mut at)?;
-            buckets.push((bound, json_u64(text, &mut at)?));
-            expect(b"}", &mut at)?;
+        let is_object = matches!(raw.value, RawMetricValue::Hist(_));
+        let (metric_type, type_inferred) = match raw.metric_type.as_ref().map(|t| t.0.as_ref()) {
+            Some("counter") => (MetricType::Counter, false),
+            Some("gauge") => (MetricType::Gauge, false),
+            Some("histogram") => (MetricType::Histogram, false),
+            Some(other) => return Err(format!("unknown metric_type {other:?} (expected counter, gauge or histogram)")),
+            None if is_object => (MetricType::Histogram, true),
+            None if raw.metric_name.0.ends_with("_total") => (MetricType::Counter, true),
+            None => (MetricType::Gauge, true),
+        };
+        let value = self.checked_value(raw.value, metric_type)?;
+        let delta = match raw.temporality.as_ref().map(|t| t.0.as_ref()) {
+            None | Some("cumulative") => false,
+            Some("delta") => true,
+            Some(other) => return Err(format!("unknown temporality {other:?} (expected cumulative or delta)")),
+        };
+        for (name, field) in [("attributes", raw.attributes), ("resource", raw.resource)] {
+            if let Some(f) = field {
+                if !f.get().starts_with('{') {
+                    return Err(format!("{name} must be an object"));
+                }
+            }
+        }
+        Ok(Record {
+            timestamp,
+            timestamp_text: raw.timestamp.0,
+            service_name: raw.service_name.map(|t| t.0),
+            metric_name: raw.metric_name.0,
+            metric_type,
+            type_inferred,
+            value,
+            unit: raw.unit.map(|t| t.0),
+            description: raw.description.map(|t| t.0),
+            attributes: raw.attributes,
+            resource: raw.resource,
+            start_timestamp,
+            delta,
+        })
+    }
+
+    /// Parses the text of a line's `value` alone (the line's other fields known already),
+    /// with the checks [`parse_line`] makes.
+    pub fn parse_value(&mut self, text: &[u8], metric_type: MetricType) -> Result<SampleValue, String> {
+        if let Some(histogram) = self.exporter_histogram(text) {
+            return self.checked_value(RawMetricValue::Hist(histogram), metric_type);
+        }
+        let text = std::str::from_utf8(text).map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+        let raw: RawMetricValue = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
+        self.checked_value(raw, metric_type)
+    }
+
+    /// Whether a histogram value is read by the fast path (for the writer's test).
+    #[cfg(test)]
+    pub(crate) fn reads_histogram_fast(&mut self, text: &[u8]) -> bool {
+        self.exporter_histogram(text).is_some()
+    }
+
+    /// The histogram exactly as the exporters write it (`{"count":N,"sum":X,"min":X,
+    /// "max":X,"buckets":[{"upper_bound":B,"count":N},...,{"upper_bound":"+Inf","count":N}]}`,
+    /// min and max optional, no spaces), read without serde: histograms are most of the
+    /// bytes a quantile reads. `None` for anything else, which serde then reads or rejects
+    /// with its reason. Numbers are read as serde_json reads them (`float_roundtrip`: both
+    /// round correctly), which `tests::exporter_histograms_read_as_serde_reads_them` checks.
+    fn exporter_histogram(&mut self, text: &[u8]) -> Option<RawHistogram> {
+        let mut at = 0usize;
+        let expect = |literal: &[u8], at: &mut usize| -> Option<()> {
+            text[*at..].starts_with(literal).then(|| *at += literal.len())
+        };
+        expect(b"{\"count\":", &mut at)?;
+        let count = json_u64(text, &mut at)?;
+        expect(b",\"sum\":", &mut at)?;
+        let sum = json_f64(text, &mut at)?;
+        let mut min = None;
+        let mut max = None;
+        if expect(b",\"min\":", &mut at).is_some() {
+            min = Some(json_f64(text, &mut at)?);
+        }
+        if expect(b",\"max\":", &mut at).is_some() {
+            max = Some(json_f64(text, &mut at)?);
+        }
+        expect(b",\"buckets\":[", &mut at)?;
+        let mut buckets = std::mem::take(&mut self.buckets);
+        buckets.clear();
+        let read = (|| {
             if expect(b"]", &mut at).is_some() {
                 return Some(());
             }
-            expect(b",", &mut at)?;
-        }
-    })();
-    BUCKET_SCRATCH.with(|b| *b.borrow_mut() = buckets);
-    read?;
-    expect(b"}", &mut at)?;
-    (at == text.len()).then_some(RawHistogram { count, sum, min, max, has_buckets: true })
-}
-
-/// Bucket bound number `index`: the same text as the last histogram's (the bounds of a
-/// layout repeat on every line) is not parsed again.
-fn bound_at(index: usize, text: &[u8], at: &mut usize) -> Option<f64> {
-    LAST_BOUND_TEXTS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((cached, value)) = cache.get(index) {
-            let rest = &text[*at..];
-            let ends_there = |b: Option<&u8>| !matches!(b, Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'));
-            if rest.starts_with(cached) && !cached.is_empty() && ends_there(rest.get(cached.len())) {
-                *at += cached.len();
-                return Some(*value);
+            loop {
+                expect(b"{\"upper_bound\":", &mut at)?;
+                let bound = if expect(b"\"+Inf\"", &mut at).is_some() {
+                    f64::INFINITY
+                } else {
+                    self.bound_at(buckets.len(), text, &mut at)?
+                };
+                expect(b",\"count\":", &mut at)?;
+                buckets.push((bound, json_u64(text, &mut at)?));
+                expect(b"}", &mut at)?;
+                if expect(b"]", &mut at).is_some() {
+                    return Some(());
+                }
+                expect(b",", &mut at)?;
             }
+        })();
+        if read.is_none() || expect(b"}", &mut at).is_none() || at != text.len() {
+            self.buckets = buckets;
+            return None;
         }
-        let start = *at;
-        let value = json_f64(text, at)?;
-        if cache.len() <= index {
-            cache.resize(index + 1, (Vec::new(), f64::NAN));
+        Some(RawHistogram { count, sum, min, max, buckets })
+    }
+
+    /// Bucket bound number `index`: the same text as the last histogram's (the bounds of a
+    /// layout repeat on every line) is not parsed again.
+    fn bound_at(&mut self, index: usize, text: &[u8], at: &mut usize) -> Option<f64> {
+        let cache = &mut self.bound_texts;
+        {
+            if let Some((cached, value)) = cache.get(index) {
+                let rest = &text[*at..];
+                let ends_there = |b: Option<&u8>| !matches!(b, Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'));
+                if rest.starts_with(cached) && !cached.is_empty() && ends_there(rest.get(cached.len())) {
+                    *at += cached.len();
+                    return Some(*value);
+                }
+            }
+            let start = *at;
+            let value = json_f64(text, at)?;
+            if cache.len() <= index {
+                cache.resize(index + 1, (Vec::new(), f64::NAN));
+            }
+            cache[index] = (text[start..*at].to_vec(), value);
+            Some(value)
         }
-        cache[index] = (text[start..*at].to_vec(), value);
-        Some(value)
-    })
+    }
 }
 
 /// The text of a JSON number at `at` (RFC 8259 grammar).
@@ -416,11 +448,22 @@ fn json_f64(text: &[u8], at: &mut usize) -> Option<f64> {
     std::str::from_utf8(json_number(text, at)?).ok()?.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-fn checked_value(raw: RawMetricValue, metric_type: MetricType) -> Result<SampleValue, String> {
-    let (value, is_object) = match raw {
-        RawMetricValue::Num(n) => (SampleValue::Num(n), false),
-        RawMetricValue::Hist(h) => (SampleValue::Hist(Box::new(normalise_histogram(h)?)), true),
-    };
+impl LineParser {
+    fn checked_value(&mut self, raw: RawMetricValue, metric_type: MetricType) -> Result<SampleValue, String> {
+        let (value, is_object) = match raw {
+            RawMetricValue::Num(n) => (SampleValue::Num(n), false),
+            RawMetricValue::Hist(h) => {
+                let histogram = normalise_histogram(&h, &mut self.last_bounds);
+                // The buckets' storage serves the next fast-path histogram.
+                self.buckets = h.buckets;
+                (SampleValue::Hist(Box::new(histogram?)), true)
+            }
+        };
+        checked_kind(value, is_object, metric_type)
+    }
+}
+
+fn checked_kind(value: SampleValue, is_object: bool, metric_type: MetricType) -> Result<SampleValue, String> {
     if (metric_type == MetricType::Histogram) != is_object {
         return Err(format!(
             "{} value must be {}",
@@ -467,17 +510,8 @@ struct RawHistogram {
     sum: f64,
     min: Option<f64>,
     max: Option<f64>,
-    /// Whether a `buckets` field was present; the buckets are in `BUCKET_SCRATCH`.
-    has_buckets: bool,
-}
-
-thread_local! {
-    /// Buckets of the histogram being parsed, reused from line to line.
-    static BUCKET_SCRATCH: RefCell<Vec<(f64, u64)>> = const { RefCell::new(Vec::new()) };
-    /// The text of each bucket bound of the last histogram read, and its value.
-    static LAST_BOUND_TEXTS: RefCell<Vec<(Vec<u8>, f64)>> = const { RefCell::new(Vec::new()) };
-    /// The bounds of the last histogram layout seen, shared by the samples that use it.
-    static LAST_BOUNDS: RefCell<Option<Arc<[f64]>>> = const { RefCell::new(None) };
+    /// The `buckets` as written (upper bound, count); empty when absent.
+    buckets: Vec<(f64, u64)>,
 }
 
 impl<'de> Deserialize<'de> for RawMetricValue {
@@ -502,18 +536,14 @@ impl<'de> Deserialize<'de> for RawMetricValue {
                 let mut sum = None;
                 let mut min = None;
                 let mut max = None;
-                let mut buckets: Option<()> = None;
-                BUCKET_SCRATCH.with(|b| b.borrow_mut().clear());
+                let mut buckets: Option<Vec<(f64, u64)>> = None;
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
                         "count" => set_once(&mut count, map.next_value::<u64>()?, "count")?,
                         "sum" => set_once(&mut sum, map.next_value::<f64>()?, "sum")?,
                         "min" => set_once(&mut min, map.next_value::<Option<f64>>()?, "min")?,
                         "max" => set_once(&mut max, map.next_value::<Option<f64>>()?, "max")?,
-                        "buckets" => {
-                            map.next_value::<Buckets>()?;
-                            set_once(&mut buckets, (), "buckets")?
-                        }
+                        "buckets" => set_once(&mut buckets, map.next_value::<Buckets>()?.0, "buckets")?,
                         _ => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
@@ -524,7 +554,7 @@ impl<'de> Deserialize<'de> for RawMetricValue {
                     sum: sum.ok_or_else(|| de::Error::missing_field("value.sum"))?,
                     min: min.flatten(),
                     max: max.flatten(),
-                    has_buckets: buckets.is_some(),
+                    buckets: buckets.unwrap_or_default(),
                 }))
             }
         }
@@ -540,8 +570,8 @@ fn set_once<T, E: de::Error>(slot: &mut Option<T>, v: T, name: &'static str) -> 
     Ok(())
 }
 
-/// Parses `buckets` into `BUCKET_SCRATCH`.
-struct Buckets;
+/// The `buckets` array as written.
+struct Buckets(Vec<(f64, u64)>);
 
 impl<'de> Deserialize<'de> for Buckets {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -552,16 +582,11 @@ impl<'de> Deserialize<'de> for Buckets {
                 f.write_str("an array of {upper_bound, count}")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Buckets, A::Error> {
-                let mut out = BUCKET_SCRATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
-                out.clear();
-                let result = (|| {
-                    while let Some(b) = seq.next_element::<Bucket>()? {
-                        out.push((b.upper_bound.0, b.count));
-                    }
-                    Ok(Buckets)
-                })();
-                BUCKET_SCRATCH.with(|b| *b.borrow_mut() = out);
-                result
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+                while let Some(b) = seq.next_element::<Bucket>()? {
+                    out.push((b.upper_bound.0, b.count));
+                }
+                Ok(Buckets(out))
             }
         }
         d.deserialize_seq(V)
@@ -607,15 +632,8 @@ impl<'de> Deserialize<'de> for Bound {
 
 /// Turns the buckets of a line into per-bucket counts with an explicit overflow bucket,
 /// accepting both OpenTelemetry's per-bucket counts and Prometheus-style cumulative ones.
-fn normalise_histogram(h: RawHistogram) -> Result<Histogram, String> {
-    BUCKET_SCRATCH.with(|scratch| {
-        let scratch = scratch.borrow();
-        let raw: &[(f64, u64)] = if h.has_buckets { &scratch } else { &[] };
-        normalise_buckets(&h, raw)
-    })
-}
-
-fn normalise_buckets(h: &RawHistogram, raw: &[(f64, u64)]) -> Result<Histogram, String> {
+fn normalise_histogram(h: &RawHistogram, last_bounds: &mut Option<Arc<[f64]>>) -> Result<Histogram, String> {
+    let raw = &h.buckets[..];
     let explicit_inf = raw.last().is_some_and(|b| b.0 == f64::INFINITY);
     let finite = if explicit_inf { &raw[..raw.len() - 1] } else { raw };
     for (i, w) in finite.iter().enumerate() {
@@ -666,22 +684,26 @@ fn normalise_buckets(h: &RawHistogram, raw: &[(f64, u64)]) -> Result<Histogram, 
     if !h.sum.is_finite() {
         return Err("histogram sum is not a finite number".into());
     }
-    Ok(Histogram { count: h.count, sum: h.sum, min: h.min, max: h.max, bounds: shared_bounds(finite), counts })
+    Ok(Histogram {
+        count: h.count,
+        sum: h.sum,
+        min: h.min,
+        max: h.max,
+        bounds: shared_bounds(finite, last_bounds),
+        counts,
+    })
 }
 
 /// The bounds as an `Arc`, reusing the last one when the layout is the same.
-fn shared_bounds(finite: &[(f64, u64)]) -> Arc<[f64]> {
-    LAST_BOUNDS.with(|last| {
-        let mut last = last.borrow_mut();
-        if let Some(b) = last.as_ref() {
-            if b.len() == finite.len() && b.iter().zip(finite).all(|(x, y)| *x == y.0) {
-                return Arc::clone(b);
-            }
+fn shared_bounds(finite: &[(f64, u64)], last: &mut Option<Arc<[f64]>>) -> Arc<[f64]> {
+    if let Some(b) = last.as_ref() {
+        if b.len() == finite.len() && b.iter().zip(finite).all(|(x, y)| *x == y.0) {
+            return Arc::clone(b);
         }
-        let b: Arc<[f64]> = finite.iter().map(|x| x.0).collect();
-        *last = Some(Arc::clone(&b));
-        b
-    })
+    }
+    let b: Arc<[f64]> = finite.iter().map(|x| x.0).collect();
+    *last = Some(Arc::clone(&b));
+    b
 }
 
 /// An attribute value: the JSON types OpenTelemetry attributes map to.
@@ -798,11 +820,7 @@ mod tests {
     fn serde_histogram(text: &str) -> Option<HistogramBits> {
         match serde_json::from_str::<RawMetricValue>(text).ok()? {
             RawMetricValue::Hist(h) => {
-                let buckets = if h.has_buckets {
-                    BUCKET_SCRATCH.with(|b| b.borrow().iter().map(|(x, c)| (x.to_bits(), *c)).collect())
-                } else {
-                    Vec::new()
-                };
+                let buckets = h.buckets.iter().map(|(x, c)| (x.to_bits(), *c)).collect();
                 Some((h.count, h.sum.to_bits(), h.min.map(f64::to_bits), h.max.map(f64::to_bits), buckets))
             }
             RawMetricValue::Num(_) => None,
@@ -810,8 +828,8 @@ mod tests {
     }
 
     fn fast_histogram(text: &str) -> Option<HistogramBits> {
-        let h = exporter_histogram(text.as_bytes())?;
-        let buckets = BUCKET_SCRATCH.with(|b| b.borrow().iter().map(|(x, c)| (x.to_bits(), *c)).collect());
+        let h = LineParser::default().exporter_histogram(text.as_bytes())?;
+        let buckets = h.buckets.iter().map(|(x, c)| (x.to_bits(), *c)).collect();
         Some((h.count, h.sum.to_bits(), h.min.map(f64::to_bits), h.max.map(f64::to_bits), buckets))
     }
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use foldhash::fast::FixedState;
 use std::hash::BuildHasher;
 
-use crate::record::{parse_value, MetricType, Record, SampleValue};
+use crate::record::{LineParser, MetricType, Record, SampleValue};
 use crate::series::ChunkSeries;
 
 const PREFIX: &[u8] = b"{\"timestamp\":\"";
@@ -81,8 +81,8 @@ impl<'a> Split<'a> {
     }
 
     /// The value, when its text parses on its own with the checks of a full parse.
-    pub fn parse_value(&self, template: &Template) -> Option<SampleValue> {
-        parse_value(self.value, template.metric_type).ok()
+    pub fn parse_value(&self, template: &Template, parser: &mut LineParser) -> Option<SampleValue> {
+        parser.parse_value(self.value, template.metric_type).ok()
     }
 }
 
@@ -106,7 +106,8 @@ struct Entry {
     /// The entry hit after this one last time: the lines of an export come in the same
     /// order every time, so this predicts the next line's template without a hash.
     next: Cell<u32>,
-    /// The block being parsed (a number per thread) and the series' index in its chunk.
+    /// The block being parsed (numbered by the cache's owner) and the series' index in
+    /// its chunk.
     chunk_slot: Cell<(u64, u32)>,
 }
 
@@ -127,28 +128,26 @@ const TEMPLATE_LIMIT: usize = 1 << 16;
 
 const NO_ENTRY: u32 = u32::MAX;
 
-struct Templates {
+/// The templates one parser has learnt, with the entry it hit last (to predict the
+/// next). Owned by the block parser that learnt them; a fresh cache knows none.
+pub struct TemplateCache {
     entries: Vec<Entry>,
     by_hash: HashMap<u64, Vec<u32>, FixedState>,
     /// The entry hit last.
     last: Cell<u32>,
 }
 
-impl Default for Templates {
-    fn default() -> Templates {
-        Templates { entries: Vec::new(), by_hash: HashMap::default(), last: Cell::new(NO_ENTRY) }
+impl Default for TemplateCache {
+    fn default() -> TemplateCache {
+        TemplateCache { entries: Vec::new(), by_hash: HashMap::default(), last: Cell::new(NO_ENTRY) }
     }
 }
 
-thread_local! {
-    static TEMPLATES: std::cell::RefCell<Templates> = std::cell::RefCell::new(Templates::default());
-}
-
-/// Calls `f` with the template whose MIDDLE and TAIL the line has, if this thread
-/// learnt one, and the slot where the caller keeps the series' index in its chunk.
-pub fn with_template<R>(split: &Split<'_>, f: impl FnOnce(&Template, &Cell<(u64, u32)>) -> R) -> Option<R> {
-    TEMPLATES.with(|t| {
-        let t = t.borrow();
+impl TemplateCache {
+    /// The template whose MIDDLE and TAIL the line has, if one was learnt, and the slot
+    /// where the caller keeps the series' index in its chunk.
+    pub fn find(&self, split: &Split<'_>) -> Option<(&Template, &Cell<(u64, u32)>)> {
+        let t = self;
         let previous = t.entries.get(t.last.get() as usize);
         let predicted =
             previous.map(|p| p.next.get()).filter(|&i| t.entries.get(i as usize).is_some_and(|e| e.matches(split)));
@@ -164,59 +163,62 @@ pub fn with_template<R>(split: &Split<'_>, f: impl FnOnce(&Template, &Cell<(u64,
         };
         t.last.set(found);
         let entry = &t.entries[found as usize];
-        Some(f(&entry.template, &entry.chunk_slot))
-    })
-}
+        Some((&entry.template, &entry.chunk_slot))
+    }
 
-/// Learns the template of a line that parsed into `record` and `series`, when the line
-/// has the shape and its parts meet the conditions that make reuse exact.
-pub fn learn(line: &[u8], record: &Record<'_>, series: &Result<Arc<ChunkSeries>, String>) {
-    // A line of a series that cannot be made is bad whatever its value: its reason is
-    // the full parse's, which may be about the value.
-    let Ok(series) = series else { return };
-    let Some(split) = Split::new(line) else { return };
-    if memchr::memchr(b'\\', split.tail).is_some() {
-        return;
-    }
-    let template = Template {
-        series: Arc::clone(series),
-        metric_name: record.metric_name.as_ref().into(),
-        metric_type: record.metric_type,
-        type_inferred: record.type_inferred,
-        value_is_object: split.value_is_object(),
-        delta: record.delta,
-        start_timestamp: record.start_timestamp,
-    };
-    // The value must have been cut where it ends, and the timestamp read as the parse did.
-    if split.parse_value(&template).as_ref() != Some(&record.value) || split.parse_timestamp() != Some(record.timestamp)
-    {
-        return;
-    }
-    let hash = split.hash();
-    TEMPLATES.with(|t| {
-        let mut t = t.borrow_mut();
-        if t.entries.len() >= TEMPLATE_LIMIT {
-            *t = Templates::default();
+    /// Learns the template of a line that parsed into `record` and `series`, when the
+    /// line has the shape and its parts meet the conditions that make reuse exact.
+    pub fn learn(
+        &mut self,
+        line: &[u8],
+        record: &Record<'_>,
+        series: &Result<Arc<ChunkSeries>, String>,
+        parser: &mut LineParser,
+    ) {
+        // A line of a series that cannot be made is bad whatever its value: its reason is
+        // the full parse's, which may be about the value.
+        let Ok(series) = series else { return };
+        let Some(split) = Split::new(line) else { return };
+        if memchr::memchr(b'\\', split.tail).is_some() {
+            return;
         }
-        let t = &mut *t;
-        let candidates = t.by_hash.entry(hash).or_default();
+        let template = Template {
+            series: Arc::clone(series),
+            metric_name: record.metric_name.as_ref().into(),
+            metric_type: record.metric_type,
+            type_inferred: record.type_inferred,
+            value_is_object: split.value_is_object(),
+            delta: record.delta,
+            start_timestamp: record.start_timestamp,
+        };
+        // The value must have been cut where it ends, and the timestamp read as the parse did.
+        if split.parse_value(&template, parser).as_ref() != Some(&record.value)
+            || split.parse_timestamp() != Some(record.timestamp)
+        {
+            return;
+        }
+        let hash = split.hash();
+        if self.entries.len() >= TEMPLATE_LIMIT {
+            *self = TemplateCache::default();
+        }
+        let candidates = self.by_hash.entry(hash).or_default();
         let known = |i: &u32| {
-            let e: &Entry = &t.entries[*i as usize];
+            let e: &Entry = &self.entries[*i as usize];
             e.matches(&split) && e.template.value_is_object == template.value_is_object
         };
         if candidates.iter().any(known) {
             return;
         }
-        candidates.push(t.entries.len() as u32);
+        candidates.push(self.entries.len() as u32);
         let mut text = Vec::with_capacity(split.middle.len() + split.tail.len());
         text.extend_from_slice(split.middle);
         text.extend_from_slice(split.tail);
-        t.entries.push(Entry {
+        self.entries.push(Entry {
             text: text.into_boxed_slice(),
             middle_len: split.middle.len(),
             template,
             next: Cell::new(NO_ENTRY),
             chunk_slot: Cell::new((0, 0)),
         });
-    });
+    }
 }

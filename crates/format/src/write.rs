@@ -209,6 +209,73 @@ fn open_append(path: &Path) -> std::io::Result<File> {
 mod tests {
     use super::*;
 
+    /// Lines as the writer writes them, a counter's and a histogram's, two of each
+    /// series with other timestamps and values.
+    fn written() -> Vec<String> {
+        let head = LineHead {
+            service: "sre",
+            resource: r#"{"service.instance.id":"sre-0","service.name":"sre"}"#,
+            name: "http_server_request_duration_seconds",
+            unit: "s",
+            description: "HTTP request duration",
+        };
+        let counter_head = LineHead { name: "http_server_requests_total", unit: "1", ..head };
+        let attributes = r#"{"http.method":"GET","http.route":"/api/v1/orders/{id}","http.status_code":200}"#;
+        let mut out = Vec::new();
+        for (i, count) in [(0i64, 3u64), (1, 7)] {
+            let time = 1_765_000_000_000_000_000 + i * 10_000_000_000;
+            let counter = count.to_string();
+            let point = Point {
+                metric_type: "counter",
+                time,
+                start: Some(1_764_999_000_000_000_000),
+                delta: false,
+                value: &counter,
+                attributes,
+            };
+            push_line(&mut out, &counter_head, &point);
+            let sum = (count as f64 * 0.0125).json().unwrap();
+            let value = histogram_value(
+                count,
+                &sum,
+                Some("0.001".into()),
+                Some("0.3".into()),
+                &[0.005, 0.1, 2.5],
+                &[1, count - 2, 1, 0],
+            );
+            push_line(&mut out, &head, &Point { metric_type: "histogram", value: &value, ..point });
+        }
+        String::from_utf8(out).unwrap().lines().map(String::from).collect()
+    }
+
+    /// The reader's fast paths are tuned to these bytes: if the writer changes its shape,
+    /// this fails rather than every read silently taking the slow path.
+    #[test]
+    fn the_writers_lines_take_the_readers_fast_paths() {
+        use crate::record::{LineParser, SampleValue};
+        use crate::series::make_series;
+        use crate::template::{Split, TemplateCache};
+
+        let lines = written();
+        let mut parser = LineParser::default();
+        let mut templates = TemplateCache::default();
+        for first in &lines[..2] {
+            let record = parser.parse_line(first).unwrap();
+            let series = make_series(&record).map(std::sync::Arc::new);
+            templates.learn(first.as_bytes(), &record, &series, &mut parser);
+        }
+        for next in &lines[2..] {
+            let split = Split::new(next.as_bytes()).expect("the writer's line splits");
+            let (template, _) = templates.find(&split).expect("the next line of a series is known by its bytes");
+            let full = parser.parse_line(next).unwrap();
+            assert_eq!(split.parse_value(template, &mut parser).as_ref(), Some(&full.value));
+            assert_eq!(split.parse_timestamp(), Some(full.timestamp));
+            if let SampleValue::Hist(_) = full.value {
+                assert!(parser.reads_histogram_fast(split.value), "histogram not read by the fast path: {next}");
+            }
+        }
+    }
+
     #[test]
     fn a_partial_last_line_stays_apart_from_the_next_export() {
         let dir = tempfile::tempdir().unwrap();

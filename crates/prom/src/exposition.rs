@@ -16,7 +16,7 @@ use metricsctl_engine::engine::{
 use metricsctl_format::record::{Histogram, MetricType, Num, SampleValue};
 use metricsctl_reader::input::Block;
 use metricsctl_reader::matcher::MetricMatcher;
-use metricsctl_reader::scan::{parse_block, BadLine, ChunkOrigin, ParsedChunk, ScanOptions};
+use metricsctl_reader::scan::{BadLine, BlockParser, ChunkOrigin, ParsedChunk, ScanOptions};
 
 /// Keeps, per series, its latest value (delta lines summed into a cumulative value),
 /// and with `history` every sample.
@@ -268,6 +268,8 @@ pub struct LiveExposition {
     engine: Engine,
     sink: ExpositionSink,
     options: ScanOptions,
+    /// Learns the templates of the lines fed, for the next feeds.
+    parser: BlockParser,
     /// Lines fed so far per source, for line numbers in messages.
     lines: Vec<u64>,
 }
@@ -282,6 +284,7 @@ impl LiveExposition {
                 block_size: metricsctl_reader::input::BLOCK_SIZE,
                 latest_only: false,
             },
+            parser: BlockParser::default(),
             lines: Vec::new(),
         }
     }
@@ -291,7 +294,7 @@ impl LiveExposition {
     /// until it is complete or its time is up (see [`Engine::flush_settled`]).
     pub fn feed(&mut self, source: usize, bytes: Vec<u8>) -> Vec<(u64, String)> {
         let block = Block::from_bytes(source, bytes);
-        let chunk = parse_block(&block, &self.options);
+        let chunk = self.parser.parse(&block, &self.options);
         let bad = self.apply(chunk);
         self.settle();
         bad

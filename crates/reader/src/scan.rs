@@ -8,16 +8,16 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash};
 use std::sync::mpsc::{channel, sync_channel};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Result};
 use foldhash::fast::FixedState;
 
 use crate::input::{block_lines, Block, BlockReader, FileRange, Source, MAX_LINE};
 use crate::matcher::MetricMatcher;
-use metricsctl_format::record::{parse_line, parse_value, MetricType, Record, SampleValue};
+use metricsctl_format::record::{parse_line, LineParser, MetricType, Record, SampleValue};
 use metricsctl_format::series::{make_series, ChunkSeries};
-use metricsctl_format::template::{self, Split};
+use metricsctl_format::template::{Split, TemplateCache};
 
 #[derive(Debug)]
 pub struct Sample {
@@ -54,6 +54,8 @@ pub struct ParsedChunk {
     pub skipped: u64,
     /// Bad lines that look like a piece of a JSON object printed over several lines.
     pub fragments: u64,
+    /// Lines read by a template learnt before (timestamp and value only).
+    pub by_template: u64,
     /// Only the newest sample of each series was read ([`ScanOptions::latest_only`]): the
     /// spacing of the samples says nothing about the export interval.
     pub latest_only: bool,
@@ -130,116 +132,175 @@ struct LocalKey<'a> {
     resource: &'a str,
 }
 
-/// Parses one block: lines of unwanted metrics are skipped by a byte search, lines of
-/// known series by their template (timestamp and value only), the rest by a full parse
-/// that teaches this thread their template.
-pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
-    let mut out = ParsedChunk { source: block.source, latest_only: options.latest_only, ..Default::default() };
-    let data_start = block.data().as_ptr() as usize;
-    let offsets = |part: &[u8]| {
-        let start = part.as_ptr() as usize - data_start;
+/// What a worker keeps from one block to the next so that the next goes faster: the
+/// templates it learnt, the series it canonicalised, the line parser's scratch, and the
+/// buffer it reads file ranges into. Results never depend on it: a fresh parser gives
+/// the same chunk as one that parsed other blocks before (the tests below check it).
+#[derive(Default)]
+pub struct BlockParser {
+    templates: TemplateCache,
+    series: SeriesCache,
+    lines: LineParser,
+    /// Blocks parsed so far: numbers the templates' chunk slots.
+    blocks: u64,
+    /// Where file ranges are read, reused (still in this worker's cache).
+    buffer: Vec<u8>,
+}
+
+/// One block being parsed.
+struct BlockState<'b> {
+    out: ParsedChunk,
+    newest: Newest,
+    data_start: usize,
+    number: u64,
+    /// The last timestamp read and its text: the lines of an export share it.
+    last_timestamp: (&'b [u8], i64),
+    /// This block's series by spelling, and by identity (templates hand out the same
+    /// `Arc`), to their index in the chunk.
+    local: HashMap<LocalKey<'b>, Result<u32, String>, FixedState>,
+    by_pointer: HashMap<*const ChunkSeries, u32, FixedState>,
+}
+
+impl BlockState<'_> {
+    fn offsets(&self, part: &[u8]) -> std::ops::Range<usize> {
+        let start = part.as_ptr() as usize - self.data_start;
         start..start + part.len()
-    };
-    let mut newest = Newest::default();
-    let wants_some = !options.metrics.is_all();
-    let mut last_timestamp: (&[u8], i64) = (b"", 0);
-    // Numbers this block for the templates' chunk slots (a series may then appear twice
-    // in a chunk, once by its template and once by a full parse: the engine merges them).
-    let block_number = BLOCKS_PARSED.with(|n| {
-        n.set(n.get() + 1);
-        n.get()
-    });
-    let mut local: HashMap<LocalKey<'_>, Result<u32, String>, FixedState> = HashMap::default();
-    // The chunk's index of each series, by identity (templates hand out the same `Arc`).
-    let mut by_pointer: HashMap<*const ChunkSeries, u32, FixedState> = HashMap::default();
-    for (index, line) in block_lines(block) {
-        out.lines = index + 1;
-        let Some(line) = line else {
-            out.bad.push(BadLine { line: index, reason: format!("line longer than {} MiB", MAX_LINE >> 20) });
-            continue;
+    }
+}
+
+/// Parses one block with a parser that knows nothing yet (see [`BlockParser::parse`]).
+pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
+    BlockParser::default().parse(block, options)
+}
+
+impl BlockParser {
+    /// Parses one block: lines of unwanted metrics are skipped by a byte search, lines
+    /// of known series by their template (timestamp and value only), the rest by a full
+    /// parse that teaches this parser their template.
+    pub fn parse(&mut self, block: &Block, options: &ScanOptions) -> ParsedChunk {
+        self.blocks += 1;
+        let mut state = BlockState {
+            out: ParsedChunk { source: block.source, latest_only: options.latest_only, ..Default::default() },
+            newest: Newest::default(),
+            data_start: block.data().as_ptr() as usize,
+            number: self.blocks,
+            last_timestamp: (b"", 0),
+            local: HashMap::default(),
+            by_pointer: HashMap::default(),
         };
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if let Some(name) = wants_some.then(|| metricsctl_format::record::quick_metric_name(line)).flatten() {
-            if !options.metrics.matches_bytes(name) {
-                out.skipped += 1;
+        let wants_some = !options.metrics.is_all();
+        for (index, line) in block_lines(block) {
+            state.out.lines = index + 1;
+            let Some(line) = line else {
+                state.out.bad.push(BadLine { line: index, reason: format!("line longer than {} MiB", MAX_LINE >> 20) });
+                continue;
+            };
+            if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-        }
-        // A line that repeats one parsed before, but for its timestamp and value.
-        if let Some(split) = Split::new(line) {
-            let handled = template::with_template(&split, |template, chunk_slot| {
-                if !options.metrics.matches(&template.metric_name) {
-                    out.skipped += 1;
-                    return true;
+            if let Some(name) = wants_some.then(|| metricsctl_format::record::quick_metric_name(line)).flatten() {
+                if !options.metrics.matches_bytes(name) {
+                    state.out.skipped += 1;
+                    continue;
                 }
-                let series = match chunk_slot.get() {
-                    (block, index) if block == block_number => index,
-                    _ => {
-                        out.series.push(Arc::clone(&template.series));
-                        let index = (out.series.len() - 1) as u32;
-                        chunk_slot.set((block_number, index));
-                        index
-                    }
-                };
-                // Anything unexpected (a bad timestamp or value) goes the full way, for
-                // the exact reason. The lines of an export share their timestamp's text.
-                let timestamp = if last_timestamp.0 == split.timestamp {
-                    last_timestamp.1
-                } else {
-                    let Some(t) = split.parse_timestamp() else { return false };
-                    last_timestamp = (split.timestamp, t);
-                    t
-                };
-                if options.latest_only && !template.delta {
-                    newest.offer(Candidate {
-                        series,
-                        line: index,
-                        timestamp,
-                        start_timestamp: template.start_timestamp,
-                        metric_type: template.metric_type,
-                        text: offsets(line),
-                        value: offsets(split.value),
-                    });
-                    out.inferred_types += u64::from(template.type_inferred);
-                    return true;
-                }
-                let Some(value) = split.parse_value(template) else { return false };
-                out.inferred_types += u64::from(template.type_inferred);
-                out.samples.push(Sample {
-                    series,
-                    line: index,
-                    timestamp,
-                    start_timestamp: template.start_timestamp,
-                    delta: template.delta,
-                    value,
-                });
-                true
-            });
-            if handled == Some(true) {
+            }
+            if self.by_template(line, index, options, &mut state) {
                 continue;
             }
+            self.by_full_parse(line, index, options, &mut state);
         }
+        if !state.newest.candidates.is_empty() {
+            let newest = std::mem::take(&mut state.newest);
+            newest.read_values(block.data(), &mut state.out, &mut self.lines);
+        }
+        state.out
+    }
+
+    /// Reads a line that repeats one parsed before but for its timestamp and value;
+    /// false when the line is not such a line, or anything in it is unexpected (a bad
+    /// timestamp or value), which the full parse then explains.
+    fn by_template<'b>(
+        &mut self,
+        line: &'b [u8],
+        index: u64,
+        options: &ScanOptions,
+        state: &mut BlockState<'b>,
+    ) -> bool {
+        let Some(split) = Split::new(line) else { return false };
+        let Some((template, chunk_slot)) = self.templates.find(&split) else { return false };
+        let out = &mut state.out;
+        out.by_template += 1;
+        if !options.metrics.matches(&template.metric_name) {
+            out.skipped += 1;
+            return true;
+        }
+        let series = match chunk_slot.get() {
+            (block, index) if block == state.number => index,
+            _ => {
+                // (A series may then appear twice in a chunk, once by its template and
+                // once by a full parse: the engine merges them.)
+                out.series.push(Arc::clone(&template.series));
+                let index = (out.series.len() - 1) as u32;
+                chunk_slot.set((state.number, index));
+                index
+            }
+        };
+        let timestamp = if state.last_timestamp.0 == split.timestamp {
+            state.last_timestamp.1
+        } else {
+            let Some(t) = split.parse_timestamp() else { return false };
+            state.last_timestamp = (split.timestamp, t);
+            t
+        };
+        if options.latest_only && !template.delta {
+            let candidate = Candidate {
+                series,
+                line: index,
+                timestamp,
+                start_timestamp: template.start_timestamp,
+                metric_type: template.metric_type,
+                text: state.offsets(line),
+                value: state.offsets(split.value),
+            };
+            state.newest.offer(candidate);
+            state.out.inferred_types += u64::from(template.type_inferred);
+            return true;
+        }
+        let Some(value) = split.parse_value(template, &mut self.lines) else { return false };
+        out.inferred_types += u64::from(template.type_inferred);
+        out.samples.push(Sample {
+            series,
+            line: index,
+            timestamp,
+            start_timestamp: template.start_timestamp,
+            delta: template.delta,
+            value,
+        });
+        true
+    }
+
+    /// Parses a line in full, makes (or finds) its series, and learns its template.
+    fn by_full_parse<'b>(&mut self, line: &'b [u8], index: u64, options: &ScanOptions, state: &mut BlockState<'b>) {
+        let out = &mut state.out;
         // Validated per parsed line: most lines of a query are skipped unread.
         let text = match std::str::from_utf8(line) {
             Ok(t) => t,
             Err(e) => {
                 out.bad.push(BadLine { line: index, reason: format!("invalid UTF-8 at byte {}", e.valid_up_to()) });
-                continue;
+                return;
             }
         };
-        let record = match parse_line(text) {
+        let record = match self.lines.parse_line(text) {
             Ok(r) => r,
             Err(reason) => {
                 out.fragments += u64::from(is_fragment_of_pretty_json(text));
                 out.bad.push(BadLine { line: index, reason });
-                continue;
+                return;
             }
         };
         if !options.metrics.matches(&record.metric_name) {
             out.skipped += 1;
-            continue;
+            return;
         }
         if record.type_inferred {
             out.inferred_types += 1;
@@ -251,32 +312,33 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
             attributes: record.attributes.map_or("", |r| r.get()),
             resource: record.resource.map_or("", |r| r.get()),
         };
-        let series = match local.get(&key) {
+        let series = match state.local.get(&key) {
             Some(Ok(id)) => {
                 // A series seen in this block whose line did not match its template:
                 // a new start_timestamp after a restart, or another spelling.
-                template::learn(line, &record, &Ok(Arc::clone(&out.series[*id as usize])));
+                let known = Ok(Arc::clone(&out.series[*id as usize]));
+                self.templates.learn(line, &record, &known, &mut self.lines);
                 *id
             }
             Some(Err(reason)) => {
                 out.bad.push(BadLine { line: index, reason: reason.clone() });
-                continue;
+                return;
             }
             None => {
-                let made = cached_series(&key, &record);
-                template::learn(line, &record, &made);
+                let made = self.series.get_or_make(&key, &record);
+                self.templates.learn(line, &record, &made, &mut self.lines);
                 let made = made.map(|s| {
-                    *by_pointer.entry(Arc::as_ptr(&s)).or_insert_with(|| {
+                    *state.by_pointer.entry(Arc::as_ptr(&s)).or_insert_with(|| {
                         out.series.push(s);
                         (out.series.len() - 1) as u32
                     })
                 });
-                local.insert(key, made.clone());
+                state.local.insert(key, made.clone());
                 match made {
                     Ok(id) => id,
                     Err(reason) => {
                         out.bad.push(BadLine { line: index, reason });
-                        continue;
+                        return;
                     }
                 }
             }
@@ -290,14 +352,6 @@ pub fn parse_block(block: &Block, options: &ScanOptions) -> ParsedChunk {
             value: record.value,
         });
     }
-    if !newest.candidates.is_empty() {
-        newest.read_values(block.data(), &mut out);
-    }
-    out
-}
-
-thread_local! {
-    static BLOCKS_PARSED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// The candidate lines of a block (latest_only), and the newest of each series.
@@ -325,13 +379,13 @@ impl Newest {
 
     /// Reads the value of each series' newest candidate; when it is bad, of the one
     /// before it, and so on. The others are superseded unread.
-    fn read_values(self, data: &[u8], out: &mut ParsedChunk) {
+    fn read_values(self, data: &[u8], out: &mut ParsedChunk, parser: &mut LineParser) {
         let mut failed: Vec<u32> = Vec::new();
         for (series, &best) in self.best.iter().enumerate() {
             let mut at = best;
             while at != NONE {
                 let c = &self.candidates[at as usize];
-                if let Some(value) = read_value(data, c, out) {
+                if let Some(value) = read_value(data, c, out, parser) {
                     out.samples.push(Sample {
                         series: series as u32,
                         line: c.line,
@@ -359,13 +413,13 @@ impl Newest {
 }
 
 /// The value of a candidate line, or `None` after recording why the line is bad.
-fn read_value(data: &[u8], c: &Candidate, out: &mut ParsedChunk) -> Option<SampleValue> {
-    let value = parse_value(&data[c.value.clone()], c.metric_type).ok();
+fn read_value(data: &[u8], c: &Candidate, out: &mut ParsedChunk, parser: &mut LineParser) -> Option<SampleValue> {
+    let value = parser.parse_value(&data[c.value.clone()], c.metric_type).ok();
     if value.is_some() {
         return value;
     }
     // The full parse says why (or, against expectation, reads it).
-    match std::str::from_utf8(&data[c.text.clone()]).map_err(|e| e.to_string()).and_then(parse_line) {
+    match std::str::from_utf8(&data[c.text.clone()]).map_err(|e| e.to_string()).and_then(|t| parser.parse_line(t)) {
         Ok(record) => Some(record.value),
         Err(reason) => {
             out.bad.push(BadLine { line: c.line, reason });
@@ -374,7 +428,7 @@ fn read_value(data: &[u8], c: &Candidate, out: &mut ParsedChunk) -> Option<Sampl
     }
 }
 
-/// A series as its lines spell it, owned, for the per-thread cache.
+/// A series as its lines spell it, owned, for the parser's cache.
 struct RawSeriesText {
     service: Option<String>,
     metric: String,
@@ -405,15 +459,11 @@ struct SeriesCache {
     by_hash: HashMap<u64, Vec<(RawSeriesText, CachedSeries)>, FixedState>,
 }
 
-thread_local! {
-    /// Each worker canonicalises a series once rather than once per block.
-    static SERIES_CACHE: std::cell::RefCell<SeriesCache> = std::cell::RefCell::new(SeriesCache::default());
-}
-
-fn cached_series(key: &LocalKey<'_>, record: &Record<'_>) -> CachedSeries {
-    let hash = FixedState::with_seed(7).hash_one(key);
-    SERIES_CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
+impl SeriesCache {
+    /// The canonical series of a spelling, made once per parser rather than per block.
+    fn get_or_make(&mut self, key: &LocalKey<'_>, record: &Record<'_>) -> CachedSeries {
+        let hash = FixedState::with_seed(7).hash_one(key);
+        let cache = self;
         if let Some(entries) = cache.by_hash.get(&hash) {
             if let Some((_, found)) = entries.iter().find(|(raw, _)| raw.matches(key)) {
                 return found.clone();
@@ -433,17 +483,13 @@ fn cached_series(key: &LocalKey<'_>, record: &Record<'_>) -> CachedSeries {
         cache.entries += 1;
         cache.by_hash.entry(hash).or_default().push((raw, made.clone()));
         made
-    })
+    }
 }
 
 /// A block for a parser thread: read already (stdin, `.gz`), or to be read by it.
 enum Job {
     Block(Block),
     Range(FileRange),
-}
-
-thread_local! {
-    static READ_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Position of a chunk in the input, for line numbers in messages.
@@ -463,6 +509,9 @@ where
     let block_size = options.block_size;
     let options = Arc::new(options.clone());
     let max_in_flight = rayon::current_num_threads() + 1;
+    // One parser per block in flight, taken by the task that parses a block and given
+    // back after: its caches serve the next block whichever thread runs it.
+    let parsers: Arc<Mutex<Vec<BlockParser>>> = Arc::default();
     // Parsed blocks send their buffers back to the reader for reuse.
     let (recycle_tx, recycle_rx) = channel::<Vec<u8>>();
     std::thread::scope(|scope| {
@@ -529,25 +578,30 @@ where
                         let tx = done_tx.clone();
                         let recycle = recycle_tx.clone();
                         let options = Arc::clone(&options);
+                        let parsers = Arc::clone(&parsers);
                         rayon::spawn(move || {
+                            let mut parser = parsers.lock().ok().and_then(|mut p| p.pop()).unwrap_or_default();
                             // rayon aborts the process on a panic in a spawned task;
                             // catch it so that it becomes an ordinary error instead.
-                            let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                match job {
-                                    Job::Block(block) => {
-                                        let parsed = parse_block(&block, &options);
-                                        let _ = recycle.send(block.into_buffer());
-                                        Ok(parsed)
-                                    }
-                                    // Each thread reads into its own buffer, still in its cache.
-                                    Job::Range(range) => READ_BUFFER.with(|buffer| {
-                                        let block = range.read(buffer.take())?;
-                                        let parsed = parse_block(&block, &options);
-                                        buffer.set(block.into_buffer());
-                                        Ok(parsed)
-                                    }),
+                            let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
+                                Job::Block(block) => {
+                                    let parsed = parser.parse(&block, &options);
+                                    let _ = recycle.send(block.into_buffer());
+                                    Ok(parsed)
+                                }
+                                Job::Range(range) => {
+                                    let block = range.read(std::mem::take(&mut parser.buffer))?;
+                                    let parsed = parser.parse(&block, &options);
+                                    parser.buffer = block.into_buffer();
+                                    Ok(parsed)
                                 }
                             }));
+                            // A parser that panicked is dropped with its caches.
+                            if parsed.is_ok() {
+                                if let Ok(mut pool) = parsers.lock() {
+                                    pool.push(parser);
+                                }
+                            }
                             let _ = tx.send((seq, parsed));
                         });
                     }
@@ -596,9 +650,10 @@ mod tests {
     fn scanned(lines: &[String], latest_only: bool) -> Outcomes {
         let options = ScanOptions { metrics: MetricMatcher::default(), block_size: 1 << 20, latest_only };
         let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
-        // The first pass teaches this thread the templates; the second uses them.
-        parse_block(&block(), &options);
-        parse_block(&block(), &options).line_outcomes()
+        // The first pass teaches the parser the templates; the second uses them.
+        let mut parser = BlockParser::default();
+        parser.parse(&block(), &options);
+        parser.parse(&block(), &options).line_outcomes()
     }
 
     /// MIDDLE and TAIL of three series: one without a resource, one with, and one whose
@@ -668,6 +723,19 @@ mod tests {
         #[test]
         fn templates_change_nothing(lines in lines_strategy()) {
             prop_assert_eq!(scanned(&lines, false), reference(&lines));
+        }
+
+        /// A parser that has parsed other blocks (other series, other values, other
+        /// bucket layouts) gives what a fresh one gives: its caches change no result.
+        #[test]
+        fn what_a_parser_read_before_changes_nothing(before in lines_strategy(), lines in lines_strategy()) {
+            let options = ScanOptions { metrics: MetricMatcher::default(), block_size: 1 << 20, latest_only: false };
+            let block = |lines: &[String]| Block::from_bytes(0, lines.join("\n").into_bytes());
+            let mut used = BlockParser::default();
+            used.parse(&block(&before), &options);
+            let after = used.parse(&block(&lines), &options);
+            let fresh = BlockParser::default().parse(&block(&lines), &options);
+            prop_assert_eq!(after.line_outcomes(), fresh.line_outcomes());
         }
 
         /// With only the newest value read, each series gets the newest of its good
