@@ -146,7 +146,7 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l expo
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l export-timeout -d 'An export taking longer is abandoned with an error' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l temporality -d 'Cumulative snapshots (default) or deltas since the previous export' -r -f -a "cumulative\t''
 delta\t''"
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l exporter -d 'Exporters to run, one or several (comma-separated): json_file, prometheus, otlp' -r -f -a "json_file\t'Appends JSON lines to `json_file_path` (the seed\'s default)'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l exporter -d 'Exporters to run, one or several (comma-separated): json_file, prometheus, otlp' -r -f -a "json_file\t'Appends JSON lines to `json_file_path` (the default)'
 prometheus\t'Serves `/metrics` on `prometheus_listen` for Prometheus to scrape'
 otlp\t'Pushes OTLP over gRPC to `otlp_endpoint`'"
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -l prometheus-listen -d 'Where the prometheus exporter serves /metrics [default: 127.0.0.1:9464]' -r

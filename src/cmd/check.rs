@@ -204,103 +204,105 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
         ));
     }
 
-    let term = Terminal::detect();
+    let findings = Findings {
+        sources: &sources,
+        report: &report,
+        engine: &engine,
+        metrics: &metrics,
+        problems: &problems,
+        notes: &notes,
+    };
     match args.output.format {
-        Format::Json => write_json(out, &sources, &report, &engine, &metrics, &problems, &notes)?,
-        Format::Table | Format::Csv => write_text(out, term, &sources, &report, &engine, &metrics, &problems, &notes)?,
+        Format::Json => findings.write_json(out)?,
+        Format::Table | Format::Csv => findings.write_text(out, Terminal::detect())?,
     }
     Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_text(
-    out: &mut dyn Write,
-    term: Terminal,
-    sources: &[Source],
-    report: &ScanReport,
-    engine: &Engine,
-    metrics: &BTreeMap<(String, MetricType), MetricReport>,
-    problems: &[String],
-    notes: &[String],
-) -> Result<()> {
-    let mut files = Table::new(["file", "lines", "bad lines"].map(String::from).to_vec());
-    for (i, s) in sources.iter().enumerate() {
-        files.rows.push(vec![
-            Cell::Text(s.name.clone()),
-            Cell::Num(metricsctl_format::record::Num::Int(report.lines[i].into())),
-            Cell::Num(metricsctl_format::record::Num::Int(report.bad[i].count.into())),
-        ]);
-    }
-    files.write(Format::Table, term, out)?;
-    let bad: Vec<(String, u64, &str)> = sources
-        .iter()
-        .zip(&report.bad)
-        .flat_map(|(s, b)| b.first.iter().map(move |(l, r)| (s.name.clone(), *l, r.as_str())))
-        .take(SHOWN_BAD_LINES)
-        .collect();
-    if !bad.is_empty() {
-        writeln!(out, "\nbad lines (first {}):", bad.len())?;
-        for (file, line, reason) in bad {
-            writeln!(out, "  {}:{line}: {}", sanitize(&file), sanitize(reason))?;
-        }
-    }
-    writeln!(out)?;
-    let mut t = Table::new(["metric", "type", "series", "labels (distinct values)"].map(String::from).to_vec());
-    for m in metrics.values() {
-        let labels: Vec<String> = m.labels.iter().map(|(k, v)| format!("{k}={}", v.len())).collect();
-        t.rows.push(vec![
-            Cell::Text(m.name.clone()),
-            Cell::Text(m.metric_type.as_str().into()),
-            Cell::Num(metricsctl_format::record::Num::Int(m.series as i128)),
-            Cell::Text(labels.join(" ")),
-        ]);
-    }
-    t.write(Format::Table, term, out)?;
-    writeln!(out, "\nprocesses: {}", engine.catalog.processes.len())?;
-    for (pid, p) in engine.processes.iter().enumerate() {
-        let interval = p
-            .interval
-            .map(|i| format!(", interval {}", metricsctl_format::timestamp::format_duration(i)))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "  {}: {} exports{interval}, {} restart(s)",
-            process_name(engine, pid as u32),
-            p.exports,
-            p.restarts.len()
-        )?;
-        for r in p.restarts.iter().take(10) {
-            writeln!(out, "    restart at {}: {}", format_utc(r.timestamp), restart_evidence(engine, r))?;
-        }
-        if p.restarts.len() > 10 {
-            writeln!(out, "    ... {} more", p.restarts.len() - 10)?;
-        }
-    }
-    for n in notes {
-        writeln!(out, "\nnote: {n}")?;
-    }
-    writeln!(out)?;
-    if problems.is_empty() {
-        writeln!(out, "ok: no problems found")?;
-    } else {
-        writeln!(out, "{} problem(s):", problems.len())?;
-        for p in problems {
-            writeln!(out, "  - {p}")?;
-        }
-    }
-    Ok(())
+/// Everything `check` found, to be written as text or JSON.
+struct Findings<'a> {
+    sources: &'a [Source],
+    report: &'a ScanReport,
+    engine: &'a Engine,
+    metrics: &'a BTreeMap<(String, MetricType), MetricReport>,
+    problems: &'a [String],
+    notes: &'a [String],
 }
 
-fn write_json(
-    out: &mut dyn Write,
-    sources: &[Source],
-    report: &ScanReport,
-    engine: &Engine,
-    metrics: &BTreeMap<(String, MetricType), MetricReport>,
-    problems: &[String],
-    notes: &[String],
-) -> Result<()> {
-    let files: Vec<_> = sources
+impl Findings<'_> {
+    fn write_text(&self, out: &mut dyn Write, term: Terminal) -> Result<()> {
+        let Findings { sources, report, engine, metrics, problems, notes } = *self;
+        let mut files = Table::new(["file", "lines", "bad lines"].map(String::from).to_vec());
+        for (i, s) in sources.iter().enumerate() {
+            files.rows.push(vec![
+                Cell::Text(s.name.clone()),
+                Cell::Num(metricsctl_format::record::Num::Int(report.lines[i].into())),
+                Cell::Num(metricsctl_format::record::Num::Int(report.bad[i].count.into())),
+            ]);
+        }
+        files.write(Format::Table, term, out)?;
+        let bad: Vec<(String, u64, &str)> = sources
+            .iter()
+            .zip(&report.bad)
+            .flat_map(|(s, b)| b.first.iter().map(move |(l, r)| (s.name.clone(), *l, r.as_str())))
+            .take(SHOWN_BAD_LINES)
+            .collect();
+        if !bad.is_empty() {
+            writeln!(out, "\nbad lines (first {}):", bad.len())?;
+            for (file, line, reason) in bad {
+                writeln!(out, "  {}:{line}: {}", sanitize(&file), sanitize(reason))?;
+            }
+        }
+        writeln!(out)?;
+        let mut t = Table::new(["metric", "type", "series", "labels (distinct values)"].map(String::from).to_vec());
+        for m in metrics.values() {
+            let labels: Vec<String> = m.labels.iter().map(|(k, v)| format!("{k}={}", v.len())).collect();
+            t.rows.push(vec![
+                Cell::Text(m.name.clone()),
+                Cell::Text(m.metric_type.as_str().into()),
+                Cell::Num(metricsctl_format::record::Num::Int(m.series as i128)),
+                Cell::Text(labels.join(" ")),
+            ]);
+        }
+        t.write(Format::Table, term, out)?;
+        writeln!(out, "\nprocesses: {}", engine.catalog.processes.len())?;
+        for (pid, p) in engine.processes.iter().enumerate() {
+            let interval = p
+                .interval
+                .map(|i| format!(", interval {}", metricsctl_format::timestamp::format_duration(i)))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {}: {} exports{interval}, {} restart(s)",
+                process_name(engine, pid as u32),
+                p.exports,
+                p.restarts.len()
+            )?;
+            for r in p.restarts.iter().take(10) {
+                writeln!(out, "    restart at {}: {}", format_utc(r.timestamp), restart_evidence(engine, r))?;
+            }
+            if p.restarts.len() > 10 {
+                writeln!(out, "    ... {} more", p.restarts.len() - 10)?;
+            }
+        }
+        for n in notes {
+            writeln!(out, "\nnote: {n}")?;
+        }
+        writeln!(out)?;
+        if problems.is_empty() {
+            writeln!(out, "ok: no problems found")?;
+        } else {
+            writeln!(out, "{} problem(s):", problems.len())?;
+            for p in problems {
+                writeln!(out, "  - {p}")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_json(&self, out: &mut dyn Write) -> Result<()> {
+        let Findings { sources, report, engine, metrics, problems, notes } = *self;
+        let files: Vec<_> = sources
         .iter()
         .enumerate()
         .map(|(i, s)| {
@@ -312,7 +314,7 @@ fn write_json(
             })
         })
         .collect();
-    let metrics: Vec<_> = metrics
+        let metrics: Vec<_> = metrics
         .values()
         .map(|m| {
             json!({
@@ -323,7 +325,7 @@ fn write_json(
             })
         })
         .collect();
-    let processes: Vec<_> = engine
+        let processes: Vec<_> = engine
         .processes
         .iter()
         .enumerate()
@@ -343,21 +345,22 @@ fn write_json(
             })
         })
         .collect();
-    let doc = json!({
-        "ok": problems.is_empty(),
-        "files": files,
-        "lines": report.lines.iter().sum::<u64>(),
-        "bad_lines": report.bad.iter().map(|b| b.count).sum::<u64>(),
-        "inferred_types": report.inferred_types,
-        "series": engine.catalog.series.len(),
-        "metrics": metrics,
-        "processes": processes,
-        "problems": problems,
-        "notes": notes,
-    });
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    writeln!(out)?;
-    Ok(())
+        let doc = json!({
+            "ok": problems.is_empty(),
+            "files": files,
+            "lines": report.lines.iter().sum::<u64>(),
+            "bad_lines": report.bad.iter().map(|b| b.count).sum::<u64>(),
+            "inferred_types": report.inferred_types,
+            "series": engine.catalog.series.len(),
+            "metrics": metrics,
+            "processes": processes,
+            "problems": problems,
+            "notes": notes,
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        writeln!(out)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

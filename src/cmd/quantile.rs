@@ -18,7 +18,8 @@ use metricsctl_engine::query::QueryInput;
 use metricsctl_format::histogram::HistogramSum;
 use metricsctl_format::record::{MetricType, Num, SampleValue};
 
-pub const DEFAULT_METRIC: &str = "http_server_request_duration_seconds";
+/// The histogram `quantile` reads when none is named: request latency.
+pub const DEFAULT_HISTOGRAM: &str = "http_server_request_duration_seconds";
 pub const DEFAULT_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 
 /// The recorded min and max of a group's counted samples.
@@ -105,7 +106,7 @@ pub fn run(args: QuantileArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if quantiles.is_empty() {
         bail!("no quantiles given");
     }
-    let filter = args.filter.build(Some(DEFAULT_METRIC))?;
+    let filter = args.filter.build(Some(DEFAULT_HISTOGRAM))?;
     let input = QueryInput::new(&pos.files, filter, args.input.strict, args.semantics.baseline)?;
     let mut sink = QuantileSink::new(pos.by);
     input.run(&mut sink)?;
@@ -114,7 +115,7 @@ pub fn run(args: QuantileArgs, out: &mut dyn Write) -> Result<ExitCode> {
         eprintln!("warning: ignored metric(s) that are not histograms: {}", sink.not_histograms.join(", "));
     }
     if sink.grouper.keys.is_empty() {
-        warn_nothing_matched(&args.filter.metric, DEFAULT_METRIC);
+        warn_nothing_matched(&args.filter.metric, DEFAULT_HISTOGRAM);
     }
     let mut columns = vec!["count".to_string(), "mean".to_string()];
     columns.extend(quantiles.iter().map(|&q| quantile_name(q)));

@@ -19,7 +19,7 @@ use metricsctl_engine::query::QueryInput;
 use metricsctl_format::record::{MetricType, Num};
 use metricsctl_format::timestamp::{format_utc, parse_duration, NANOS_PER_SEC};
 
-pub const DEFAULT_METRIC: &str = "http_server_requests_total";
+use metricsctl_engine::sum::DEFAULT_METRIC;
 const MAX_BUCKETS: i64 = 100_000;
 const SPARKLINE_WIDTH: usize = 60;
 

@@ -533,20 +533,10 @@ fn increase_since(r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Opti
         (SampleValue::Num(now), SampleValue::Num(before)) => {
             SampleValue::Num(if now.less_than(*before) { *now } else { now.minus(*before) })
         }
-        (SampleValue::Hist(now), SampleValue::Hist(before)) => {
-            if now.count < before.count || !now.same_layout(before) {
-                SampleValue::Hist(now.clone())
-            } else {
-                SampleValue::Hist(Box::new(Histogram {
-                    count: now.count - before.count,
-                    sum: now.sum - before.sum,
-                    min: None,
-                    max: None,
-                    bounds: now.bounds.clone(),
-                    counts: now.counts.iter().zip(&before.counts).map(|(a, b)| a.saturating_sub(*b)).collect(),
-                }))
-            }
-        }
+        (SampleValue::Hist(now), SampleValue::Hist(before)) => match before.increase_to(now) {
+            Some(increase) => SampleValue::Hist(Box::new(increase)),
+            None => SampleValue::Hist(now.clone()),
+        },
         _ => return None,
     };
     Some((increase, secs))

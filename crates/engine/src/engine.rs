@@ -1339,9 +1339,7 @@ fn restarted_between(restarts: &[u32], after: u32, upto: u32) -> Option<usize> {
 fn decreased(old: &SampleValue, new: &SampleValue) -> bool {
     match (old, new) {
         (SampleValue::Num(a), SampleValue::Num(b)) => b.less_than(*a),
-        (SampleValue::Hist(a), SampleValue::Hist(b)) => {
-            b.count < a.count || !a.same_layout(b) || a.counts.iter().zip(&b.counts).any(|(x, y)| y < x)
-        }
+        (SampleValue::Hist(a), SampleValue::Hist(b)) => !a.continues_into(b),
         _ => true,
     }
 }
@@ -1356,28 +1354,17 @@ fn as_increase(v: &SampleValue) -> Increase {
 fn zero_like(v: &SampleValue) -> Increase {
     match v {
         SampleValue::Num(_) => Increase::Num(Num::ZERO),
-        SampleValue::Hist(h) => Increase::Hist(Histogram {
-            count: 0,
-            sum: 0.0,
-            min: None,
-            max: None,
-            bounds: h.bounds.clone(),
-            counts: vec![0; h.counts.len()],
-        }),
+        SampleValue::Hist(h) => Increase::Hist(h.zero_like()),
     }
 }
 
 fn difference(old: &SampleValue, new: &SampleValue) -> Increase {
     match (old, new) {
         (SampleValue::Num(a), SampleValue::Num(b)) => Increase::Num(b.minus(*a)),
-        (SampleValue::Hist(a), SampleValue::Hist(b)) if a.same_layout(b) => Increase::Hist(Histogram {
-            count: b.count - a.count,
-            sum: b.sum - a.sum,
-            min: None,
-            max: None,
-            bounds: b.bounds.clone(),
-            counts: b.counts.iter().zip(&a.counts).map(|(n, o)| n - o).collect(),
-        }),
+        (SampleValue::Hist(a), SampleValue::Hist(b)) => match a.increase_to(b) {
+            Some(increase) => Increase::Hist(increase),
+            None => as_increase(new),
+        },
         _ => as_increase(new),
     }
 }

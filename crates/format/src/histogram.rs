@@ -1,6 +1,64 @@
-//! Histogram arithmetic: merging increases and Prometheus' `histogram_quantile`.
+//! Histogram arithmetic, in one place: the increase between two cumulative samples
+//! (and when there is none, because the process restarted), the sum of increases within
+//! one layout and across layouts, and Prometheus' `histogram_quantile`.
 
 use crate::record::Histogram;
+
+impl Histogram {
+    /// Whether `later` can be a later cumulative sample of the same process: the same
+    /// bucket layout, and neither the count nor any bucket lower. Anything else means the
+    /// process restarted in between (docs/SEMANTICS.md).
+    pub fn continues_into(&self, later: &Histogram) -> bool {
+        later.count >= self.count
+            && self.same_layout(later)
+            && self.counts.iter().zip(&later.counts).all(|(before, after)| after >= before)
+    }
+
+    /// The observations between this cumulative sample and `later`, or `None` when
+    /// `later` does not continue it (a restart: `later` then counts from zero).
+    pub fn increase_to(&self, later: &Histogram) -> Option<Histogram> {
+        if !self.continues_into(later) {
+            return None;
+        }
+        Some(Histogram {
+            count: later.count - self.count,
+            sum: later.sum - self.sum,
+            // Which observations were the smallest and largest of the increase is unknown.
+            min: None,
+            max: None,
+            bounds: later.bounds.clone(),
+            counts: later.counts.iter().zip(&self.counts).map(|(after, before)| after - before).collect(),
+        })
+    }
+
+    /// No observation, in this layout.
+    pub fn zero_like(&self) -> Histogram {
+        Histogram {
+            count: 0,
+            sum: 0.0,
+            min: None,
+            max: None,
+            bounds: self.bounds.clone(),
+            counts: vec![0; self.counts.len()],
+        }
+    }
+
+    /// This increase and `other` together, when they have one layout (to merge layouts,
+    /// use [`HistogramSum`]).
+    pub fn plus(&self, other: &Histogram) -> Option<Histogram> {
+        if !self.same_layout(other) {
+            return None;
+        }
+        Some(Histogram {
+            count: self.count + other.count,
+            sum: self.sum + other.sum,
+            min: None,
+            max: None,
+            bounds: self.bounds.clone(),
+            counts: self.counts.iter().zip(&other.counts).map(|(a, b)| a + b).collect(),
+        })
+    }
+}
 
 /// A sum of histogram increases with one bucket layout (the union of the layouts added).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -115,6 +173,23 @@ mod tests {
             bounds: bounds.into(),
             counts: counts.to_vec(),
         }
+    }
+
+    #[test]
+    fn an_increase_exists_only_where_nothing_went_down() {
+        let before = h(&[0.1, 1.0], &[2, 3, 1]);
+        let after = h(&[0.1, 1.0], &[4, 3, 2]);
+        assert!(before.continues_into(&after));
+        assert_eq!(before.increase_to(&after).unwrap().counts, vec![2, 0, 1]);
+        assert_eq!(before.increase_to(&after).unwrap().count, 3);
+        // The count grew but one bucket fell: a restart, not a negative bucket.
+        let bucket_down = h(&[0.1, 1.0], &[1, 9, 1]);
+        assert!(!before.continues_into(&bucket_down));
+        assert_eq!(before.increase_to(&bucket_down), None);
+        // Another layout is another lifetime.
+        assert_eq!(before.increase_to(&h(&[0.5, 1.0], &[4, 3, 2])), None);
+        assert_eq!(before.plus(&h(&[0.5, 1.0], &[1, 1, 1])), None);
+        assert_eq!(before.plus(&before.zero_like()).unwrap().counts, before.counts);
     }
 
     #[test]

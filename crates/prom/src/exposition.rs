@@ -168,18 +168,9 @@ impl ExpositionSink {
     }
 }
 
+/// A delta series' running total; a new layout starts it over.
 fn add_histograms(total: &Histogram, delta: &Histogram) -> Histogram {
-    if !total.same_layout(delta) {
-        return delta.clone();
-    }
-    Histogram {
-        count: total.count + delta.count,
-        sum: total.sum + delta.sum,
-        min: None,
-        max: None,
-        bounds: total.bounds.clone(),
-        counts: total.counts.iter().zip(&delta.counts).map(|(a, b)| a + b).collect(),
-    }
+    total.plus(delta).unwrap_or_else(|| delta.clone())
 }
 
 impl Sink for ExpositionSink {

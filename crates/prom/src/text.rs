@@ -249,7 +249,7 @@ pub fn write_family_header(out: &mut Vec<u8>, family: &Family, format: Expositio
     let fallback = format!("{} (no description in the input)", family.name);
     let help = family.help.as_deref().filter(|h| !h.is_empty()).unwrap_or(&fallback);
     let _ = writeln!(out, "# HELP {name} {}", escape_help(help, om));
-    let _ = writeln!(out, "# TYPE {name} {}", type_name(family.metric_type));
+    let _ = writeln!(out, "# TYPE {name} {}", family.metric_type.as_str());
 }
 
 /// The sample lines of one point of a family (a histogram point has several).
@@ -357,14 +357,6 @@ fn exposed_names(metric: &str, metric_type: MetricType) -> Vec<String> {
     }
 }
 
-fn type_name(t: MetricType) -> &'static str {
-    match t {
-        MetricType::Counter => "counter",
-        MetricType::Gauge => "gauge",
-        MetricType::Histogram => "histogram",
-    }
-}
-
 impl FamilyBuilder {
     /// Registers a series; fails when its labels collide with another series' after
     /// translation (two series would become one).
@@ -384,8 +376,8 @@ impl FamilyBuilder {
                     bail!(
                         "metric {} ({}) and metric {other} ({}) would both be exposed as {name}: one family, two meanings",
                         key.metric,
-                        type_name(key.metric_type),
-                        type_name(*other_type)
+                        key.metric_type.as_str(),
+                        other_type.as_str()
                     );
                 }
             }
