@@ -57,7 +57,7 @@ impl ClientInstruments {
                 .f64_histogram("http_client_request_duration_seconds")
                 .with_description("HTTP request duration seen by the client")
                 .with_unit("s")
-                .with_boundaries(metricsctl_otel::http::DURATION_BOUNDS.to_vec())
+                .with_boundaries(metricsctl_otel::instruments::DURATION_BOUNDS.to_vec())
                 .build(),
         }
     }

@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::timestamp::format_utc;
+use crate::timestamp::{format_millis_with_offset, format_utc};
 
 /// A number as JSON: integers exact, floats finite.
 pub trait JsonNumber: Copy {
@@ -36,6 +36,27 @@ pub fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
+/// How a line's timestamps are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeStyle {
+    /// UTC with every fraction digit there is (`2025-12-16T01:30:17.594123456Z`): what
+    /// this project's exporter and `receive` write.
+    #[default]
+    Utc,
+    /// Milliseconds at a fixed offset (`2025-12-16T09:30:17.594+0800`, offset in
+    /// seconds): what the reference Go exporter writes.
+    MillisAt(i64),
+}
+
+impl TimeStyle {
+    pub fn format(self, nanos: i64) -> String {
+        match self {
+            TimeStyle::Utc => format_utc(nanos),
+            TimeStyle::MillisAt(offset) => format_millis_with_offset(nanos, offset),
+        }
+    }
+}
+
 /// What every line of one metric shares.
 pub struct LineHead<'a> {
     pub service: &'a str,
@@ -55,13 +76,19 @@ pub struct Point<'a> {
     pub attributes: &'a str,
 }
 
+/// Appends one line, with UTC timestamps.
 pub fn push_line(out: &mut Vec<u8>, head: &LineHead<'_>, point: &Point<'_>) {
+    push_line_styled(out, head, point, TimeStyle::Utc);
+}
+
+/// Appends one line, with timestamps written in `style`.
+pub fn push_line_styled(out: &mut Vec<u8>, head: &LineHead<'_>, point: &Point<'_>, style: TimeStyle) {
     let Point { metric_type, time, start, delta, value, attributes } = *point;
     let mut line = String::with_capacity(256 + value.len() + attributes.len() + head.resource.len());
     let _ = write!(
         line,
         r#"{{"timestamp":"{}","service_name":{},"metric_name":{},"metric_type":"{metric_type}","value":{value}"#,
-        format_utc(time),
+        style.format(time),
         json_string(head.service),
         json_string(head.name),
     );
@@ -73,7 +100,7 @@ pub fn push_line(out: &mut Vec<u8>, head: &LineHead<'_>, point: &Point<'_>) {
     }
     let _ = write!(line, r#","attributes":{attributes},"resource":{}"#, head.resource);
     if let Some(start) = start {
-        let _ = write!(line, r#","start_timestamp":"{}""#, format_utc(start));
+        let _ = write!(line, r#","start_timestamp":"{}""#, style.format(start));
     }
     if delta {
         line.push_str(r#","temporality":"delta""#);

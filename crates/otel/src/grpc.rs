@@ -15,7 +15,8 @@ use opentelemetry::metrics::{Counter, Histogram, Meter, UpDownCounter};
 use opentelemetry::KeyValue;
 use tower::{Layer, Service};
 
-use super::http::{ActiveRequest, DURATION_BOUNDS};
+use super::http::ActiveRequest;
+use crate::instruments::{DURATION_BOUNDS, GRPC_ACTIVE, GRPC_DURATION, GRPC_REQUESTS};
 
 #[derive(Clone)]
 pub struct GrpcInstruments {
@@ -28,20 +29,20 @@ impl GrpcInstruments {
     pub fn new(meter: &Meter) -> GrpcInstruments {
         GrpcInstruments {
             requests: meter
-                .u64_counter("grpc_server_requests_total")
-                .with_description("Total number of gRPC requests")
-                .with_unit("1")
+                .u64_counter(GRPC_REQUESTS.name)
+                .with_description(GRPC_REQUESTS.description)
+                .with_unit(GRPC_REQUESTS.unit)
                 .build(),
             duration: meter
-                .f64_histogram("grpc_server_request_duration_seconds")
-                .with_description("gRPC request duration")
-                .with_unit("s")
+                .f64_histogram(GRPC_DURATION.name)
+                .with_description(GRPC_DURATION.description)
+                .with_unit(GRPC_DURATION.unit)
                 .with_boundaries(DURATION_BOUNDS.to_vec())
                 .build(),
             active: meter
-                .i64_up_down_counter("grpc_server_active_requests")
-                .with_description("Number of active gRPC requests")
-                .with_unit("1")
+                .i64_up_down_counter(GRPC_ACTIVE.name)
+                .with_description(GRPC_ACTIVE.description)
+                .with_unit(GRPC_ACTIVE.unit)
                 .build(),
         }
     }

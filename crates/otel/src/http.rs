@@ -19,10 +19,9 @@ use opentelemetry::metrics::{Counter, Histogram, Meter, UpDownCounter};
 use opentelemetry::KeyValue;
 use tower::{Layer, Service};
 
-/// Histogram boundaries for request durations, in seconds.
-pub const DURATION_BOUNDS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
-/// Histogram boundaries for request and response sizes, in bytes.
-pub const SIZE_BOUNDS: &[f64] = &[100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0];
+use crate::instruments::{
+    DURATION_BOUNDS, HTTP_ACTIVE, HTTP_DURATION, HTTP_REQUESTS, HTTP_REQUEST_SIZE, HTTP_RESPONSE_SIZE, SIZE_BOUNDS,
+};
 
 /// The HTTP instruments of docs/EMBEDDING.md.
 #[derive(Clone)]
@@ -38,32 +37,32 @@ impl HttpInstruments {
     pub fn new(meter: &Meter) -> HttpInstruments {
         HttpInstruments {
             requests: meter
-                .u64_counter("http_server_requests_total")
-                .with_description("Total number of HTTP requests")
-                .with_unit("1")
+                .u64_counter(HTTP_REQUESTS.name)
+                .with_description(HTTP_REQUESTS.description)
+                .with_unit(HTTP_REQUESTS.unit)
                 .build(),
             duration: meter
-                .f64_histogram("http_server_request_duration_seconds")
-                .with_description("HTTP request duration")
-                .with_unit("s")
+                .f64_histogram(HTTP_DURATION.name)
+                .with_description(HTTP_DURATION.description)
+                .with_unit(HTTP_DURATION.unit)
                 .with_boundaries(DURATION_BOUNDS.to_vec())
                 .build(),
             request_size: meter
-                .u64_histogram("http_server_request_size_bytes")
-                .with_description("HTTP request size")
-                .with_unit("By")
+                .u64_histogram(HTTP_REQUEST_SIZE.name)
+                .with_description(HTTP_REQUEST_SIZE.description)
+                .with_unit(HTTP_REQUEST_SIZE.unit)
                 .with_boundaries(SIZE_BOUNDS.to_vec())
                 .build(),
             response_size: meter
-                .u64_histogram("http_server_response_size_bytes")
-                .with_description("HTTP response size")
-                .with_unit("By")
+                .u64_histogram(HTTP_RESPONSE_SIZE.name)
+                .with_description(HTTP_RESPONSE_SIZE.description)
+                .with_unit(HTTP_RESPONSE_SIZE.unit)
                 .with_boundaries(SIZE_BOUNDS.to_vec())
                 .build(),
             active: meter
-                .i64_up_down_counter("http_server_active_requests")
-                .with_description("Number of active HTTP requests")
-                .with_unit("1")
+                .i64_up_down_counter(HTTP_ACTIVE.name)
+                .with_description(HTTP_ACTIVE.description)
+                .with_unit(HTTP_ACTIVE.unit)
                 .build(),
         }
     }

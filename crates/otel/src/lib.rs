@@ -17,6 +17,7 @@
 pub mod config;
 pub mod grpc;
 pub mod http;
+pub mod instruments;
 pub mod json_exporter;
 pub mod otlp;
 #[cfg(feature = "prometheus")]

@@ -10,6 +10,11 @@ use anyhow::Result;
 
 use crate::disturb::{Disturbance, Disturber, Export, Rng};
 use metricsctl_format::timestamp::NANOS_PER_SEC;
+use metricsctl_format::write::{histogram_value, push_line_styled, JsonNumber, LineHead, Point, TimeStyle};
+use metricsctl_otel::instruments::{
+    Instrument, DURATION_BOUNDS, GRPC_ACTIVE, GRPC_DURATION, GRPC_REQUESTS, HTTP_ACTIVE, HTTP_DURATION, HTTP_REQUESTS,
+    HTTP_REQUEST_SIZE, HTTP_RESPONSE_SIZE, SIZE_BOUNDS,
+};
 
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
@@ -79,8 +84,8 @@ const ROUTES: &[(&str, &str, u32, f64, f64)] = &[
 ];
 const GRPC_METHODS: &[(&str, &str)] =
     &[("orders.OrderService", "GetOrder"), ("orders.OrderService", "ListOrders"), ("users.UserService", "GetUser")];
-const DURATION_BOUNDS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
-const SIZE_BOUNDS: &[f64] = &[100.0, 1000.0, 10_000.0, 100_000.0, 1_000_000.0];
+/// The reference Go exporter's timestamps: milliseconds at +08:00.
+const TIME_STYLE: TimeStyle = TimeStyle::MillisAt(8 * 3600);
 
 #[derive(Clone, Default)]
 struct Hist {
@@ -102,6 +107,12 @@ impl Hist {
         self.max = self.max.max(v);
         let i = bounds.iter().position(|&b| v <= b).unwrap_or(bounds.len());
         self.counts[i] += 1;
+    }
+
+    /// The value as the line writer writes histograms.
+    fn value(&self, bounds: &[f64]) -> String {
+        let (min, max) = if self.count > 0 { (self.min.json(), self.max.json()) } else { (None, None) };
+        histogram_value(self.count, &self.sum.json().unwrap_or_else(|| "0".into()), min, max, bounds, &self.counts)
     }
 }
 
@@ -127,17 +138,14 @@ struct GrpcSeries {
 struct Process {
     service: String,
     resource: String,
-    start: String,
+    /// When this lifetime began, nanoseconds since the epoch.
+    start: i64,
     http: Vec<HttpSeries>,
     grpc: Vec<GrpcSeries>,
     active: i64,
     grpc_active: i64,
     /// Last written value per HTTP series index (this lifetime).
     written: Vec<u64>,
-}
-
-fn timestamp(nanos: i64) -> String {
-    metricsctl_format::timestamp::format_millis_with_offset(nanos, 8 * 3600)
 }
 
 impl Process {
@@ -148,7 +156,7 @@ impl Process {
         Process {
             service: service.to_string(),
             resource,
-            start: timestamp(start_nanos),
+            start: start_nanos,
             http: Vec::new(),
             grpc: Vec::new(),
             active: 0,
@@ -222,100 +230,51 @@ impl Process {
 
     /// Writes one export of every series recorded in this lifetime.
     fn export(&mut self, out: &mut Vec<u8>, now: i64, start_timestamps: bool) {
-        let ts = timestamp(now);
-        let start = if start_timestamps { format!(r#","start_timestamp":"{}""#, self.start) } else { String::new() };
-        let head = |metric: &str, kind: &str| {
-            format!(
-                r#"{{"timestamp":"{ts}","service_name":"{}","metric_name":"{metric}","metric_type":"{kind}","#,
-                self.service
-            )
+        let start = start_timestamps.then_some(self.start);
+        let head = |instrument: Instrument| LineHead {
+            service: &self.service,
+            resource: &self.resource,
+            name: instrument.name,
+            unit: instrument.unit,
+            description: instrument.description,
+        };
+        let point = |metric_type, value: &str, attributes: &str, out: &mut Vec<u8>, instrument| {
+            let point = Point { metric_type, time: now, start, delta: false, value, attributes };
+            push_line_styled(out, &head(instrument), &point, TIME_STYLE);
         };
         for (i, s) in self.http.iter().enumerate() {
             let (route, method, ..) = ROUTES[s.route];
             let status = if s.status >= 500 { "error" } else { "success" };
-            let attrs = format!(
-                r#""attributes":{{"http.method":"{method}","http.route":"{route}","http.status_code":{},"status":"{status}"}}"#,
+            let attributes = format!(
+                r#"{{"http.method":"{method}","http.route":"{route}","http.status_code":{},"status":"{status}"}}"#,
                 s.status
             );
-            let _ = writeln!(
-                out,
-                r#"{}"value":{},"unit":"1","description":"Total number of HTTP requests",{attrs},"resource":{}{start}}}"#,
-                head("http_server_requests_total", "counter"),
-                s.requests,
-                self.resource
-            );
+            point("counter", &s.requests.to_string(), &attributes, out, HTTP_REQUESTS);
             self.written[i] = s.requests;
-            for (metric, unit, desc, h, bounds) in [
-                ("http_server_request_duration_seconds", "s", "HTTP request duration", &s.duration, DURATION_BOUNDS),
-                ("http_server_request_size_bytes", "By", "HTTP request size", &s.request_size, SIZE_BOUNDS),
-                ("http_server_response_size_bytes", "By", "HTTP response size", &s.response_size, SIZE_BOUNDS),
+            for (instrument, h, bounds) in [
+                (HTTP_DURATION, &s.duration, DURATION_BOUNDS),
+                (HTTP_REQUEST_SIZE, &s.request_size, SIZE_BOUNDS),
+                (HTTP_RESPONSE_SIZE, &s.response_size, SIZE_BOUNDS),
             ] {
-                out.extend_from_slice(head(metric, "histogram").as_bytes());
-                write_hist(out, h, bounds);
-                let _ = writeln!(
-                    out,
-                    r#","unit":"{unit}","description":"{desc}",{attrs},"resource":{}{start}}}"#,
-                    self.resource
-                );
+                point("histogram", &h.value(bounds), &attributes, out, instrument);
             }
         }
-        let _ = writeln!(
-            out,
-            r#"{}"value":{},"unit":"1","description":"Number of active HTTP requests","attributes":{{}},"resource":{}{start}}}"#,
-            head("http_server_active_requests", "gauge"),
-            self.active,
-            self.resource
-        );
+        point("gauge", &self.active.to_string(), "{}", out, HTTP_ACTIVE);
         for s in &self.grpc {
             let (service, method) = GRPC_METHODS[s.method];
-            let attrs = format!(
-                r#""attributes":{{"rpc.service":"{service}","rpc.method":"{method}","rpc.status_code":{}}}"#,
-                s.code
-            );
-            let _ = writeln!(
-                out,
-                r#"{}"value":{},"unit":"1","description":"Total number of gRPC requests",{attrs},"resource":{}{start}}}"#,
-                head("grpc_server_requests_total", "counter"),
-                s.requests,
-                self.resource
-            );
-            out.extend_from_slice(head("grpc_server_request_duration_seconds", "histogram").as_bytes());
-            write_hist(out, &s.duration, DURATION_BOUNDS);
-            let _ = writeln!(
-                out,
-                r#","unit":"s","description":"gRPC request duration",{attrs},"resource":{}{start}}}"#,
-                self.resource
-            );
+            let attributes =
+                format!(r#"{{"rpc.service":"{service}","rpc.method":"{method}","rpc.status_code":{}}}"#, s.code);
+            point("counter", &s.requests.to_string(), &attributes, out, GRPC_REQUESTS);
+            point("histogram", &s.duration.value(DURATION_BOUNDS), &attributes, out, GRPC_DURATION);
         }
         if !self.grpc.is_empty() {
-            let _ = writeln!(
-                out,
-                r#"{}"value":{},"unit":"1","description":"Number of active gRPC requests","attributes":{{}},"resource":{}{start}}}"#,
-                head("grpc_server_active_requests", "gauge"),
-                self.grpc_active,
-                self.resource
-            );
+            point("gauge", &self.grpc_active.to_string(), "{}", out, GRPC_ACTIVE);
         }
     }
 
     fn lines_per_export(&self) -> u64 {
         (self.http.len() * 4 + 1 + self.grpc.len() * 2 + usize::from(!self.grpc.is_empty())) as u64
     }
-}
-
-fn write_hist(out: &mut Vec<u8>, h: &Hist, bounds: &[f64]) {
-    let _ = write!(out, r#""value":{{"count":{},"sum":{}"#, h.count, h.sum);
-    if h.count > 0 {
-        let _ = write!(out, r#","min":{},"max":{}"#, h.min, h.max);
-    }
-    out.extend_from_slice(br#","buckets":["#);
-    for (i, (b, c)) in bounds.iter().zip(&h.counts).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let _ = write!(out, r#"{{"upper_bound":{b},"count":{c}}}"#);
-    }
-    let _ = write!(out, r#",{{"upper_bound":"+Inf","count":{}}}]}}"#, h.counts[bounds.len()]);
 }
 
 /// Writes a file of about `options.target_bytes` to `out`.
@@ -397,7 +356,7 @@ mod tests {
 
     #[test]
     fn seed_style_timestamps() {
-        assert_eq!(timestamp(1_765_848_617_594_000_000), "2025-12-16T09:30:17.594+0800");
-        assert_eq!(timestamp(1_765_848_610_000_000_000), "2025-12-16T09:30:10.000+0800");
+        assert_eq!(TIME_STYLE.format(1_765_848_617_594_000_000), "2025-12-16T09:30:17.594+0800");
+        assert_eq!(TIME_STYLE.format(1_765_848_610_000_000_000), "2025-12-16T09:30:10.000+0800");
     }
 }
