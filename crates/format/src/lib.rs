@@ -1,7 +1,8 @@
 //! The metrics.jsonl record format, in one place (docs/FORMAT.md).
 //!
-//! - [`record`]: the record model (types, numbers, histograms, attributes) and the
-//!   parser of one line, with its fast paths for the exporter's own bytes.
+//! - [`value`]: the record model: types, numbers, histograms, attributes.
+//! - [`record`]: the parser of one line, with its fast paths for the exporter's own
+//!   bytes, and the parser state that makes them fast ([`record::LineParser`]).
 //! - [`series`]: what identifies a series.
 //! - [`histogram`]: histogram arithmetic: increases, sums across layouts, quantiles.
 //! - [`template`]: lines of a known series recognised by their bytes.
@@ -16,4 +17,5 @@ pub mod series;
 pub mod template;
 pub mod text;
 pub mod timestamp;
+pub mod value;
 pub mod write;
