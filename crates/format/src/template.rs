@@ -1,5 +1,5 @@
 //! Lines of one series repeat byte for byte except for their timestamp and value: an
-//! exporter writes the same keys in the same order every time. Once a worker has parsed
+//! exporter writes the same keys in the same order every time. Once a parser has parsed
 //! a line of a series, it recognises the next ones by comparing the rest of the line, and
 //! reads only their timestamp and value. On the files this tool reads, that is most lines,
 //! at a fraction of the cost of a JSON parse.
