@@ -30,7 +30,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand explain 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)'
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
-            cand receive 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file'
+            cand receive 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file'
             cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -151,7 +151,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
         }
         &'metricsctl;receive'= {
             cand --otlp-grpc 'OTLP/gRPC address (`off` to disable)'
-            cand --otlp-http 'OTLP/HTTP address, serving POST /v1/metrics with protobuf bodies (`off` to disable)'
+            cand --otlp-http 'OTLP/HTTP address, serving POST /v1/metrics with protobuf or JSON bodies (`off` to disable)'
             cand -o 'The metrics file to append to (never truncated)'
             cand --output 'The metrics file to append to (never truncated)'
             cand --max-request-bytes 'Larger requests (after decompression) are refused with an error status'
@@ -201,7 +201,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand explain 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)'
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
-            cand receive 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file'
+            cand receive 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file'
             cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'

@@ -34,7 +34,7 @@ complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "check" -d 'Va
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "explain" -d 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "to-prometheus" -d 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "serve" -d 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
-complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "receive" -d 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file'
+complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "receive" -d 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "load-test" -d 'Drive load at an instrumented server, write its metrics, and cross-check them'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c metricsctl -n "__fish_metricsctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -126,7 +126,7 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand serve" -l stale-af
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand serve" -l resource-labels -d 'Copy the resource attributes onto every series instead of a `target_info` series'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l otlp-grpc -d 'OTLP/gRPC address (`off` to disable)' -r
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l otlp-http -d 'OTLP/HTTP address, serving POST /v1/metrics with protobuf bodies (`off` to disable)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l otlp-http -d 'OTLP/HTTP address, serving POST /v1/metrics with protobuf or JSON bodies (`off` to disable)' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -s o -l output -d 'The metrics file to append to (never truncated)' -r -F
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l max-request-bytes -d 'Larger requests (after decompression) are refused with an error status' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -s h -l help -d 'Print help'
@@ -167,7 +167,7 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fi
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check explain to-prometheus serve receive load-test completions help" -f -a "explain" -d 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check explain to-prometheus serve receive load-test completions help" -f -a "to-prometheus" -d 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check explain to-prometheus serve receive load-test completions help" -f -a "serve" -d 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check explain to-prometheus serve receive load-test completions help" -f -a "receive" -d 'Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check explain to-prometheus serve receive load-test completions help" -f -a "receive" -d 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check explain to-prometheus serve receive load-test completions help" -f -a "load-test" -d 'Drive load at an instrumented server, write its metrics, and cross-check them'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check explain to-prometheus serve receive load-test completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand help; and not __fish_seen_subcommand_from tail sum rate quantile check explain to-prometheus serve receive load-test completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -43,7 +43,7 @@ pub enum Command {
     ToPrometheus(ToPrometheusArgs),
     /// Follow files and serve their latest samples at /metrics for Prometheus to scrape.
     Serve(ServeArgs),
-    /// Receive OTLP metrics (gRPC and HTTP/protobuf) from any SDK and append them to a file.
+    /// Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file.
     Receive(ReceiveArgs),
     /// Drive load at an instrumented server, write its metrics, and cross-check them.
     LoadTest(LoadTestArgs),
@@ -281,7 +281,7 @@ pub struct ReceiveArgs {
     /// OTLP/gRPC address (`off` to disable).
     #[arg(long, default_value = "127.0.0.1:4317", value_name = "ADDR")]
     pub otlp_grpc: String,
-    /// OTLP/HTTP address, serving POST /v1/metrics with protobuf bodies (`off` to disable).
+    /// OTLP/HTTP address, serving POST /v1/metrics with protobuf or JSON bodies (`off` to disable).
     #[arg(long, default_value = "127.0.0.1:4318", value_name = "ADDR")]
     pub otlp_http: String,
     /// The metrics file to append to (never truncated).

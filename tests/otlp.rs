@@ -123,6 +123,38 @@ fn python_sdk_over_http_delta() {
     python_round_trip("http", "delta");
 }
 
+/// OTLP/HTTP with the JSON encoding: the SDK's own encoder, then protobuf's JSON printer
+/// (lowerCamelCase, 64-bit integers as strings, enums by name).
+#[test]
+fn python_sdk_over_http_json_cumulative() {
+    python_round_trip("http-json", "cumulative");
+}
+
+#[test]
+fn python_sdk_over_http_json_delta() {
+    python_round_trip("http-json", "delta");
+}
+
+#[test]
+fn json_that_is_not_an_otlp_request_is_refused_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("received.jsonl");
+    let receiver = start_receiver(&file, &[]);
+    let (status, body) = http_post(receiver.http, "application/json", br#"{"resourceMetrics": 5}"#);
+    assert_eq!(status, 400);
+    let error: Value = serde_json::from_slice(&body).expect("a JSON request gets a JSON error");
+    assert!(error["message"].as_str().unwrap().contains("not an OTLP/JSON"), "{error}");
+    let (status, body) = http_post(receiver.http, "application/json", b"{not json");
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    // An empty request is a valid one, with nothing in it.
+    let (status, body) = http_post(receiver.http, "application/json", b"{}");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let (status, stderr) = receiver.running.stop("INT");
+    assert!(status.success(), "{stderr:#?}");
+    let summary = stderr.iter().find(|l| l.starts_with("metricsctl: received ")).unwrap();
+    assert!(summary.contains("2 requests refused"), "{summary}");
+}
+
 /// The crate's OTLP exporter and its JSON file exporter, side by side on one
 /// MeterProvider under load: the received file and the JSON file agree route by route.
 #[test]
@@ -313,13 +345,13 @@ fn garbage_and_oversized_requests_are_refused_and_the_receiver_goes_on() {
     let protobuf = "application/x-protobuf";
     let hundred_mb = vec![0x0a_u8; 100 << 20];
 
-    // HTTP: garbage, a 100 MB body, JSON (not supported), then a valid push.
+    // HTTP: garbage, a 100 MB body, a media type that is not OTLP, then a valid push.
     let (status, body) = http_post(receiver.http, protobuf, b"\xff\xff\xff garbage \x00\x01");
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("not an OTLP"), "the error says why");
     let (status, _) = http_post(receiver.http, protobuf, &hundred_mb);
     assert_eq!(status, 413);
-    let (status, _) = http_post(receiver.http, "application/json", b"{}");
+    let (status, _) = http_post(receiver.http, "text/plain", b"{}");
     assert_eq!(status, 415);
     let (status, _) = http_post(receiver.http, protobuf, &valid_request(5));
     assert_eq!(status, 200);

@@ -1,5 +1,5 @@
 //! `metricsctl receive`: an OTLP metrics receiver. Any OpenTelemetry SDK pushes to it
-//! over gRPC (4317) or HTTP/protobuf (4318); every data point is appended to a
+//! over gRPC (4317) or HTTP (4318, protobuf or JSON); every data point is appended to a
 //! metrics.jsonl file in the record format (docs/FORMAT.md) (see [`metricsctl_otel::otlp`] for the mapping).
 //!
 //! A request is answered only after its lines are written and fsynced, so an
@@ -128,10 +128,26 @@ struct RpcStatus {
 }
 
 const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
 
-fn http_error(status: StatusCode, code: tonic::Code, message: String) -> Response {
-    let body = RpcStatus { code: code as i32, message }.encode_to_vec();
-    (status, [(header::CONTENT_TYPE, PROTOBUF)], body).into_response()
+/// How an OTLP/HTTP request is encoded; the response is encoded the same way.
+#[derive(Clone, Copy, PartialEq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+fn http_error(status: StatusCode, code: tonic::Code, message: String, encoding: Encoding) -> Response {
+    match encoding {
+        Encoding::Protobuf => {
+            let body = RpcStatus { code: code as i32, message }.encode_to_vec();
+            (status, [(header::CONTENT_TYPE, PROTOBUF)], body).into_response()
+        }
+        Encoding::Json => {
+            let body = serde_json::json!({ "code": code as i32, "message": message }).to_string();
+            (status, [(header::CONTENT_TYPE, JSON)], body).into_response()
+        }
+    }
 }
 
 struct HttpState {
@@ -160,21 +176,34 @@ fn decompress(headers: &HeaderMap, body: Bytes, max_bytes: usize) -> Result<Byte
 async fn http_export(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: axum::body::Body) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if media != PROTOBUF && media != "application/protobuf" {
-        let why = format!("Content-Type {content_type:?}: this receiver takes OTLP/HTTP protobuf ({PROTOBUF})");
-        state.receiver.refuse(&why);
-        return http_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, tonic::Code::InvalidArgument, why);
-    }
+    let encoding = match media.as_str() {
+        PROTOBUF | "application/protobuf" => Encoding::Protobuf,
+        JSON => Encoding::Json,
+        _ => {
+            let why = format!(
+                "Content-Type {content_type:?}: this receiver takes OTLP/HTTP protobuf ({PROTOBUF}) or JSON ({JSON})"
+            );
+            state.receiver.refuse(&why);
+            return http_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                tonic::Code::InvalidArgument,
+                why,
+                Encoding::Protobuf,
+            );
+        }
+    };
     let refused = |state: &HttpState, refusal: Refusal| match refusal {
         Refusal::Invalid(why) => {
             state.receiver.refuse(&why);
-            http_error(StatusCode::BAD_REQUEST, tonic::Code::InvalidArgument, why)
+            http_error(StatusCode::BAD_REQUEST, tonic::Code::InvalidArgument, why, encoding)
         }
         Refusal::TooLarge(why) => {
             state.receiver.refuse(&why);
-            http_error(StatusCode::PAYLOAD_TOO_LARGE, tonic::Code::ResourceExhausted, why)
+            http_error(StatusCode::PAYLOAD_TOO_LARGE, tonic::Code::ResourceExhausted, why, encoding)
         }
-        Refusal::Unavailable(why) => http_error(StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable, why),
+        Refusal::Unavailable(why) => {
+            http_error(StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable, why, encoding)
+        }
     };
     // Read here, not by an extractor's limit, so that a body too large is counted and
     // said like every other refusal.
@@ -191,12 +220,25 @@ async fn http_export(State(state): State<Arc<HttpState>>, headers: HeaderMap, bo
         Ok(b) => b,
         Err(r) => return refused(&state, r),
     };
-    let request = match ExportMetricsServiceRequest::decode(body) {
+    let request = match encoding {
+        Encoding::Protobuf => ExportMetricsServiceRequest::decode(body)
+            .map_err(|e| format!("not an OTLP ExportMetricsServiceRequest: {e}")),
+        Encoding::Json => metricsctl_otel::otlp::request_from_json(&body),
+    };
+    let request = match request {
         Ok(r) => r,
-        Err(e) => return refused(&state, Refusal::Invalid(format!("not an OTLP ExportMetricsServiceRequest: {e}"))),
+        Err(why) => return refused(&state, Refusal::Invalid(why)),
     };
     match state.receiver.ingest(request).await {
-        Ok(conversion) => ([(header::CONTENT_TYPE, PROTOBUF)], response(&conversion).encode_to_vec()).into_response(),
+        Ok(conversion) => match encoding {
+            Encoding::Protobuf => {
+                ([(header::CONTENT_TYPE, PROTOBUF)], response(&conversion).encode_to_vec()).into_response()
+            }
+            Encoding::Json => {
+                let body = serde_json::to_string(&response(&conversion)).unwrap_or_else(|_| "{}".into());
+                ([(header::CONTENT_TYPE, JSON)], body).into_response()
+            }
+        },
         Err(r) => refused(&state, r),
     }
 }

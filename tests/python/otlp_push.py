@@ -1,6 +1,10 @@
 """Records a known workload with the OpenTelemetry Python SDK and pushes it over OTLP.
 
-Usage: otlp_push.py grpc|http ENDPOINT cumulative|delta
+Usage: otlp_push.py grpc|http|http-json ENDPOINT cumulative|delta
+
+http-json posts OTLP/HTTP with the JSON encoding: the SDK's protobuf encoder, then
+protobuf's JSON printer (MessageToJson: lowerCamelCase, 64-bit integers as strings,
+enums by name).
 
 Several exports happen while recording (100 ms interval), then shutdown pushes the
 rest. Prints on stdout, as JSON, what was recorded: counter increments per route,
@@ -26,10 +30,35 @@ if protocol == "grpc":
     from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
     exporter = OTLPMetricExporter(endpoint=endpoint, insecure=True, preferred_temporality=preferred)
-else:
+elif protocol == "http":
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
     exporter = OTLPMetricExporter(endpoint=endpoint, preferred_temporality=preferred)
+else:
+    import urllib.request
+
+    from google.protobuf import json_format
+    from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
+
+    class JsonExporter(MetricExporter):
+        def __init__(self):
+            super().__init__(preferred_temporality=preferred)
+
+        def export(self, metrics_data, timeout_millis=10_000, **kwargs):
+            body = json_format.MessageToJson(encode_metrics(metrics_data)).encode()
+            request = urllib.request.Request(endpoint, data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                json.loads(response.read())
+            return MetricExportResult.SUCCESS
+
+        def force_flush(self, timeout_millis=10_000):
+            return True
+
+        def shutdown(self, timeout_millis=30_000, **kwargs):
+            pass
+
+    exporter = JsonExporter()
 
 reader = PeriodicExportingMetricReader(exporter, export_interval_millis=100)
 resource = Resource.create({"service.name": "py-orders", "service.instance.id": f"py-{protocol}-{temporality}"})

@@ -301,3 +301,38 @@ pub fn convert(request: &ExportMetricsServiceRequest, received: i64, out: &mut V
     }
     conversion
 }
+
+/// An OTLP/JSON request (protobuf's JSON mapping, as OTLP/HTTP with
+/// `Content-Type: application/json` and the Collector's file exporter write it):
+/// lowerCamelCase keys, 64-bit integers as strings or numbers, and enums as numbers or,
+/// as protobuf's own JSON printer writes them, as names.
+pub fn request_from_json(body: &[u8]) -> Result<ExportMetricsServiceRequest, String> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    enum_names_to_numbers(&mut value);
+    serde_json::from_value(value).map_err(|e| format!("not an OTLP/JSON ExportMetricsServiceRequest: {e}"))
+}
+
+/// The enums of the metrics protocol, written by name, as their numbers.
+fn enum_names_to_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == "aggregationTemporality" {
+                    if let Some(name) = v.as_str() {
+                        let number = match name {
+                            "AGGREGATION_TEMPORALITY_UNSPECIFIED" => 0,
+                            "AGGREGATION_TEMPORALITY_DELTA" => 1,
+                            "AGGREGATION_TEMPORALITY_CUMULATIVE" => 2,
+                            _ => continue,
+                        };
+                        *v = serde_json::Value::from(number);
+                    }
+                } else {
+                    enum_names_to_numbers(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(enum_names_to_numbers),
+        _ => {}
+    }
+}
