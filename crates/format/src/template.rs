@@ -147,22 +147,21 @@ impl TemplateCache {
     /// The template whose MIDDLE and TAIL the line has, if one was learnt, and the slot
     /// where the caller keeps the series' index in its chunk.
     pub fn find(&self, split: &Split<'_>) -> Option<(&Template, &Cell<(u64, u32)>)> {
-        let t = self;
-        let previous = t.entries.get(t.last.get() as usize);
+        let previous = self.entries.get(self.last.get() as usize);
         let predicted =
-            previous.map(|p| p.next.get()).filter(|&i| t.entries.get(i as usize).is_some_and(|e| e.matches(split)));
+            previous.map(|p| p.next.get()).filter(|&i| self.entries.get(i as usize).is_some_and(|e| e.matches(split)));
         let found = match predicted {
             Some(i) => i,
             None => {
-                let i = *t.by_hash.get(&split.hash())?.iter().find(|&&i| t.entries[i as usize].matches(split))?;
+                let i = *self.by_hash.get(&split.hash())?.iter().find(|&&i| self.entries[i as usize].matches(split))?;
                 if let Some(p) = previous {
                     p.next.set(i);
                 }
                 i
             }
         };
-        t.last.set(found);
-        let entry = &t.entries[found as usize];
+        self.last.set(found);
+        let entry = &self.entries[found as usize];
         Some((&entry.template, &entry.chunk_slot))
     }
 

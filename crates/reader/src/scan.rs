@@ -463,14 +463,13 @@ impl SeriesCache {
     /// The canonical series of a spelling, made once per parser rather than per block.
     fn get_or_make(&mut self, key: &LocalKey<'_>, record: &Record<'_>) -> CachedSeries {
         let hash = FixedState::with_seed(7).hash_one(key);
-        let cache = self;
-        if let Some(entries) = cache.by_hash.get(&hash) {
+        if let Some(entries) = self.by_hash.get(&hash) {
             if let Some((_, found)) = entries.iter().find(|(raw, _)| raw.matches(key)) {
                 return found.clone();
             }
         }
-        if cache.entries >= SERIES_CACHE_LIMIT {
-            *cache = SeriesCache::default();
+        if self.entries >= SERIES_CACHE_LIMIT {
+            *self = SeriesCache::default();
         }
         let made = make_series(record).map(Arc::new);
         let raw = RawSeriesText {
@@ -480,8 +479,8 @@ impl SeriesCache {
             attributes: key.attributes.to_string(),
             resource: key.resource.to_string(),
         };
-        cache.entries += 1;
-        cache.by_hash.entry(hash).or_default().push((raw, made.clone()));
+        self.entries += 1;
+        self.by_hash.entry(hash).or_default().push((raw, made.clone()));
         made
     }
 }
