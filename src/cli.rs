@@ -39,6 +39,9 @@ pub enum Command {
     /// Why a total is what it is: each sample counted from zero (first, restart) with
     /// its evidence, and each line dropped (duplicate, conflict, out of order).
     Explain(ExplainArgs),
+    /// PromQL over the files, answered as Prometheus 2.x answers it over the same
+    /// samples; with --exact, increase() and rate() are the exact increase `sum` counts.
+    Query(QueryArgs),
     /// Prometheus exposition of the latest samples (or, with --history, of every sample).
     ToPrometheus(ToPrometheusArgs),
     /// Follow files and serve their latest samples at /metrics for Prometheus to scrape.
@@ -232,6 +235,45 @@ pub struct ExplainArgs {
     /// Input files (default logs/metrics.jsonl).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The PromQL expression, e.g. 'sum by (http_route) (rate(http_server_requests_total[5m]))'.
+    #[arg(value_name = "PROMQL")]
+    pub query: String,
+    /// Input files (default logs/metrics.jsonl).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Evaluate at this time: RFC 3339, Unix seconds, now-DURATION, or a duration before
+    /// the newest sample (default: the newest sample of the input).
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["start", "end"])]
+    pub time: Option<String>,
+    /// A range query from this time (with --end), in the forms --time takes.
+    #[arg(long, value_name = "TIME", requires = "end")]
+    pub start: Option<String>,
+    /// A range query up to this time (with --start).
+    #[arg(long, value_name = "TIME", requires = "start")]
+    pub end: Option<String>,
+    /// Resolution of a range query (default: a hundredth of the range, at least 1s).
+    #[arg(long, value_name = "DURATION", requires = "start")]
+    pub step: Option<String>,
+    /// How far back a selector looks for a series' latest sample.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub lookback_delta: String,
+    /// increase() and rate() of counters and histograms are the exact, reset-aware,
+    /// non-extrapolated increase that `sum` computes, not Prometheus' extrapolation.
+    #[arg(long)]
+    pub exact: bool,
+    /// Copy the resource attributes onto every series instead of a `target_info` series.
+    #[arg(long)]
+    pub resource_labels: bool,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -76,6 +76,7 @@ fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::LoadTest(args) => cmd::load_test::run(args, &mut out)?,
         Command::Serve(args) => cmd::serve::run(args)?,
         Command::Receive(args) => cmd::receive::run(args)?,
+        Command::Query(args) => cmd::query::run(args, &mut out)?,
         Command::ToPrometheus(args) => cmd::to_prometheus::run(args, &mut out)?,
         Command::Completions(args) => cmd::completions::run(args, &mut out)?,
     };

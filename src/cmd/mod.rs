@@ -5,6 +5,7 @@ pub mod completions;
 pub mod explain;
 pub mod load_test;
 pub mod quantile;
+pub mod query;
 pub mod rate;
 pub mod receive;
 pub mod serve;

@@ -125,7 +125,8 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+/// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -240,6 +241,19 @@ pub fn parse_duration(text: &str) -> Result<i64> {
     Ok(total)
 }
 
+/// Unix seconds with an optional fraction (`1765850450`, `1765850450.594`), as
+/// Prometheus' HTTP API takes them; nanoseconds since the epoch.
+pub fn parse_unix_seconds(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 9 {
+        return None;
+    }
+    let secs: i64 = whole.parse().ok()?;
+    let nanos: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<9}").parse().ok()? };
+    secs.checked_mul(NANOS_PER_SEC)?.checked_add(nanos)
+}
+
 /// A `--since`/`--until` argument: an absolute RFC 3339 time, or a duration before the
 /// newest sample of the input.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -261,6 +275,9 @@ impl TimeArg {
                 .with_context(|| format!("invalid time {text:?}: expected now-DURATION such as now-15m"));
         }
         if let Ok(ts) = parse_rfc3339(text) {
+            return Ok(TimeArg::Absolute(ts));
+        }
+        if let Some(ts) = parse_unix_seconds(text) {
             return Ok(TimeArg::Absolute(ts));
         }
         if text.len() >= 10 && text.as_bytes()[4] == b'-' {
@@ -356,5 +373,15 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), 250_000_000);
         assert!(parse_duration("15").is_err());
         assert!(parse_duration("15y").is_err());
+    }
+
+    #[test]
+    fn time_arguments_take_unix_seconds() {
+        assert_eq!(TimeArg::parse("1765850450").unwrap(), TimeArg::Absolute(1_765_850_450 * NANOS_PER_SEC));
+        assert_eq!(TimeArg::parse("1765850450.5").unwrap(), TimeArg::Absolute(1_765_850_450_500_000_000));
+        assert_eq!(TimeArg::parse("15m").unwrap(), TimeArg::BeforeNewest(900 * NANOS_PER_SEC));
+        for bad in [".5", "1.2.3", "1e9", "-5", "1.0123456789"] {
+            assert_eq!(parse_unix_seconds(bad), None, "{bad}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use crate::text::{
 use metricsctl_engine::engine::{
     Catalog, Engine, EngineOptions, ProcessId, SeriesId, SeriesInfo, Sink, Step, StepKind,
 };
-use metricsctl_format::record::{Histogram, MetricType, Num, SampleValue};
+use metricsctl_format::record::{MetricType, Num, SampleValue};
 use metricsctl_reader::input::Block;
 use metricsctl_reader::matcher::MetricMatcher;
 use metricsctl_reader::scan::{BadLine, BlockParser, ChunkOrigin, ParsedChunk, ScanOptions};
@@ -168,9 +168,25 @@ impl ExpositionSink {
     }
 }
 
-/// A delta series' running total; a new layout starts it over.
-fn add_histograms(total: &Histogram, delta: &Histogram) -> Histogram {
-    total.plus(delta).unwrap_or_else(|| delta.clone())
+/// The value Prometheus sees after `step`, given the one it saw before: the sample's own
+/// value, except that delta lines add up (Prometheus counters are cumulative; a new
+/// histogram layout starts the total over).
+pub fn exposed_value(before: Option<&ExposedValue>, step: &Step<'_>) -> ExposedValue {
+    match (step.value, step.kind) {
+        (SampleValue::Num(n), StepKind::Delta) => {
+            let before = match before {
+                Some(ExposedValue::Num(t)) => *t,
+                _ => Num::ZERO,
+            };
+            ExposedValue::Num(before.plus(*n))
+        }
+        (SampleValue::Hist(h), StepKind::Delta) => match before {
+            Some(ExposedValue::Hist(t)) => ExposedValue::Hist(t.plus(h).unwrap_or_else(|| (**h).clone())),
+            _ => ExposedValue::Hist((**h).clone()),
+        },
+        (SampleValue::Num(n), _) => ExposedValue::Num(*n),
+        (SampleValue::Hist(h), _) => ExposedValue::Hist((**h).clone()),
+    }
 }
 
 impl Sink for ExpositionSink {
@@ -200,26 +216,10 @@ impl Sink for ExpositionSink {
                 times.push(step.timestamp);
             }
         }
-        let value = match (step.value, step.kind) {
-            // Prometheus counters are cumulative: delta lines add up.
-            (SampleValue::Num(n), StepKind::Delta) => {
-                self.delta_series.insert(id);
-                let before = match self.current.get(&id).map(|c| &c.value) {
-                    Some(ExposedValue::Num(t)) => *t,
-                    _ => Num::ZERO,
-                };
-                ExposedValue::Num(before.plus(*n))
-            }
-            (SampleValue::Hist(h), StepKind::Delta) => {
-                self.delta_series.insert(id);
-                match self.current.get(&id).map(|c| &c.value) {
-                    Some(ExposedValue::Hist(t)) => ExposedValue::Hist(add_histograms(t, h)),
-                    _ => ExposedValue::Hist((**h).clone()),
-                }
-            }
-            (SampleValue::Num(n), _) => ExposedValue::Num(*n),
-            (SampleValue::Hist(h), _) => ExposedValue::Hist((**h).clone()),
-        };
+        if step.kind == StepKind::Delta {
+            self.delta_series.insert(id);
+        }
+        let value = exposed_value(self.current.get(&id).map(|c| &c.value), step);
         if let Some(sorter) = self.sorter.as_mut() {
             let family = self.meta.get(&id).and_then(|(metric, kind)| self.builder.family(metric, *kind));
             if let (Some(labels), Some(family)) = (self.labels.get(&id), family) {

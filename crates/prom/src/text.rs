@@ -254,27 +254,67 @@ pub fn write_family_header(out: &mut Vec<u8>, family: &Family, format: Expositio
 
 /// The sample lines of one point of a family (a histogram point has several).
 pub fn write_family_sample(out: &mut Vec<u8>, family: &Family, s: &ExposedSample, format: ExpositionFormat) {
+    let ts = s.timestamp.map(|t| timestamp_text(t, format.openmetrics));
+    let ts = ts.as_deref();
+    for_each_point(family, &s.value, format, |name, le, value| {
+        write_sample(out, name, &s.labels, le.map(|le| ("le", le)), &num_text(value), ts);
+    });
+}
+
+/// The Prometheus series one value of a family is exposed as, in order: one for a number
+/// (`_total` for a counter), and for a histogram its cumulative `_bucket{le}`s, `_sum`
+/// and `_count`. Calls `point(sample name, le, value)`. The writer and PromQL's store
+/// both go through here, so that they agree on every name.
+pub fn for_each_point(
+    family: &Family,
+    value: &ExposedValue,
+    format: ExpositionFormat,
+    mut point: impl FnMut(&str, Option<&str>, Num),
+) {
     let om = format.openmetrics;
     let name = family.exposed_name(om);
-    let ts = s.timestamp.map(|t| timestamp_text(t, om));
-    let ts = ts.as_deref();
-    match (&s.value, family.metric_type) {
-        (ExposedValue::Num(n), MetricType::Counter) => {
-            let sample_name = if om { format!("{name}_total") } else { name.clone() };
-            write_sample(out, &sample_name, &s.labels, None, &num_text(*n), ts);
+    let mut values = Vec::with_capacity(16);
+    point_values(value, |v| values.push(v));
+    match (value, family.metric_type) {
+        (ExposedValue::Num(_), MetricType::Counter) => {
+            let sample_name = if om { format!("{name}_total") } else { name };
+            point(&sample_name, None, values[0]);
         }
-        (ExposedValue::Num(n), _) => write_sample(out, &name, &s.labels, None, &num_text(*n), ts),
+        (ExposedValue::Num(_), _) => point(&name, None, values[0]),
         (ExposedValue::Hist(h), _) => {
-            let mut cumulative = 0u64;
-            for (i, c) in h.counts.iter().enumerate() {
-                cumulative += c;
-                let le = h.bounds.get(i).map_or_else(|| "+Inf".to_string(), |b| format_float(*b));
-                write_sample(out, &format!("{name}_bucket"), &s.labels, Some(("le", &le)), &cumulative.to_string(), ts);
+            let bucket = format!("{name}_bucket");
+            for (i, v) in values[..h.counts.len()].iter().enumerate() {
+                point(&bucket, Some(&bucket_label(h.bounds.get(i).copied())), *v);
             }
-            write_sample(out, &format!("{name}_sum"), &s.labels, None, &format_float(h.sum), ts);
-            write_sample(out, &format!("{name}_count"), &s.labels, None, &h.count.to_string(), ts);
+            point(&format!("{name}_sum"), None, values[h.counts.len()]);
+            point(&format!("{name}_count"), None, values[h.counts.len() + 1]);
         }
     }
+}
+
+/// The values of [`for_each_point`]'s series, in its order, without their names: what a
+/// store of many samples of one layout needs per sample.
+pub fn point_values(value: &ExposedValue, mut point: impl FnMut(Num)) {
+    match value {
+        ExposedValue::Num(n) => point(*n),
+        ExposedValue::Hist(h) => histogram_point_values(h, point),
+    }
+}
+
+/// [`point_values`] of a histogram: cumulative buckets, sum, count.
+pub fn histogram_point_values(h: &Histogram, mut point: impl FnMut(Num)) {
+    let mut cumulative = 0u64;
+    for c in &h.counts {
+        cumulative += c;
+        point(Num::Int(i128::from(cumulative)));
+    }
+    point(Num::Float(h.sum));
+    point(Num::Int(i128::from(h.count)));
+}
+
+/// The `le` label of a bucket with this upper bound (`None`: the +Inf bucket).
+pub fn bucket_label(bound: Option<f64>) -> String {
+    bound.map_or_else(|| "+Inf".to_string(), format_float)
 }
 
 /// Writes every family sorted by name, `target_info` for the processes, and the

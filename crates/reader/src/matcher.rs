@@ -6,11 +6,27 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-/// Metric names wanted by a query: exact names and globs; empty = every metric.
+/// Metric names wanted by a query: exact names, globs, and a rule of the query's own
+/// (PromQL's name matchers, tried on the names a metric is exposed under); empty =
+/// every metric.
 #[derive(Clone, Default)]
 pub struct MetricMatcher {
     exact: Arc<Vec<String>>,
     globs: Option<Arc<GlobSet>>,
+    rule: Option<NameRule>,
+}
+
+/// A test of names the exact list does not hold.
+pub type NameRule = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+impl std::fmt::Debug for MetricMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricMatcher")
+            .field("exact", &self.exact)
+            .field("globs", &self.globs.is_some())
+            .field("rule", &self.rule.is_some())
+            .finish()
+    }
 }
 
 impl MetricMatcher {
@@ -27,15 +43,23 @@ impl MetricMatcher {
             }
         }
         let globs = if any_glob { Some(Arc::new(builder.build().context("invalid metric patterns")?)) } else { None };
-        Ok(MetricMatcher { exact: Arc::new(exact), globs })
+        Ok(MetricMatcher { exact: Arc::new(exact), globs, rule: None })
+    }
+
+    /// Exact names, then `rule` for any other name.
+    pub fn with_rule(exact: Vec<String>, rule: NameRule) -> MetricMatcher {
+        MetricMatcher { exact: Arc::new(exact), globs: None, rule: Some(rule) }
     }
 
     pub fn is_all(&self) -> bool {
-        self.exact.is_empty() && self.globs.is_none()
+        self.exact.is_empty() && self.globs.is_none() && self.rule.is_none()
     }
 
     pub fn matches(&self, name: &str) -> bool {
-        self.is_all() || self.exact.iter().any(|e| e == name) || self.globs.as_ref().is_some_and(|g| g.is_match(name))
+        self.is_all()
+            || self.exact.iter().any(|e| e == name)
+            || self.globs.as_ref().is_some_and(|g| g.is_match(name))
+            || self.rule.as_ref().is_some_and(|r| r(name))
     }
 
     pub fn matches_bytes(&self, name: &[u8]) -> bool {
@@ -45,13 +69,13 @@ impl MetricMatcher {
         if self.exact.iter().any(|e| e.as_bytes() == name) {
             return true;
         }
-        match &self.globs {
-            None => false,
-            Some(g) => match std::str::from_utf8(name) {
-                Ok(s) => g.is_match(s),
-                // Not UTF-8: let the full parse report it.
-                Err(_) => true,
-            },
+        if self.globs.is_none() && self.rule.is_none() {
+            return false;
+        }
+        match std::str::from_utf8(name) {
+            Ok(s) => self.globs.as_ref().is_some_and(|g| g.is_match(s)) || self.rule.as_ref().is_some_and(|r| r(s)),
+            // Not UTF-8: let the full parse report it.
+            Err(_) => true,
         }
     }
 }
