@@ -239,8 +239,9 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// The PromQL expression, e.g. 'sum by (http_route) (rate(http_server_requests_total[5m]))'.
-    #[arg(value_name = "PROMQL")]
+    /// The PromQL expression, e.g. 'sum by (http_route) (rate(http_server_requests_total[5m]))'
+    /// (one starting with `-` is taken as the expression too).
+    #[arg(value_name = "PROMQL", allow_hyphen_values = true)]
     pub query: String,
     /// Input files (default logs/metrics.jsonl).
     #[arg(value_name = "FILE")]
