@@ -190,6 +190,22 @@ def main():
     if has_to_prometheus:
         t, rss, _ = run_timed([METRICSCTL, "to-prometheus", data], args.runs)
         results.append(("metricsctl to-prometheus", t, rss))
+    # PromQL: an instant query on the metric sum reads (target <= 1.5x sum); the exact
+    # increase over the whole file, which must equal the truth; a histogram quantile.
+    has_query = subprocess.run([METRICSCTL, "query", "--help"], capture_output=True).returncode == 0
+    if has_query:
+        t, rss, _ = run_timed([METRICSCTL, "query", "sum by (http_route) (rate(http_server_requests_total[5m]))",
+                               data], args.runs)
+        results.append(("metricsctl query (instant rate, 5m)", t, rss))
+        t, rss, out = run_timed([METRICSCTL, "query", "--exact", "--format", "json",
+                                 "sum by (http_route) (increase(http_server_requests_total[100000d]))", data],
+                                args.runs)
+        results.append(("metricsctl query --exact (increase over the file)", t, rss))
+        answers["metricsctl query --exact"] = {
+            r["metric"]["http_route"]: int(float(r["value"][1])) for r in json.loads(out)["result"]}
+        t, rss, _ = run_timed([METRICSCTL, "query", "histogram_quantile(0.99, sum by (le, http_route) "
+                               "(rate(http_server_request_duration_seconds_bucket[5m])))", data], args.runs)
+        results.append(("metricsctl query (histogram_quantile, 5m)", t, rss))
     t, rss, _ = run_timed([METRICSCTL, "tail", "-n", "5", data], args.runs)
     results.append(("metricsctl tail -n 5", t, rss))
 
@@ -212,6 +228,8 @@ def main():
     for name, secs, _ in results:
         if name in ("metricsctl quantile by route", "metricsctl to-prometheus"):
             print(f"{name[len('metricsctl '):]}: {secs / sum_time:.2f}x the time of sum (target <= 2x)")
+        if name == "metricsctl query (instant rate, 5m)":
+            print(f"{name[len('metricsctl '):]}: {secs / sum_time:.2f}x the time of sum (target <= 1.5x)")
     peak = max(kb for name, _, kb in results if name.startswith("metricsctl"))
     print(f"metricsctl peak RSS: {peak / 1024:.0f} MB (target < 150 MB)")
 
@@ -224,7 +242,8 @@ def main():
     print("answers agree: " + ("yes, metricsctl, DuckDB" + (", jq" if "jq" in answers else "")
                                + " and the generator's ground truth are equal" if agree else "NO"))
     # The other tools' recipes are what users would write; metricsctl must be exact.
-    return 0 if answers["metricsctl"] == truth else 1
+    exact = [a for tool, a in answers.items() if tool.startswith("metricsctl")]
+    return 0 if all(a == truth for a in exact) else 1
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)')
+            [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'PromQL over the files, answered as Prometheus 2.x answers it over the same samples; with --exact, increase() and rate() are the exact increase `sum` counts')
             [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Follow files and serve their latest samples at /metrics for Prometheus to scrape')
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file')
@@ -134,6 +135,21 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'metricsctl;query' {
+            [CompletionResult]::new('--time', '--time', [CompletionResultType]::ParameterName, 'Evaluate at this time: RFC 3339, Unix seconds, now-DURATION, or a duration before the newest sample (default: the newest sample of the input)')
+            [CompletionResult]::new('--start', '--start', [CompletionResultType]::ParameterName, 'A range query from this time (with --end), in the forms --time takes')
+            [CompletionResult]::new('--end', '--end', [CompletionResultType]::ParameterName, 'A range query up to this time (with --start)')
+            [CompletionResult]::new('--step', '--step', [CompletionResultType]::ParameterName, 'Resolution of a range query (default: a hundredth of the range, at least 1s)')
+            [CompletionResult]::new('--lookback-delta', '--lookback-delta', [CompletionResultType]::ParameterName, 'How far back a selector looks for a series'' latest sample')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--exact', '--exact', [CompletionResultType]::ParameterName, 'increase() and rate() of counters and histograms are the exact, reset-aware, non-extrapolated increase that `sum` computes, not Prometheus'' extrapolation')
+            [CompletionResult]::new('--resource-labels', '--resource-labels', [CompletionResultType]::ParameterName, 'Copy the resource attributes onto every series instead of a `target_info` series')
+            [CompletionResult]::new('--baseline', '--baseline', [CompletionResultType]::ParameterName, 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail on the first bad line instead of skipping it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'metricsctl;to-prometheus' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file, then a rename)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file, then a rename)')
@@ -214,6 +230,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('quantile', 'quantile', [CompletionResultType]::ParameterValue, 'Quantiles (default p50, p90, p99) of a histogram over the window, per group')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate files: bad lines, series and label cardinality, naming, restarts')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)')
+            [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'PromQL over the files, answered as Prometheus 2.x answers it over the same samples; with --exact, increase() and rate() are the exact increase `sum` counts')
             [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Follow files and serve their latest samples at /metrics for Prometheus to scrape')
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file')
@@ -238,6 +255,9 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             break
         }
         'metricsctl;help;explain' {
+            break
+        }
+        'metricsctl;help;query' {
             break
         }
         'metricsctl;help;to-prometheus' {

@@ -34,6 +34,9 @@ _metricsctl() {
             metricsctl,quantile)
                 cmd="metricsctl__subcmd__quantile"
                 ;;
+            metricsctl,query)
+                cmd="metricsctl__subcmd__query"
+                ;;
             metricsctl,rate)
                 cmd="metricsctl__subcmd__rate"
                 ;;
@@ -70,6 +73,9 @@ _metricsctl() {
             metricsctl__subcmd__help,quantile)
                 cmd="metricsctl__subcmd__help__subcmd__quantile"
                 ;;
+            metricsctl__subcmd__help,query)
+                cmd="metricsctl__subcmd__help__subcmd__query"
+                ;;
             metricsctl__subcmd__help,rate)
                 cmd="metricsctl__subcmd__help__subcmd__rate"
                 ;;
@@ -95,7 +101,7 @@ _metricsctl() {
 
     case "${cmd}" in
         metricsctl)
-            opts="-h -V --help --version tail sum rate quantile check explain to-prometheus serve receive load-test completions help"
+            opts="-h -V --help --version tail sum rate quantile check explain query to-prometheus serve receive load-test completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -195,7 +201,7 @@ _metricsctl() {
             return 0
             ;;
         metricsctl__subcmd__help)
-            opts="tail sum rate quantile check explain to-prometheus serve receive load-test completions help"
+            opts="tail sum rate quantile check explain query to-prometheus serve receive load-test completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,6 +285,20 @@ _metricsctl() {
             return 0
             ;;
         metricsctl__subcmd__help__subcmd__quantile)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        metricsctl__subcmd__help__subcmd__query)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -522,6 +542,44 @@ _metricsctl() {
                     return 0
                     ;;
                 --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        metricsctl__subcmd__query)
+            opts="-h --time --start --end --step --lookback-delta --exact --resource-labels --baseline --strict --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --step)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lookback-delta)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -28,6 +28,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
             cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
             cand explain 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)'
+            cand query 'PromQL over the files, answered as Prometheus 2.x answers it over the same samples; with --exact, increase() and rate() are the exact increase `sum` counts'
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
             cand receive 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file'
@@ -124,6 +125,20 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'metricsctl;query'= {
+            cand --time 'Evaluate at this time: RFC 3339, Unix seconds, now-DURATION, or a duration before the newest sample (default: the newest sample of the input)'
+            cand --start 'A range query from this time (with --end), in the forms --time takes'
+            cand --end 'A range query up to this time (with --start)'
+            cand --step 'Resolution of a range query (default: a hundredth of the range, at least 1s)'
+            cand --lookback-delta 'How far back a selector looks for a series'' latest sample'
+            cand --format 'Output format'
+            cand --exact 'increase() and rate() of counters and histograms are the exact, reset-aware, non-extrapolated increase that `sum` computes, not Prometheus'' extrapolation'
+            cand --resource-labels 'Copy the resource attributes onto every series instead of a `target_info` series'
+            cand --baseline 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero'
+            cand --strict 'Fail on the first bad line instead of skipping it'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'metricsctl;to-prometheus'= {
             cand -o 'Write to this file (atomically: a temporary file, then a rename)'
             cand --output 'Write to this file (atomically: a temporary file, then a rename)'
@@ -199,6 +214,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand quantile 'Quantiles (default p50, p90, p99) of a histogram over the window, per group'
             cand check 'Validate files: bad lines, series and label cardinality, naming, restarts'
             cand explain 'Why a total is what it is: each sample counted from zero (first, restart) with its evidence, and each line dropped (duplicate, conflict, out of order)'
+            cand query 'PromQL over the files, answered as Prometheus 2.x answers it over the same samples; with --exact, increase() and rate() are the exact increase `sum` counts'
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
             cand receive 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file'
@@ -217,6 +233,8 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
         &'metricsctl;help;check'= {
         }
         &'metricsctl;help;explain'= {
+        }
+        &'metricsctl;help;query'= {
         }
         &'metricsctl;help;to-prometheus'= {
         }

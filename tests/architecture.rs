@@ -6,11 +6,12 @@ use std::path::Path;
 use std::process::Command;
 
 /// The crates from the bottom of the stack up: each may depend only on crates before it.
-const LAYERS: [&str; 7] = [
+const LAYERS: [&str; 8] = [
     "metricsctl-format",
     "metricsctl-reader",
     "metricsctl-engine",
     "metricsctl-prom",
+    "metricsctl-promql",
     "metricsctl-otel",
     "metricsctl-synth",
     "metricsctl",

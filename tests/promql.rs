@@ -275,7 +275,8 @@ fn the_compliance_corpus_agrees_with_a_real_prometheus() {
                 .output()
                 .unwrap();
             let ours = if out.status.success() {
-                Ok(serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{query}: {e}: {:?}", String::from_utf8_lossy(&out.stdout))))
+                Ok(serde_json::from_slice(&out.stdout)
+                    .unwrap_or_else(|e| panic!("{query}: {e}: {:?}", String::from_utf8_lossy(&out.stdout))))
             } else {
                 Err(String::from_utf8_lossy(&out.stderr).into_owned())
             };

@@ -94,7 +94,10 @@ pub fn evaluate(index: &SeriesIndex, expr: &Expr, times: QueryTimes, options: &E
                     }
                     series[i].points.push((t, s.v));
                 }
-                t += step;
+                match t.checked_add(step) {
+                    Some(next) => t = next,
+                    None => break,
+                }
             }
             series.sort_by(|a, b| a.labels.cmp(&b.labels));
             Ok(QueryResult { value: Value::Matrix(series), time: end })
@@ -103,13 +106,17 @@ pub fn evaluate(index: &SeriesIndex, expr: &Expr, times: QueryTimes, options: &E
 }
 
 pub(crate) fn millis(d: &Duration) -> i64 {
-    d.as_millis() as i64
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
+
+/// Steps a subquery may take at one evaluation (Prometheus bounds the samples a query
+/// loads; a `[1y:1ms]` would otherwise run for hours).
+const MAX_SUBQUERY_STEPS: i64 = 1_000_000;
 
 fn offset_millis(offset: &Option<Offset>) -> i64 {
     match offset {
         Some(Offset::Pos(d)) => millis(d),
-        Some(Offset::Neg(d)) => -millis(d),
+        Some(Offset::Neg(d)) => millis(d).saturating_neg(),
         None => 0,
     }
 }
@@ -117,7 +124,7 @@ fn offset_millis(offset: &Option<Offset>) -> i64 {
 fn system_time_millis(t: &SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => millis(&d),
-        Err(e) => -millis(&e.duration()),
+        Err(e) => millis(&e.duration()).saturating_neg(),
     }
 }
 
@@ -161,7 +168,7 @@ impl Evaluator<'_> {
             Some(AtModifier::End) => self.end,
             Some(AtModifier::At(t)) => system_time_millis(t),
         };
-        base - offset_millis(offset)
+        base.saturating_sub(offset_millis(offset))
     }
 
     fn selected<'s>(&'s self, vs: &'s VectorSelector) -> impl Iterator<Item = &'s StoredSeries> + 's {
@@ -177,7 +184,7 @@ impl Evaluator<'_> {
                 continue;
             }
             let p = s.points[i - 1];
-            if p.t >= r - self.options.lookback {
+            if p.t >= r.saturating_sub(self.options.lookback) {
                 out.push(Sample { labels: s.labels.clone(), t: p.t, v: p.v });
             }
         }
@@ -186,7 +193,7 @@ impl Evaluator<'_> {
 
     fn range_vector(&self, vs: &VectorSelector, range: i64, ts: i64) -> RangeArg {
         let r = self.reference_time(&vs.at, &vs.offset, ts);
-        let (from, to) = (r - range, r);
+        let (from, to) = (r.saturating_sub(range), r);
         let mut series = Vec::new();
         for s in self.selected(vs) {
             let lo = s.points.partition_point(|p| p.t < from);
@@ -208,7 +215,10 @@ impl Evaluator<'_> {
         let r = self.reference_time(&sq.at, &sq.offset, ts);
         let range = millis(&sq.range);
         let step = sq.step.as_ref().map(millis).filter(|&s| s > 0).unwrap_or(self.options.subquery_step);
-        let first = r - range;
+        let first = r.saturating_sub(range);
+        if range / step > MAX_SUBQUERY_STEPS {
+            bail!("subquery [{}ms:{step}ms] would evaluate more than {MAX_SUBQUERY_STEPS} steps", range);
+        }
         // The first step-aligned time in the range, as Prometheus aligns subqueries.
         let mut t = step * (first / step);
         if t < first {
@@ -229,7 +239,10 @@ impl Evaluator<'_> {
                 });
                 series[i].points.push((t, s.v));
             }
-            t += step;
+            t = t.saturating_add(step);
+            if t == i64::MAX {
+                break;
+            }
         }
         let selector = match &*sq.expr {
             Expr::VectorSelector(vs) => Some(vs.clone()),
@@ -310,6 +323,9 @@ impl Evaluator<'_> {
 
     fn binary(&self, b: &BinaryExpr, ts: i64) -> Result<Value> {
         let op = b.op.id();
+        if b.modifier.as_ref().is_some_and(|m| m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some()) {
+            bail!("fill modifiers are Prometheus 3 and are not supported by metricsctl query");
+        }
         let lhs = self.eval(&b.lhs, ts)?;
         let rhs = self.eval(&b.rhs, ts)?;
         let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
@@ -642,6 +658,25 @@ fn aggregate(
     samples: Vec<Sample>,
     ts: i64,
 ) -> Result<Value> {
+    if !matches!(
+        op,
+        token::T_SUM
+            | token::T_AVG
+            | token::T_MIN
+            | token::T_MAX
+            | token::T_COUNT
+            | token::T_GROUP
+            | token::T_STDDEV
+            | token::T_STDVAR
+            | token::T_TOPK
+            | token::T_BOTTOMK
+            | token::T_QUANTILE
+            | token::T_COUNT_VALUES
+    ) {
+        bail!("aggregation {} is not supported by metricsctl query (Prometheus 2.x has no such aggregation)", {
+            TokenType::new(op)
+        });
+    }
     let k = match (&param, op) {
         (Some(Param::Number(k)), token::T_TOPK | token::T_BOTTOMK) => {
             if !(*k >= -9.223_372_036_854_776e18 && *k <= 9.223_372_036_854_776e18) {

@@ -28,7 +28,7 @@ pub struct Plan {
 fn offset_millis(offset: &Option<Offset>) -> i64 {
     match offset {
         Some(Offset::Pos(d)) => millis(d),
-        Some(Offset::Neg(d)) => -millis(d),
+        Some(Offset::Neg(d)) => millis(d).saturating_neg(),
         None => 0,
     }
 }
@@ -43,8 +43,8 @@ impl Plan {
     fn walk(&mut self, expr: &Expr, back: i64, forward: i64, lookback: i64, subquery_step: i64) {
         let mut reach = |vs: &VectorSelector, range: i64| {
             let offset = offset_millis(&vs.offset);
-            self.back = self.back.max(back + range + offset.max(0));
-            self.forward = self.forward.max(forward + (-offset).max(0));
+            self.back = self.back.max(back.saturating_add(range).saturating_add(offset.max(0)));
+            self.forward = self.forward.max(forward.saturating_add(offset.saturating_neg().max(0)));
             self.pinned |= vs.at.is_some();
             self.selectors.push(vs.clone());
         };
@@ -55,8 +55,8 @@ impl Plan {
                 let offset = offset_millis(&sq.offset);
                 self.pinned |= sq.at.is_some();
                 let step = sq.step.as_ref().map(millis).unwrap_or(subquery_step);
-                let back = back + millis(&sq.range) + offset.max(0) + step;
-                let forward = forward + (-offset).max(0);
+                let back = back.saturating_add(millis(&sq.range)).saturating_add(offset.max(0)).saturating_add(step);
+                let forward = forward.saturating_add(offset.saturating_neg().max(0));
                 self.walk(&sq.expr, back, forward, lookback, subquery_step);
             }
             Expr::Paren(p) => self.walk(&p.expr, back, forward, lookback, subquery_step),
@@ -124,7 +124,7 @@ impl Plan {
         exact.sort();
         exact.dedup();
         let rule = Arc::new(move |input: &str| {
-            if equal_only && metric_name(input) == input {
+            if equal_only && is_prometheus_name(input) {
                 // The exact list holds every such name.
                 return false;
             }
@@ -133,6 +133,14 @@ impl Plan {
         });
         MetricMatcher::with_rule(exact, rule)
     }
+}
+
+/// Whether a name is exposed as it is (`metric_name` leaves it alone), checked without
+/// building the translation: the pre-check asks this of every line it skips.
+fn is_prometheus_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
 }
 
 /// Every name a metric of the input is exposed under, whatever its type.
@@ -184,6 +192,9 @@ mod tests {
         assert!(matcher("{job=\"sre\"}").is_all());
         assert!(matcher("target_info").is_all());
         assert!(matcher("1 + 1").is_all());
+        for name in ["http_server_requests_total", "a:b", "_x", "http.route", "1abc", "", "é"] {
+            assert_eq!(is_prometheus_name(name), metric_name(name) == name, "{name}");
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use metricsctl_engine::engine::{Increase, ProcessId, SeriesId, SeriesInfo, Sink, Step, StepKind};
+use metricsctl_engine::engine::{
+    Engine, EngineOptions, Increase, ProcessId, SeriesId, SeriesInfo, Sink, Step, StepKind,
+};
 use metricsctl_format::record::{MetricType, Num, SampleValue};
 use metricsctl_format::timestamp::NANOS_PER_SEC;
 use metricsctl_prom::exposition::exposed_value;
@@ -216,7 +218,14 @@ impl Sink for SeriesStore {
     fn step(&mut self, id: SeriesId, info: &SeriesInfo, step: &Step<'_>) {
         let t = millis(step.timestamp);
         self.newest = Some(self.newest.map_or(t, |n| n.max(t)));
-        self.note_target_info(info, step.timestamp);
+        let kept = self.horizon.keeps(t);
+        // Outside the query's reach only a delta series' running total matters.
+        if !kept && step.kind != StepKind::Delta {
+            return;
+        }
+        if kept {
+            self.note_target_info(info, step.timestamp);
+        }
         let mut values = std::mem::take(&mut self.values);
         values.clear();
         let delta_total = (step.kind == StepKind::Delta).then(|| exposed_value(self.delta_totals.get(&id), step));
@@ -239,7 +248,7 @@ impl Sink for SeriesStore {
             (None, SampleValue::Num(n)) => values.push(*n),
             (None, SampleValue::Hist(h)) => histogram_point_values(h, |n| values.push(n)),
         }
-        if stale {
+        if stale && kept {
             let value = delta_total.clone().unwrap_or_else(|| exposed_value(None, step));
             self.resolve(id, &value);
         }
@@ -255,7 +264,7 @@ impl Sink for SeriesStore {
             increases.resize(values.len(), f64::NAN);
         }
         if let Some(route) = self.routes.get(&id) {
-            if self.horizon.keeps(t) {
+            if kept {
                 for ((&series, v), &increase) in route.targets.iter().zip(&values).zip(&increases) {
                     self.series[series as usize].points.push(Point { t, v: v.as_f64(), increase });
                 }
@@ -267,6 +276,24 @@ impl Sink for SeriesStore {
         self.values = values;
         self.increases = increases;
     }
+}
+
+/// The series of lines held in memory (tests, fuzzing, a host that has its lines at
+/// hand); bad lines are left out.
+pub fn index_lines(lines: &[u8], resource_labels: bool) -> SeriesIndex {
+    use metricsctl_reader::input::Block;
+    use metricsctl_reader::scan::{BlockParser, ChunkOrigin, ScanOptions};
+    let mut store = SeriesStore::new(resource_labels, Horizon::Everything);
+    let mut engine = Engine::new(EngineOptions::default());
+    let options = ScanOptions {
+        metrics: Default::default(),
+        block_size: metricsctl_reader::input::BLOCK_SIZE,
+        latest_only: false,
+    };
+    let chunk = BlockParser::default().parse(&Block::from_bytes(0, lines.to_vec()), &options);
+    engine.apply_chunk(ChunkOrigin { source: 0, first_line: 1 }, chunk, &mut store);
+    engine.finish(&mut store);
+    store.into_index()
 }
 
 /// The store, read-only and sorted, for evaluation.
@@ -289,5 +316,60 @@ impl SeriesIndex {
 
     pub fn newest(&self) -> Option<i64> {
         self.newest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINES: &str = concat!(
+        r#"{"timestamp":"2025-01-01T00:00:00Z","service_name":"a","metric_name":"c_total","metric_type":"counter","value":5}"#,
+        "\n",
+        r#"{"timestamp":"2025-01-01T00:00:10Z","service_name":"a","metric_name":"c_total","metric_type":"counter","value":7}"#,
+        "\n",
+        r#"{"timestamp":"2025-01-01T00:00:20Z","service_name":"a","metric_name":"c_total","metric_type":"counter","value":2}"#,
+        "\n",
+        r#"{"timestamp":"2025-01-01T00:00:20Z","service_name":"a","metric_name":"d","metric_type":"counter","value":3,"temporality":"delta"}"#,
+        "\n",
+        r#"{"timestamp":"2025-01-01T00:00:30Z","service_name":"a","metric_name":"d","metric_type":"counter","value":4,"temporality":"delta"}"#,
+        "\n",
+    );
+
+    #[test]
+    fn samples_are_the_exposed_series_with_exact_increases() {
+        let index = index_lines(LINES.as_bytes(), false);
+        let names: Vec<&str> = index.series.iter().map(|s| s.labels[0].1.as_str()).collect();
+        assert_eq!(names, ["c_total", "d_total"]);
+        let c = &index.series[0];
+        assert_eq!(c.labels, vec![("__name__".to_string(), "c_total".to_string()), ("job".into(), "a".into())]);
+        let values: Vec<(f64, f64)> = c.points.iter().map(|p| (p.v, p.increase)).collect();
+        // 5 counted from zero, +2, then a restart counted from zero.
+        assert_eq!(values, [(5.0, 5.0), (7.0, 2.0), (2.0, 2.0)]);
+        // Delta lines add up to the cumulative series Prometheus sees.
+        let d: Vec<(f64, f64)> = index.series[1].points.iter().map(|p| (p.v, p.increase)).collect();
+        assert_eq!(d, [(3.0, 3.0), (7.0, 4.0)]);
+    }
+
+    #[test]
+    fn only_samples_within_the_horizon_are_kept() {
+        let base = 1_735_689_600_000;
+        let horizon = Horizon::Between { first: base + 10_000, last: base + 20_000 };
+        let mut store = SeriesStore::new(false, horizon);
+        let mut engine = Engine::new(EngineOptions::default());
+        let options = metricsctl_reader::scan::ScanOptions {
+            metrics: Default::default(),
+            block_size: metricsctl_reader::input::BLOCK_SIZE,
+            latest_only: false,
+        };
+        let block = metricsctl_reader::input::Block::from_bytes(0, LINES.as_bytes().to_vec());
+        let chunk = metricsctl_reader::scan::BlockParser::default().parse(&block, &options);
+        engine.apply_chunk(metricsctl_reader::scan::ChunkOrigin { source: 0, first_line: 1 }, chunk, &mut store);
+        engine.finish(&mut store);
+        let index = store.into_index();
+        let kept: Vec<Vec<i64>> = index.series.iter().map(|s| s.points.iter().map(|p| p.t - base).collect()).collect();
+        assert_eq!(kept, [vec![10_000, 20_000], vec![20_000]]);
+        // The delta total outside the horizon still counts: 3 + 4 would be 7 at 30 s.
+        assert_eq!(index.series[1].points[0].v, 3.0);
     }
 }
