@@ -525,7 +525,7 @@ fn increase_since(r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Opti
         return None;
     }
     let (prev_ts, prev) = previous?;
-    let secs = (r.timestamp - prev_ts) as f64 / NANOS_PER_SEC as f64;
+    let secs = r.timestamp.saturating_sub(*prev_ts) as f64 / NANOS_PER_SEC as f64;
     if secs <= 0.0 {
         return None;
     }

@@ -757,7 +757,7 @@ impl Engine {
             // The interval is not known yet: hold the lines, and the spacing of each
             // series' samples among them, until there are enough to learn it.
             if previous != i64::MIN && ts > previous {
-                process.bootstrap_spacings.push(ts - previous);
+                process.bootstrap_spacings.push(ts.saturating_sub(previous));
             }
             process.bootstrap.push(Pending { id, sample, pos });
             if process.bootstrap_spacings.len() >= BOOTSTRAP_SPACINGS || process.bootstrap.len() >= BOOTSTRAP_LINES {
@@ -817,7 +817,7 @@ impl Engine {
             // Started after the pending export began: it cannot be in it.
             Some(Boundary::Repeat)
         } else {
-            let silence = ts - process.export_last_timestamp;
+            let silence = ts.saturating_sub(process.export_last_timestamp);
             match self.options.grouping {
                 Grouping::Learned => process
                     .deadline()
@@ -894,7 +894,9 @@ impl Engine {
         let pending = std::mem::take(&mut process.pending);
         let separated = match self.options.grouping {
             Grouping::Learned => process.interval.is_some_and(|i| i >= MIN_SEPARABLE_INTERVAL),
-            Grouping::FixedGap(gap) => process.export_first_timestamp - process.previous_export_last_timestamp > gap,
+            Grouping::FixedGap(gap) => {
+                process.export_first_timestamp.saturating_sub(process.previous_export_last_timestamp) > gap
+            }
         };
         let mut restart: Option<RestartReason> = None;
         let mut continuing = 0u32;
@@ -912,7 +914,7 @@ impl Engine {
             }
             if state.last_export + 1 == export {
                 continuing += 1;
-                self.spacing_scratch.push(p.sample.timestamp - state.last_timestamp);
+                self.spacing_scratch.push(p.sample.timestamp.saturating_sub(state.last_timestamp));
                 start_unchanged |= matches!((p.sample.start_timestamp, state.last_start), (Some(a), Some(b)) if a == b);
             }
             // Evidence that an already recorded restart explains (a series that missed
@@ -1139,7 +1141,7 @@ impl Engine {
     pub fn flush_settled(&mut self, now: i64, sink: &mut dyn Sink) {
         for pid in 0..self.processes.len() {
             let process = &self.processes[pid];
-            let quiet = process.newest.is_some_and(|n| now - n >= QUIET_WITHOUT_INTERVAL);
+            let quiet = process.newest.is_some_and(|n| now.saturating_sub(n) >= QUIET_WITHOUT_INTERVAL);
             if !process.bootstrapped && (!process.bootstrap_spacings.is_empty() || quiet) {
                 self.end_bootstrap(pid as ProcessId, sink);
             }
@@ -1149,7 +1151,7 @@ impl Engine {
             }
             let time_up = match process.deadline() {
                 Some(deadline) => now >= deadline,
-                None => now - process.export_last_timestamp >= QUIET_WITHOUT_INTERVAL,
+                None => now.saturating_sub(process.export_last_timestamp) >= QUIET_WITHOUT_INTERVAL,
             };
             let complete = process.complete();
             if complete || time_up {
@@ -1290,7 +1292,7 @@ fn estimate_phase(times: &mut [i64], interval: i64) -> Option<i64> {
     }
     times.sort_unstable();
     let mut due = times[0];
-    let mut widest = times[0] + interval - times[times.len() - 1];
+    let mut widest = times[0].saturating_add(interval) - times[times.len() - 1];
     for pair in times.windows(2) {
         if pair[1] - pair[0] > widest {
             widest = pair[1] - pair[0];

@@ -96,6 +96,11 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
     };
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset_secs;
+    // Metrics are stamped in Unix time: an earlier time is a corrupt line, and with it
+    // out, two times never differ by more than an i64 holds.
+    if secs < 0 {
+        return Err(format!("timestamp {text:?} is before 1970-01-01T00:00:00Z"));
+    }
     secs.checked_mul(NANOS_PER_SEC)
         .and_then(|v| v.checked_add(nanos))
         .ok_or_else(|| format!("timestamp {text:?} is out of range"))
@@ -345,6 +350,8 @@ mod tests {
             "2025-01-01T00:00:00+8",
             "2025-01-01T00:00:00Zjunk",
             "yesterday",
+            "1696-12-16T10:00:10.000+0800",
+            "1969-12-31T23:59:59Z",
         ] {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");
         }

@@ -305,7 +305,7 @@ pub fn point_values(value: &ExposedValue, mut point: impl FnMut(Num)) {
 pub fn histogram_point_values(h: &Histogram, mut point: impl FnMut(Num)) {
     let mut cumulative = 0u64;
     for c in &h.counts {
-        cumulative += c;
+        cumulative = cumulative.saturating_add(*c);
         point(Num::Int(i128::from(cumulative)));
     }
     point(Num::Float(h.sum));

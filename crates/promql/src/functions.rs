@@ -188,9 +188,9 @@ pub fn call(ev: &Evaluator<'_>, call: &Call, ts: i64) -> Result<Value> {
             let mut v = vector(next()?, name)?;
             // NaN first for sort, last for sort_desc, as Prometheus' heaps order them.
             if name == "sort" {
-                v.sort_by(|a, b| if a.v.is_nan() { std::cmp::Ordering::Less } else { a.v.total_cmp(&b.v) });
+                v.sort_by(|a, b| nan_first(a.v, b.v));
             } else {
-                v.sort_by(|a, b| if b.v.is_nan() { std::cmp::Ordering::Less } else { b.v.total_cmp(&a.v) });
+                v.sort_by(|a, b| nan_first(b.v, a.v));
             }
             Value::Vector(v)
         }
@@ -502,6 +502,12 @@ fn double_exponential_smoothing(points: &[(i64, f64)], sf: f64, tf: f64) -> Opti
     Some(s1)
 }
 
+/// A total order with NaN before every number, as Go's sorts of Prometheus' samples
+/// order them.
+fn nan_first(a: f64, b: f64) -> std::cmp::Ordering {
+    b.is_nan().cmp(&a.is_nan()).then(a.total_cmp(&b))
+}
+
 /// Prometheus' quantile: linear interpolation between the closest ranks.
 pub fn quantile(q: f64, mut values: Vec<f64>) -> f64 {
     if values.is_empty() || q.is_nan() {
@@ -513,7 +519,7 @@ pub fn quantile(q: f64, mut values: Vec<f64>) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(|a, b| a.total_cmp(b));
+    values.sort_by(|a, b| nan_first(*a, *b));
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
@@ -679,5 +685,8 @@ mod tests {
         let buckets = vec![(0.1, 1.0), (0.5, 3.0), (f64::INFINITY, 4.0)];
         assert!((bucket_quantile(0.5, buckets.clone()) - 0.3).abs() < 1e-12);
         assert_eq!(bucket_quantile(0.99, buckets), 0.5);
+        // Go sorts NaN first.
+        assert!(quantile(0.0, vec![1.0, f64::NAN]).is_nan());
+        assert_eq!(quantile(1.0, vec![f64::NAN, 2.0, 1.0]), 2.0);
     }
 }
