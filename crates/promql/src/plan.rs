@@ -131,7 +131,9 @@ impl Plan {
             let names = exposed_names(input);
             name_matchers.iter().any(|ms| names.iter().any(|n| ms.iter().all(|m| m.is_match(n))))
         });
-        MetricMatcher::with_rule(exact, rule)
+        // With names only, a plain name is in the exact list or not wanted: the rule is
+        // for names that translate (`http.server.duration`).
+        MetricMatcher::with_rule(exact, rule, equal_only)
     }
 }
 

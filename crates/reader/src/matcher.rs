@@ -14,10 +14,17 @@ pub struct MetricMatcher {
     exact: Arc<Vec<String>>,
     globs: Option<Arc<GlobSet>>,
     rule: Option<NameRule>,
+    /// The rule is only asked about names with a byte outside `[A-Za-z0-9_:]`.
+    rule_for_foreign_names_only: bool,
 }
 
 /// A test of names the exact list does not hold.
 pub type NameRule = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// A name made only of `[A-Za-z0-9_:]` (what Prometheus and most exporters write).
+fn is_plain_name(name: &[u8]) -> bool {
+    name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+}
 
 impl std::fmt::Debug for MetricMatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,12 +50,23 @@ impl MetricMatcher {
             }
         }
         let globs = if any_glob { Some(Arc::new(builder.build().context("invalid metric patterns")?)) } else { None };
-        Ok(MetricMatcher { exact: Arc::new(exact), globs, rule: None })
+        Ok(MetricMatcher { exact: Arc::new(exact), globs, rule: None, rule_for_foreign_names_only: false })
     }
 
-    /// Exact names, then `rule` for any other name.
-    pub fn with_rule(exact: Vec<String>, rule: NameRule) -> MetricMatcher {
-        MetricMatcher { exact: Arc::new(exact), globs: None, rule: Some(rule) }
+    /// Exact names, then `rule` for any other name; with `foreign_names_only`, only for
+    /// names with a byte outside `[A-Za-z0-9_:]` (the exact list holds every plain name
+    /// wanted), so that the lines skipped cost no call.
+    pub fn with_rule(exact: Vec<String>, rule: NameRule, foreign_names_only: bool) -> MetricMatcher {
+        MetricMatcher {
+            exact: Arc::new(exact),
+            globs: None,
+            rule: Some(rule),
+            rule_for_foreign_names_only: foreign_names_only,
+        }
+    }
+
+    fn rule_applies(&self, name: &[u8]) -> bool {
+        self.rule.is_some() && !(self.rule_for_foreign_names_only && is_plain_name(name))
     }
 
     pub fn is_all(&self) -> bool {
@@ -59,7 +77,7 @@ impl MetricMatcher {
         self.is_all()
             || self.exact.iter().any(|e| e == name)
             || self.globs.as_ref().is_some_and(|g| g.is_match(name))
-            || self.rule.as_ref().is_some_and(|r| r(name))
+            || (self.rule_applies(name.as_bytes()) && self.rule.as_ref().is_some_and(|r| r(name)))
     }
 
     pub fn matches_bytes(&self, name: &[u8]) -> bool {
@@ -69,11 +87,14 @@ impl MetricMatcher {
         if self.exact.iter().any(|e| e.as_bytes() == name) {
             return true;
         }
-        if self.globs.is_none() && self.rule.is_none() {
+        let rule = self.rule_applies(name);
+        if self.globs.is_none() && !rule {
             return false;
         }
         match std::str::from_utf8(name) {
-            Ok(s) => self.globs.as_ref().is_some_and(|g| g.is_match(s)) || self.rule.as_ref().is_some_and(|r| r(s)),
+            Ok(s) => {
+                self.globs.as_ref().is_some_and(|g| g.is_match(s)) || (rule && self.rule.as_ref().is_some_and(|r| r(s)))
+            }
             // Not UTF-8: let the full parse report it.
             Err(_) => true,
         }
