@@ -3,24 +3,34 @@
 
 Generates a realistic file with the project's own generator (crates/synth/examples/generate.rs:
 several services and instances, restarts, histograms, the seed's instruments, a few bad
-lines), then times on that same file, in one run:
+lines), then times on that same file, in interleaved rounds:
 
   - cat FILE > /dev/null                      (the floor)
   - metricsctl sum by route
   - DuckDB: read_json + window LAG, reset-aware  (exact, same answer)
-  - jq: a reset-aware reduce                      (exact, same answer)
-  - metricsctl quantile by route, to-prometheus, tail -n 5
+  - metricsctl quantile by route, to-prometheus, two PromQL queries, tail -n 5
+  - jq: a reset-aware reduce, once              (exact, same answer; skip with --no-jq)
 
-and prints wall time (best of --runs), the ratio to `metricsctl sum`, and peak RSS
-(/usr/bin/time -v). The answers of metricsctl, DuckDB, jq and the generator's ground
-truth must agree; the script says whether they do and exits 1 when they do not.
+and prints the median wall time of --runs rounds, the ratio to `metricsctl sum`, and
+peak RSS (/usr/bin/time -v). The answers of metricsctl (sum and `query --exact`),
+DuckDB, jq and the generator's ground truth are compared; the script exits 1 when
+metricsctl's are not exact.
 
-`--shape disturbed` makes the file as real pipelines deliver the seed's Go exporter's
-output instead: no start_timestamp, each line stamped as written (3 ms apart), pauses
-of up to 45% of the interval in 10% of exports, data points shuffled, processes
-interleaved, runs of lines sent again (examples/generate --disturb --no-start-timestamp).
+--shape picks how the file is written (--shape all runs every one and ends with a table
+of ratios across them):
 
-Usage: bench/run.py [--size 2GB] [--runs 3] [--shape exporter|disturbed] [--data FILE] [--no-jq]
+  exporter      this project's writer
+  disturbed     as real pipelines deliver the seed's Go exporter's output: no
+                start_timestamp, each line stamped as written (3 ms apart), pauses of up
+                to 45% of the interval in 10% of exports, data points shuffled, processes
+                interleaved, runs of lines sent again
+  go            the seed's Go exporter: no "+Inf" bucket, no start_timestamp
+  no-resource   no resource object (one instance per service)
+  utc-nanos     times in UTC with nanoseconds
+  colon-offset  times at +08:00
+  reordered     keys in another order than the writer's
+
+Usage: bench/run.py [--size 2GB] [--runs 5] [--shape SHAPE|all] [--data FILE] [--no-jq]
 """
 
 import argparse
@@ -29,6 +39,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -68,29 +79,6 @@ reduce (inputs | fromjson? | select(.metric_name == "http_server_requests_total"
 """
 
 
-def run_timed(cmd, runs, stdout_path=None):
-    """Best wall time over `runs`, max peak RSS (KB), and the last stdout."""
-    best = None
-    peak = 0
-    out = b""
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(
-            ["/usr/bin/time", "-v"] + cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        elapsed = time.perf_counter() - start
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stderr.decode(errors="replace")[-2000:])
-            raise SystemExit(f"failed: {' '.join(cmd)}")
-        m = re.search(rb"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-        peak = max(peak, int(m.group(1)) if m else 0)
-        best = elapsed if best is None else min(best, elapsed)
-        out = proc.stdout
-    return best, peak, out
-
-
 def ensure_tools(no_jq):
     try:
         import duckdb  # noqa: F401
@@ -122,128 +110,137 @@ def machine():
     return f"{os.cpu_count()} cores, {cpu}, {mem}, Linux {platform.release()}"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", default="2GB")
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--shape", choices=["exporter", "disturbed"], default="exporter")
-    ap.add_argument("--data", default=None, help="default bench/data/metrics.jsonl (or disturbed.jsonl)")
-    ap.add_argument("--no-jq", action="store_true", help="skip jq (slow: minutes on 2 GB)")
-    args = ap.parse_args()
+# How each shape's file is generated (examples/generate flags) and named.
+SHAPES = {
+    "exporter": ([], "metrics.jsonl"),
+    "disturbed": (["--disturb", "--no-start-timestamp"], "disturbed.jsonl"),
+    "go": (["--shape", "go", "--no-start-timestamp"], "go.jsonl"),
+    "no-resource": (["--shape", "no-resource", "--instances", "1"], "no-resource.jsonl"),
+    "utc-nanos": (["--shape", "utc-nanos"], "utc-nanos.jsonl"),
+    "colon-offset": (["--shape", "colon-offset"], "colon-offset.jsonl"),
+    "reordered": (["--shape", "reordered"], "reordered.jsonl"),
+}
 
-    ensure_tools(args.no_jq)
-    subprocess.run(
-        ["cargo", "build", "--release", "--quiet", "--bin", "metricsctl"],
-        cwd=ROOT,
-        check=True,
-    )
-    subprocess.run(
-        ["cargo", "build", "--release", "--quiet", "-p", "metricsctl-synth", "--example", "generate"],
-        cwd=ROOT,
-        check=True,
-    )
-    name = "metrics.jsonl" if args.shape == "exporter" else "disturbed.jsonl"
+QUERY_INSTANT = "sum by (http_route) (rate(http_server_requests_total[5m]))"
+QUERY_EXACT = "sum by (http_route) (increase(http_server_requests_total[100000d]))"
+
+
+def timed_once(cmd):
+    """Wall time, peak RSS (KB) and stdout of one run."""
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr.decode(errors="replace")[-2000:])
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    m = re.search(rb"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    return elapsed, int(m.group(1)) if m else 0, proc.stdout
+
+
+def bench_shape(shape, args):
+    flags, name = SHAPES[shape]
     data = args.data or os.path.join(ROOT, "bench", "data", name)
-    shape_flags = [] if args.shape == "exporter" else ["--disturb", "--no-start-timestamp"]
     truth_path = data + ".truth.json"
     if not os.path.exists(data) or not os.path.exists(truth_path):
         os.makedirs(os.path.dirname(data), exist_ok=True)
-        subprocess.run(
-            [GENERATE, "--size", args.size, "--out", data, "--truth", truth_path, "--force"] + shape_flags,
-            check=True,
-        )
+        subprocess.run([GENERATE, "--size", args.size, "--out", data, "--truth", truth_path, "--force"] + flags,
+                       check=True)
     with open(truth_path) as f:
         truth = {k: int(v) for k, v in json.load(f).items()}
     size = os.path.getsize(data)
-    lines = None
-
     # Warm the page cache: every tool reads the file from memory.
     subprocess.run(["cat", data], stdout=subprocess.DEVNULL, check=True)
-
-    results = []  # (name, seconds, peak_kb)
-    answers = {}
-
-    t, rss, _ = run_timed(["sh", "-c", 'exec cat "$1" > /dev/null', "cat", data], args.runs)
-    results.append(("cat FILE > /dev/null", t, rss))
-
-    t, rss, out = run_timed([METRICSCTL, "sum", "by", "route", "--format", "json", data], args.runs)
-    results.append(("metricsctl sum by route", t, rss))
-    answers["metricsctl"] = {r["route"]: int(r["value"]) for r in json.loads(out)}
-    sum_time = t
 
     duck = [sys.executable, "-c",
             "import duckdb, json, sys; con = duckdb.connect(); con.execute('SET enable_progress_bar = false'); "
             "rows = con.sql(sys.argv[1]).fetchall(); print(json.dumps(rows))",
             DUCKDB_SQL.format(path=data)]
-    t, rss, out = run_timed(duck, max(1, min(args.runs, 2)))
-    results.append(("DuckDB read_json + LAG (same query)", t, rss))
-    answers["duckdb"] = {r[0]: int(r[1]) for r in json.loads(out)}
-
+    commands = [
+        ("cat FILE > /dev/null", ["sh", "-c", 'exec cat "$1" > /dev/null', "cat", data]),
+        ("metricsctl sum by route", [METRICSCTL, "sum", "by", "route", "--format", "json", data]),
+        ("DuckDB read_json + LAG (same query)", duck),
+        ("metricsctl quantile by route", [METRICSCTL, "quantile", "by", "route", "--format", "json", data]),
+        ("metricsctl to-prometheus", [METRICSCTL, "to-prometheus", data]),
+        ("metricsctl query (instant rate, 5m)", [METRICSCTL, "query", QUERY_INSTANT, data]),
+        ("metricsctl query --exact (increase over the file)",
+         [METRICSCTL, "query", "--exact", "--format", "json", QUERY_EXACT, data]),
+        ("metricsctl tail -n 5", [METRICSCTL, "tail", "-n", "5", data]),
+    ]
+    times = {n: [] for n, _ in commands}
+    peaks = {n: 0 for n, _ in commands}
+    outputs = {}
+    # Interleaved rounds: each round runs every command once, so that a drift of the
+    # machine shifts them all alike; the median of the rounds is reported.
+    for _ in range(args.runs):
+        for n, cmd in commands:
+            t, kb, out = timed_once(cmd)
+            times[n].append(t)
+            peaks[n] = max(peaks[n], kb)
+            outputs[n] = out
+    results = [(n, statistics.median(times[n]), peaks[n]) for n, _ in commands]
+    answers = {
+        "metricsctl": {r["route"]: int(r["value"]) for r in json.loads(outputs["metricsctl sum by route"])},
+        "duckdb": {r[0]: int(r[1]) for r in json.loads(outputs["DuckDB read_json + LAG (same query)"])},
+        "metricsctl query --exact": {
+            r["metric"]["http_route"]: int(float(r["value"][1]))
+            for r in json.loads(outputs["metricsctl query --exact (increase over the file)"])["result"]},
+    }
     if not args.no_jq:
-        t, rss, out = run_timed(["jq", "-cnR", JQ_PROGRAM, data], 1)
-        results.append(("jq reset-aware reduce (same query)", t, rss))
+        t, kb, out = timed_once(["jq", "-cnR", JQ_PROGRAM, data])
+        results.append(("jq reset-aware reduce (same query, 1 run)", t, kb))
         answers["jq"] = {r["route"]: int(r["requests"]) for r in json.loads(out)}
 
-    t, rss, _ = run_timed([METRICSCTL, "quantile", "by", "route", "--format", "json", data], args.runs)
-    results.append(("metricsctl quantile by route", t, rss))
-    has_to_prometheus = subprocess.run([METRICSCTL, "to-prometheus", "--help"], capture_output=True).returncode == 0
-    if has_to_prometheus:
-        t, rss, _ = run_timed([METRICSCTL, "to-prometheus", data], args.runs)
-        results.append(("metricsctl to-prometheus", t, rss))
-    # PromQL: an instant query on the metric sum reads (target <= 1.5x sum); the exact
-    # increase over the whole file, which must equal the truth; a histogram quantile.
-    has_query = subprocess.run([METRICSCTL, "query", "--help"], capture_output=True).returncode == 0
-    if has_query:
-        t, rss, _ = run_timed([METRICSCTL, "query", "sum by (http_route) (rate(http_server_requests_total[5m]))",
-                               data], args.runs)
-        results.append(("metricsctl query (instant rate, 5m)", t, rss))
-        t, rss, out = run_timed([METRICSCTL, "query", "--exact", "--format", "json",
-                                 "sum by (http_route) (increase(http_server_requests_total[100000d]))", data],
-                                args.runs)
-        results.append(("metricsctl query --exact (increase over the file)", t, rss))
-        answers["metricsctl query --exact"] = {
-            r["metric"]["http_route"]: int(float(r["value"][1])) for r in json.loads(out)["result"]}
-        t, rss, _ = run_timed([METRICSCTL, "query", "histogram_quantile(0.99, sum by (le, http_route) "
-                               "(rate(http_server_request_duration_seconds_bucket[5m])))", data], args.runs)
-        results.append(("metricsctl query (histogram_quantile, 5m)", t, rss))
-    t, rss, _ = run_timed([METRICSCTL, "tail", "-n", "5", data], args.runs)
-    results.append(("metricsctl tail -n 5", t, rss))
-
-    flags = " ".join(["--size", args.size] + shape_flags)
-    print(f"\nFile: {data}: {size / 1e9:.2f} GB (generated by examples/generate {flags})")
-    print(f"Machine: {machine()}\n")
+    sum_time = results[1][1]
+    cat_time = results[0][1]
+    print(f"\n## Shape {shape}: {data}, {size / 1e9:.2f} GB (examples/generate --size {args.size} {' '.join(flags)})")
+    print(f"Machine: {machine()}; median of {args.runs} interleaved rounds\n")
     print("| command | wall s | vs metricsctl sum | peak RSS MB |")
     print("|---|---:|---:|---:|")
-    for name, secs, kb in results:
-        print(f"| {name} | {secs:.3f} | {secs / sum_time:.2f}x | {kb / 1024:.0f} |")
-
-    cat_time = results[0][1]
-    print()
-    duck_t = next(s for n, s, _ in results if n.startswith("DuckDB"))
-    print(f"sum by route: {duck_t / sum_time:.1f}x faster than DuckDB (target >= 5x), "
-          f"{sum_time / cat_time:.2f}x the time of cat (target <= 2.5x)")
-    jq_t = next((s for n, s, _ in results if n.startswith("jq")), None)
-    if jq_t:
-        print(f"sum by route: {jq_t / sum_time:.0f}x faster than jq (target >= 100x)")
-    for name, secs, _ in results:
-        if name in ("metricsctl quantile by route", "metricsctl to-prometheus"):
-            print(f"{name[len('metricsctl '):]}: {secs / sum_time:.2f}x the time of sum (target <= 2x)")
-        if name == "metricsctl query (instant rate, 5m)":
-            print(f"{name[len('metricsctl '):]}: {secs / sum_time:.2f}x the time of sum (target <= 1.5x)")
-    peak = max(kb for name, _, kb in results if name.startswith("metricsctl"))
-    print(f"metricsctl peak RSS: {peak / 1024:.0f} MB (target < 150 MB)")
-
-    agree = all(a == truth for a in answers.values())
+    for n, secs, kb in results:
+        print(f"| {n} | {secs:.3f} | {secs / sum_time:.2f}x | {kb / 1024:.0f} |")
     print()
     for tool, a in answers.items():
         verdict = "exact" if a == truth else f"WRONG ({sum(a.values()) / sum(truth.values()):.6f}x the truth)"
-        print(f"{tool:>10}: {json.dumps(dict(sorted(a.items())))} {verdict}")
-    print(f"{'truth':>10}: {json.dumps(dict(sorted(truth.items())))}")
-    print("answers agree: " + ("yes, metricsctl, DuckDB" + (", jq" if "jq" in answers else "")
-                               + " and the generator's ground truth are equal" if agree else "NO"))
-    # The other tools' recipes are what users would write; metricsctl must be exact.
-    exact = [a for tool, a in answers.items() if tool.startswith("metricsctl")]
-    return 0 if all(a == truth for a in exact) else 1
+        print(f"{tool:>24}: {verdict}")
+    by_name = {n: secs for n, secs, _ in results}
+    ratios = {
+        "sum/cat": sum_time / cat_time,
+        "quantile/sum": by_name["metricsctl quantile by route"] / sum_time,
+        "to-prometheus/sum": by_name["metricsctl to-prometheus"] / sum_time,
+        "query/sum": by_name["metricsctl query (instant rate, 5m)"] / sum_time,
+        "DuckDB/sum": by_name["DuckDB read_json + LAG (same query)"] / sum_time,
+        "RSS MB": max(kb for n, _, kb in results if n.startswith("metricsctl")) / 1024,
+    }
+    exact = all(a == truth for tool, a in answers.items() if tool.startswith("metricsctl"))
+    return ratios, exact
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", default="2GB")
+    ap.add_argument("--runs", type=int, default=5, help="interleaved rounds (the median is reported)")
+    ap.add_argument("--shape", choices=list(SHAPES) + ["all"], default="exporter")
+    ap.add_argument("--data", default=None, help="default bench/data/<shape>.jsonl (one shape only)")
+    ap.add_argument("--no-jq", action="store_true", help="skip jq (slow: minutes on 2 GB)")
+    args = ap.parse_args()
+    shapes = list(SHAPES) if args.shape == "all" else [args.shape]
+    if args.data and len(shapes) > 1:
+        raise SystemExit("--data names one file: give one --shape")
+
+    ensure_tools(args.no_jq)
+    for target in (["--bin", "metricsctl"], ["-p", "metricsctl-synth", "--example", "generate"]):
+        subprocess.run(["cargo", "build", "--release", "--quiet"] + target, cwd=ROOT, check=True)
+
+    summary = [(shape,) + bench_shape(shape, args) for shape in shapes]
+    print("\n## Every shape: ratios of medians within each shape's run\n")
+    print("| shape | sum / cat | quantile / sum | to-prometheus / sum | query / sum | DuckDB / sum | peak RSS MB | exact |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for shape, r, exact in summary:
+        print(f"| {shape} | {r['sum/cat']:.2f}x | {r['quantile/sum']:.2f}x | {r['to-prometheus/sum']:.2f}x | "
+              f"{r['query/sum']:.2f}x | {r['DuckDB/sum']:.1f}x | {r['RSS MB']:.0f} | {'yes' if exact else 'NO'} |")
+    print("\nTargets (issue 17): sum <= 1.5x cat; quantile and to-prometheus <= 1.5x sum; the instant query "
+          "<= 1.5x sum; DuckDB >= 10x sum; peak RSS <= 150 MB; every answer exact.")
+    return 0 if all(exact for _, _, exact in summary) else 1
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use metricsctl_synth::disturb::Disturbance;
 use metricsctl_synth::generate::{generate, GenerateOptions};
+use metricsctl_synth::shape::Shape;
 
 #[derive(Parser)]
 struct Args {
@@ -57,6 +58,11 @@ struct Args {
     /// interleaved, runs sent again after 5% of lines.
     #[arg(long)]
     disturb: bool,
+    /// How the lines are written: writer (this project's), go (the seed's Go exporter:
+    /// no "+Inf" bucket, no start_timestamp), no-resource, utc-nanos, colon-offset,
+    /// reordered (keys in another order).
+    #[arg(long, default_value = "writer", value_parser = ["writer", "go", "no-resource", "utc-nanos", "colon-offset", "reordered"])]
+    shape: String,
     /// Also write the exact requests per route as JSON here.
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -114,6 +120,7 @@ fn main() -> Result<()> {
                 max_resend: 20,
             }
         },
+        shape: Shape::parse(&args.shape).expect("one of the listed shapes"),
         ..GenerateOptions::default()
     };
     let g = generate(&mut BufWriter::with_capacity(1 << 20, file), &options)?;

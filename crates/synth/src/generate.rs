@@ -9,6 +9,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::disturb::{Disturbance, Disturber, Export, Rng};
+use crate::shape::Shape;
 use metricsctl_format::timestamp::NANOS_PER_SEC;
 use metricsctl_format::write::{histogram_value, push_line_styled, JsonNumber, LineHead, Point, TimeStyle};
 use metricsctl_otel::instruments::{
@@ -34,6 +35,8 @@ pub struct GenerateOptions {
     pub interval_secs: i64,
     /// What real exporters and log shippers do to the lines (none by default).
     pub disturbance: Disturbance,
+    /// How the lines are written (this project's writer by default).
+    pub shape: Shape,
 }
 
 impl Default for GenerateOptions {
@@ -49,6 +52,7 @@ impl Default for GenerateOptions {
             start_secs: 1_765_850_400,
             interval_secs: 10,
             disturbance: Disturbance::default(),
+            shape: Shape::Writer,
         }
     }
 }
@@ -292,6 +296,7 @@ pub fn generate(out: &mut dyn Write, options: &GenerateOptions) -> Result<Genera
     let disturbed = options.disturbance != Disturbance::default();
     let mut disturber = Disturber::new(options.disturbance, options.seed.wrapping_add(1));
     let mut scratch = Vec::new();
+    let mut reshaped = Vec::new();
     while result.bytes < options.target_bytes {
         let mut tick = Vec::new();
         let now = start_nanos + export as i64 * options.interval_secs * NANOS_PER_SEC;
@@ -315,8 +320,20 @@ pub fn generate(out: &mut dyn Write, options: &GenerateOptions) -> Result<Genera
             if disturbed {
                 scratch.clear();
                 process.export(&mut scratch, due, options.start_timestamps);
-                let lines = String::from_utf8_lossy(&scratch).lines().map(str::to_string).collect();
+                let mut lines = Vec::new();
+                for line in scratch.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    reshaped.clear();
+                    options.shape.rewrite(line, &mut reshaped);
+                    lines.push(String::from_utf8_lossy(&reshaped).trim_end().to_string());
+                }
                 tick.push((p, Export { scheduled: due, interval: options.interval_secs * NANOS_PER_SEC, lines }));
+            } else if options.shape != Shape::Writer {
+                scratch.clear();
+                process.export(&mut scratch, due, options.start_timestamps);
+                for line in scratch.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    options.shape.rewrite(line, &mut buf);
+                }
+                result.lines += process.lines_per_export();
             } else {
                 process.export(&mut buf, due, options.start_timestamps);
                 result.lines += process.lines_per_export();

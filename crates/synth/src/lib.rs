@@ -5,6 +5,9 @@
 //!   answer they hold.
 //! - [`disturb`]: what real exporters and log shippers do to such files (pauses,
 //!   reordering, interleaving, re-sent lines), none of which changes their meaning.
+//! - [`shape`]: the same records as other writers put them on a line (no "+Inf" bucket,
+//!   no resource, other time styles, other key orders).
 
 pub mod disturb;
 pub mod generate;
+pub mod shape;
