@@ -30,7 +30,13 @@ of ratios across them):
   colon-offset  times at +08:00
   reordered     keys in another order than the writer's
 
+--cardinality 1000000 times a cardinality explosion instead (a user_id label on a
+counter and a histogram, three exports) with bytes of peak RSS per series; --growth
+measures time and RSS against file size and series count and draws
+docs/performance-growth.png.
+
 Usage: bench/run.py [--size 2GB] [--runs 5] [--shape SHAPE|all] [--data FILE] [--no-jq]
+                    [--cardinality SERIES] [--growth]
 """
 
 import argparse
@@ -79,11 +85,16 @@ reduce (inputs | fromjson? | select(.metric_name == "http_server_requests_total"
 """
 
 
-def ensure_tools(no_jq):
+def ensure_tools(no_jq, plots=False):
     try:
         import duckdb  # noqa: F401
     except ImportError:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "duckdb"], check=True)
+    if plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "matplotlib"], check=True)
     if not no_jq and shutil.which("jq") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "jq"], check=True)
     if not os.path.exists("/usr/bin/time"):
@@ -215,6 +226,121 @@ def bench_shape(shape, args):
     return ratios, exact
 
 
+def bench_cardinality(series, args):
+    """A cardinality explosion: `series` users with a counter and a histogram each."""
+    data = os.path.join(ROOT, "bench", "data", f"cardinality-{series}.jsonl")
+    truth_path = data + ".truth.json"
+    if not os.path.exists(data) or not os.path.exists(truth_path):
+        os.makedirs(os.path.dirname(data), exist_ok=True)
+        subprocess.run([GENERATE, "--cardinality", str(series), "--exports", "3", "--out", data,
+                        "--truth", truth_path, "--force"], check=True)
+    with open(truth_path) as f:
+        truth = {k: int(v) for k, v in json.load(f).items()}
+    subprocess.run(["cat", data], stdout=subprocess.DEVNULL, check=True)
+    duck = [sys.executable, "-c",
+            "import duckdb, json, sys; con = duckdb.connect(); con.execute('SET enable_progress_bar = false'); "
+            "rows = con.sql(sys.argv[1]).fetchall(); print(json.dumps(rows))",
+            DUCKDB_SQL.format(path=data)]
+    # (name, command, series the command reads)
+    commands = [
+        ("cat FILE > /dev/null", ["sh", "-c", 'exec cat "$1" > /dev/null', "cat", data], series),
+        ("metricsctl sum by route", [METRICSCTL, "sum", "by", "route", "--format", "json", data], series),
+        ("DuckDB read_json + LAG (same query)", duck, series),
+        ("metricsctl rate by route", [METRICSCTL, "rate", "by", "route", "--format", "json", data], series),
+        ("metricsctl quantile by route", [METRICSCTL, "quantile", "by", "route", "--format", "json", data], series),
+        ("metricsctl to-prometheus", [METRICSCTL, "to-prometheus", data], 2 * series),
+        ("metricsctl check", [METRICSCTL, "check", data], 2 * series),
+    ]
+    times = {n: [] for n, _, _ in commands}
+    peaks = {n: 0 for n, _, _ in commands}
+    outputs = {}
+    for _ in range(args.runs):
+        for n, cmd, _ in commands:
+            # check exits 1: it finds the cardinality problem it is there to find.
+            start = time.perf_counter()
+            proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            times[n].append(time.perf_counter() - start)
+            if proc.returncode not in (0, 1) or (proc.returncode == 1 and n != "metricsctl check"):
+                sys.stderr.write(proc.stderr.decode(errors="replace")[-2000:])
+                raise SystemExit(f"failed: {' '.join(cmd)}")
+            m = re.search(rb"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+            peaks[n] = max(peaks[n], int(m.group(1)) if m else 0)
+            outputs[n] = proc.stdout
+    sum_time = statistics.median(times["metricsctl sum by route"])
+    size = os.path.getsize(data)
+    print(f"\n## Cardinality: {series:,} users ({data}, {size / 1e9:.2f} GB, 3 exports)")
+    print(f"Machine: {machine()}; median of {args.runs} interleaved rounds\n")
+    print("| command | wall s | vs metricsctl sum | peak RSS MB | series read | bytes per series |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for n, _, read in commands:
+        t = statistics.median(times[n])
+        print(f"| {n} | {t:.3f} | {t / sum_time:.2f}x | {peaks[n] / 1024:.0f} | {read:,} | "
+              f"{peaks[n] * 1024 / read:.0f} |")
+    answer = {r["route"]: int(r["value"]) for r in json.loads(outputs["metricsctl sum by route"])}
+    duck_answer = {r[0]: int(r[1]) for r in json.loads(outputs["DuckDB read_json + LAG (same query)"])}
+    print(f"\nmetricsctl sum: {'exact' if answer == truth else 'WRONG'}; DuckDB: "
+          f"{'exact' if duck_answer == truth else 'WRONG'}; DuckDB / sum: "
+          f"{statistics.median(times['DuckDB read_json + LAG (same query)']) / sum_time:.2f}x")
+    print("Targets (issue 17): sum >= 2x faster than DuckDB; <= 300 B/series for sum, rate and quantile, "
+          "<= 800 for to-prometheus, <= 1 KB for check; exact.")
+    return answer == truth
+
+
+def bench_growth(args):
+    """Time and peak RSS of sum, quantile and to-prometheus against file size and series."""
+    sizes = ["100MB", "250MB", "500MB", "1GB", "2GB", "4GB"]
+    series_counts = [1_000, 10_000, 100_000, 1_000_000]
+    rows = []  # (axis, x, command, seconds, peak KB)
+    files = []
+    for size in sizes:
+        data = os.path.join(ROOT, "bench", "data", f"growth-{size}.jsonl")
+        if not os.path.exists(data):
+            subprocess.run([GENERATE, "--size", size, "--out", data, "--force"], check=True)
+        files.append(("size", os.path.getsize(data) / 1e9, data))
+    for n in series_counts:
+        data = os.path.join(ROOT, "bench", "data", f"cardinality-{n}.jsonl")
+        if not os.path.exists(data):
+            subprocess.run([GENERATE, "--cardinality", str(n), "--exports", "3", "--out", data, "--force"],
+                           check=True)
+        files.append(("series", n, data))
+    for axis, x, data in files:
+        subprocess.run(["cat", data], stdout=subprocess.DEVNULL, check=True)
+        for name, cmd in [("sum", ["sum", "by", "route"]), ("quantile", ["quantile", "by", "route"]),
+                          ("to-prometheus", ["to-prometheus"])]:
+            samples = [timed_once([METRICSCTL] + cmd + [data]) for _ in range(3)]
+            rows.append((axis, x, name, statistics.median(t for t, _, _ in samples), max(k for _, k, _ in samples)))
+    print("\n## Growth: median of 3 runs\n")
+    print("| file | command | wall s | peak RSS MB |")
+    print("|---|---|---:|---:|")
+    for axis, x, name, t, kb in rows:
+        label = f"{x:.2f} GB" if axis == "size" else f"{x:,} series"
+        print(f"| {label} | {name} | {t:.3f} | {kb / 1024:.0f} |")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    for col, axis in enumerate(["size", "series"]):
+        for name in ["sum", "quantile", "to-prometheus"]:
+            pts = [(x, t, kb) for a, x, n, t, kb in rows if a == axis and n == name]
+            axes[0][col].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+            axes[1][col].plot([p[0] for p in pts], [p[2] / 1024 for p in pts], marker="o", label=name)
+        xlabel = "file size (GB)" if axis == "size" else "series (3 exports each)"
+        for row, ylabel in [(0, "wall time (s)"), (1, "peak RSS (MB)")]:
+            ax = axes[row][col]
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            if axis == "series":
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+            ax.grid(True, alpha=0.3)
+            ax.legend()
+    fig.suptitle(f"metricsctl: cost against file size and series ({machine()})", fontsize=9)
+    fig.tight_layout()
+    png = os.path.join(ROOT, "docs", "performance-growth.png")
+    fig.savefig(png, dpi=110)
+    print(f"\nplot: {png}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", default="2GB")
@@ -222,15 +348,25 @@ def main():
     ap.add_argument("--shape", choices=list(SHAPES) + ["all"], default="exporter")
     ap.add_argument("--data", default=None, help="default bench/data/<shape>.jsonl (one shape only)")
     ap.add_argument("--no-jq", action="store_true", help="skip jq (slow: minutes on 2 GB)")
+    ap.add_argument("--cardinality", type=int, default=None, metavar="SERIES",
+                    help="instead: a cardinality explosion of SERIES users (try 1000000)")
+    ap.add_argument("--growth", action="store_true",
+                    help="instead: time and RSS against file size (0.1-4 GB) and series (1k-1M), "
+                         "with a plot in docs/performance-growth.png (matplotlib)")
     args = ap.parse_args()
     shapes = list(SHAPES) if args.shape == "all" else [args.shape]
     if args.data and len(shapes) > 1:
         raise SystemExit("--data names one file: give one --shape")
 
-    ensure_tools(args.no_jq)
+    ensure_tools(args.no_jq, plots=args.growth)
     for target in (["--bin", "metricsctl"], ["-p", "metricsctl-synth", "--example", "generate"]):
         subprocess.run(["cargo", "build", "--release", "--quiet"] + target, cwd=ROOT, check=True)
 
+    if args.cardinality:
+        return 0 if bench_cardinality(args.cardinality, args) else 1
+    if args.growth:
+        bench_growth(args)
+        return 0
     summary = [(shape,) + bench_shape(shape, args) for shape in shapes]
     print("\n## Every shape: ratios of medians within each shape's run\n")
     print("| shape | sum / cat | quantile / sum | to-prometheus / sum | query / sum | DuckDB / sum | peak RSS MB | exact |")

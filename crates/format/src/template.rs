@@ -4,10 +4,17 @@
 //! reads only their timestamp and value. On the files this tool reads, that is most lines,
 //! at a fraction of the cost of a JSON parse.
 //!
-//! A line is split as `{"timestamp":"` TS + MIDDLE + VALUE + TAIL, where MIDDLE runs from
-//! the quote after TS to the end of the first `"value":` and holds no `\`, `{` or `[`
-//! (so it stays at the top level of the object, outside any string), and VALUE ends at
-//! the first `,` or `}` (a number) or after the first `},"` (an object).
+//! A line in the writer's shape is split as `{"timestamp":"` TS + MIDDLE + VALUE + TAIL,
+//! where MIDDLE runs from the quote after TS to the end of the first `"value":` and holds
+//! no `\`, `{` or `[` (so it stays at the top level of the object, outside any string),
+//! and VALUE ends at the first `,` or `}` (a number) or after the first `},"` (an object).
+//!
+//! A line with its keys in any other order (another exporter, a shipper that re-encodes)
+//! is split by walking its structure into HEAD, the first of TS and VALUE, MIDDLE, the
+//! other, and TAIL, TS and VALUE being the top-level `"timestamp"` and `"value"`. The walk
+//! decides where they are from the bytes before them, so a line equal to a learnt one in
+//! HEAD, MIDDLE and TAIL is cut at the same places, and the argument below holds for it
+//! as for the writer's shape; lines with a `\` outside TS and VALUE are not split.
 //!
 //! Why this is exact: a template is learnt only from a line that parsed, whose TAIL has
 //! no `\`, and whose VALUE text parses on its own to the line's value, so that its TAIL
@@ -33,16 +40,26 @@ use crate::series::ChunkSeries;
 const PREFIX: &[u8] = b"{\"timestamp\":\"";
 const VALUE_KEY: &[u8] = b"\"value\":";
 
-/// A line cut into its parts (see the module's documentation).
+/// A line cut into its parts (see the module's documentation): HEAD, the first of the
+/// timestamp's text and the value, MIDDLE, the other, TAIL.
 pub struct Split<'a> {
+    pub head: &'a [u8],
     pub timestamp: &'a [u8],
     pub middle: &'a [u8],
     pub value: &'a [u8],
     pub tail: &'a [u8],
+    /// The timestamp comes before the value (always, in the writer's shape).
+    pub timestamp_first: bool,
 }
 
 impl<'a> Split<'a> {
+    /// The writer's shape by byte searches, any other key order by a walk of the line's
+    /// structure.
     pub fn new(line: &'a [u8]) -> Option<Split<'a>> {
+        Split::writers_shape(line).or_else(|| Split::any_order(line))
+    }
+
+    fn writers_shape(line: &'a [u8]) -> Option<Split<'a>> {
         static VALUE_FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
         static OBJECT_END: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
         let rest = line.strip_prefix(PREFIX)?;
@@ -60,11 +77,92 @@ impl<'a> Split<'a> {
             _ => return None,
         };
         Some(Split {
+            head: &line[..PREFIX.len()],
             timestamp: &line[PREFIX.len()..after_timestamp],
             middle,
             value: &value[..value_len],
             tail: &value[value_len..],
+            timestamp_first: true,
         })
+    }
+
+    /// Any key order (other exporters, log shippers that re-encode): the top-level
+    /// `"timestamp"` and `"value"` members are found by walking the object, strings and
+    /// nesting included. HEAD, MIDDLE and TAIL are then the line's bytes around them; a
+    /// line with the same bytes there is walked to the same places, so the template
+    /// argument holds as for the writer's shape. Lines with a `\` outside the timestamp
+    /// and the value are left to the full parse.
+    fn any_order(line: &'a [u8]) -> Option<Split<'a>> {
+        let mut i = skip_space(line, 0);
+        if line.get(i) != Some(&b'{') {
+            return None;
+        }
+        i += 1;
+        let (mut timestamp, mut value) = (None, None);
+        loop {
+            i = skip_space(line, i);
+            if line.get(i) != Some(&b'"') {
+                return None;
+            }
+            let key_end = i + 1 + memchr::memchr2(b'"', b'\\', line.get(i + 1..)?)?;
+            if line[key_end] == b'\\' {
+                return None;
+            }
+            let key = &line[i + 1..key_end];
+            i = skip_space(line, key_end + 1);
+            if line.get(i) != Some(&b':') {
+                return None;
+            }
+            let start = skip_space(line, i + 1);
+            let end = skip_value(line, start)?;
+            match key {
+                b"timestamp" if timestamp.is_none() => timestamp = Some((start, end)),
+                b"value" if value.is_none() => value = Some((start, end)),
+                b"timestamp" | b"value" => return None,
+                _ => {}
+            }
+            i = skip_space(line, end);
+            match line.get(i) {
+                Some(b',') => i += 1,
+                Some(b'}') => break,
+                _ => return None,
+            }
+        }
+        if skip_space(line, i + 1) != line.len() {
+            return None;
+        }
+        let ((ts_start, ts_end), (value_start, value_end)) = (timestamp?, value?);
+        // The timestamp's text, inside its quotes, with none in it.
+        if line[ts_start] != b'"' || ts_end - ts_start < 2 {
+            return None;
+        }
+        let (ts_start, ts_end) = (ts_start + 1, ts_end - 1);
+        if memchr::memchr2(b'"', b'\\', &line[ts_start..ts_end]).is_some() {
+            return None;
+        }
+        let split = if ts_start < value_start {
+            Split {
+                head: &line[..ts_start],
+                timestamp: &line[ts_start..ts_end],
+                middle: &line[ts_end..value_start],
+                value: &line[value_start..value_end],
+                tail: &line[value_end..],
+                timestamp_first: true,
+            }
+        } else {
+            Split {
+                head: &line[..value_start],
+                value: &line[value_start..value_end],
+                middle: &line[value_end..ts_start],
+                timestamp: &line[ts_start..ts_end],
+                tail: &line[ts_end..],
+                timestamp_first: false,
+            }
+        };
+        if [split.head, split.middle, split.tail].iter().any(|part| memchr::memchr(b'\\', part).is_some()) {
+            return None;
+        }
+        Some(split)
     }
 
     pub fn value_is_object(&self) -> bool {
@@ -72,7 +170,7 @@ impl<'a> Split<'a> {
     }
 
     fn hash(&self) -> u64 {
-        FixedState::with_seed(11).hash_one((self.middle, self.tail))
+        FixedState::with_seed(11).hash_one((self.head, self.middle, self.tail, self.timestamp_first))
     }
 
     /// The timestamp, when it is plain ASCII and RFC 3339.
@@ -83,6 +181,63 @@ impl<'a> Split<'a> {
     /// The value, when its text parses on its own with the checks of a full parse.
     pub fn parse_value(&self, template: &Template, parser: &mut LineParser) -> Option<SampleValue> {
         parser.parse_value(self.value, template.metric_type).ok()
+    }
+}
+
+fn skip_space(line: &[u8], mut i: usize) -> usize {
+    while line.get(i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the JSON value starting at `i`: a string with its escapes, an object or
+/// array with everything nested in it, or a number or literal up to its delimiter.
+/// Validity is not checked beyond the nesting: a template is learnt only from a line that
+/// parsed, and matched only by lines equal to it outside the timestamp and the value.
+fn skip_value(line: &[u8], i: usize) -> Option<usize> {
+    match *line.get(i)? {
+        b'"' => skip_string(line, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match *line.get(j)? {
+                    b'"' => {
+                        j = skip_string(line, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let len = line[i..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n'))
+                .unwrap_or(line.len() - i);
+            (len > 0).then_some(i + len)
+        }
+    }
+}
+
+/// The end of the string starting at the quote at `i`.
+fn skip_string(line: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        j += memchr::memchr2(b'"', b'\\', line.get(j..)?)?;
+        if line[j] == b'"' {
+            return Some(j + 1);
+        }
+        j += 2;
     }
 }
 
@@ -99,9 +254,11 @@ pub struct Template {
 }
 
 struct Entry {
-    /// MIDDLE then TAIL.
+    /// HEAD, MIDDLE, TAIL.
     text: Box<[u8]>,
+    head_len: usize,
     middle_len: usize,
+    timestamp_first: bool,
     template: Template,
     /// The entry hit after this one last time: the lines of an export come in the same
     /// order every time, so this predicts the next line's template without a hash.
@@ -113,10 +270,12 @@ struct Entry {
 
 impl Entry {
     fn matches(&self, split: &Split<'_>) -> bool {
-        self.middle_len == split.middle.len()
-            && self.text.len() == split.middle.len() + split.tail.len()
-            && &self.text[..self.middle_len] == split.middle
-            && &self.text[self.middle_len..] == split.tail
+        let (head, rest) = self.text.split_at(self.head_len.min(self.text.len()));
+        let (middle, tail) = rest.split_at(self.middle_len.min(rest.len()));
+        self.timestamp_first == split.timestamp_first
+            && middle == split.middle
+            && tail == split.tail
+            && head == split.head
             // A series whose type was inferred from its value is another series when
             // the value changes kind.
             && (!self.template.type_inferred || self.template.value_is_object == split.value_is_object())
@@ -209,12 +368,15 @@ impl TemplateCache {
             return;
         }
         candidates.push(self.entries.len() as u32);
-        let mut text = Vec::with_capacity(split.middle.len() + split.tail.len());
+        let mut text = Vec::with_capacity(split.head.len() + split.middle.len() + split.tail.len());
+        text.extend_from_slice(split.head);
         text.extend_from_slice(split.middle);
         text.extend_from_slice(split.tail);
         self.entries.push(Entry {
             text: text.into_boxed_slice(),
+            head_len: split.head.len(),
             middle_len: split.middle.len(),
+            timestamp_first: split.timestamp_first,
             template,
             next: Cell::new(NO_ENTRY),
             chunk_slot: Cell::new((0, 0)),

@@ -298,13 +298,6 @@ impl BlockParser {
                 return;
             }
         };
-        if !options.metrics.matches(&record.metric_name) {
-            out.skipped += 1;
-            return;
-        }
-        if record.type_inferred {
-            out.inferred_types += 1;
-        }
         let key = LocalKey {
             service: record.service_name.clone(),
             metric: record.metric_name.clone(),
@@ -312,6 +305,17 @@ impl BlockParser {
             attributes: record.attributes.map_or("", |r| r.get()),
             resource: record.resource.map_or("", |r| r.get()),
         };
+        if !options.metrics.matches(&record.metric_name) {
+            // The byte search did not find this line's name (keys in another order than
+            // the writer's): its template lets the series' next lines be skipped unparsed.
+            let made = self.series.get_or_make(&key, &record);
+            self.templates.learn(line, &record, &made, &mut self.lines);
+            out.skipped += 1;
+            return;
+        }
+        if record.type_inferred {
+            out.inferred_types += 1;
+        }
         let series = match state.local.get(&key) {
             Some(Ok(id)) => {
                 // A series seen in this block whose line did not match its template:
@@ -697,15 +701,46 @@ mod tests {
     const TIMESTAMPS: [&str; 4] =
         ["2025-01-01T00:00:10Z", "2025-01-01T00:00:20.5+08:00", "2025-01-01T00:00:05Z", "yesterday"];
 
+    /// Lines of other writers: the value before the timestamp, objects before both
+    /// (HEAD, between the value and the timestamp, after the timestamp).
+    const OTHER_ORDERS: [(&str, &str, &str); 3] = [
+        (
+            r#"{"attributes":{"route":"/x/{id}","value":"1"},"unit":"1","value":"#,
+            r#","metric_type":"counter","metric_name":"c_total","service_name":"a","timestamp":""#,
+            r#""}"#,
+        ),
+        // Another series that differs only before its value.
+        (
+            r#"{"attributes":{"route":"/y/{id}","value":"1"},"unit":"1","value":"#,
+            r#","metric_type":"counter","metric_name":"c_total","service_name":"a","timestamp":""#,
+            r#""}"#,
+        ),
+        (
+            r#"{ "resource": {"host": "b"}, "metric_name": "h", "value": "#,
+            r#", "timestamp": ""#,
+            r#"", "service_name": "a", "attributes": {"k": "[v, }"} }"#,
+        ),
+    ];
+
+    fn line_of(shape: usize, value: &str, timestamp: &str) -> String {
+        match SHAPES.get(shape) {
+            Some((middle, tail)) => format!("{{\"timestamp\":\"{timestamp}{middle}{value}{tail}"),
+            None => {
+                let (head, middle, tail) = OTHER_ORDERS[shape - SHAPES.len()];
+                format!("{head}{value}{middle}{timestamp}{tail}")
+            }
+        }
+    }
+
     fn lines_strategy() -> impl Strategy<Value = Vec<String>> {
-        let line = (0..SHAPES.len(), 0..VALUES.len(), 0..TIMESTAMPS.len()).prop_map(|(s, v, t)| {
-            format!("{{\"timestamp\":\"{}{}{}{}", TIMESTAMPS[t], SHAPES[s].0, VALUES[v], SHAPES[s].1)
-        });
+        let shapes = SHAPES.len() + OTHER_ORDERS.len();
+        let line = (0..shapes, 0..VALUES.len(), 0..TIMESTAMPS.len())
+            .prop_map(|(s, v, t)| line_of(s, VALUES[v], TIMESTAMPS[t]));
         // Every shape once with a good value first, so that templates are learnt.
-        let warm: Vec<String> = (0..SHAPES.len())
+        let warm: Vec<String> = (0..shapes)
             .map(|s| {
-                let value = if s == 2 { VALUES[5] } else { VALUES[1] };
-                format!("{{\"timestamp\":\"{}{}{}{}", TIMESTAMPS[0], SHAPES[s].0, value, SHAPES[s].1)
+                let value = if s == 2 || s == 5 { VALUES[5] } else { VALUES[1] };
+                line_of(s, value, TIMESTAMPS[0])
             })
             .collect();
         proptest::collection::vec(line, 1..40).prop_map(move |mut lines| {
@@ -713,6 +748,28 @@ mod tests {
             all.append(&mut lines);
             all
         })
+    }
+
+    /// The other writers' lines are not left to the full parse: once learnt, their
+    /// templates read them.
+    #[test]
+    fn lines_in_other_key_orders_are_read_by_their_template() {
+        let lines: Vec<String> = (0..6)
+            .map(|i| {
+                let good = [VALUES[0], VALUES[1], VALUES[3]];
+                let (shape, value) =
+                    if i % 2 == 0 { (SHAPES.len() + i % 4 / 2, good[i % 3]) } else { (SHAPES.len() + 2, VALUES[5]) };
+                line_of(shape, value, TIMESTAMPS[i % 3])
+            })
+            .collect();
+        let options = ScanOptions { metrics: MetricMatcher::default(), block_size: 1 << 20, latest_only: false };
+        let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
+        let mut parser = BlockParser::default();
+        let first = parser.parse(&block(), &options);
+        assert!(first.bad.is_empty(), "{:?}", first.bad);
+        let second = parser.parse(&block(), &options);
+        assert_eq!(second.by_template, lines.len() as u64);
+        assert_eq!(second.line_outcomes(), reference(&lines));
     }
 
     proptest! {

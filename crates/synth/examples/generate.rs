@@ -5,13 +5,13 @@
 //! ```
 
 use std::fs::OpenOptions;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use metricsctl_synth::disturb::Disturbance;
-use metricsctl_synth::generate::{generate, GenerateOptions};
+use metricsctl_synth::generate::{generate, generate_cardinality, GenerateOptions};
 use metricsctl_synth::shape::Shape;
 
 #[derive(Parser)]
@@ -63,6 +63,13 @@ struct Args {
     /// reordered (keys in another order).
     #[arg(long, default_value = "writer", value_parser = ["writer", "go", "no-resource", "utc-nanos", "colon-offset", "reordered"])]
     shape: String,
+    /// Instead: a cardinality explosion of this many users (a `user_id` label on a
+    /// counter and a histogram each), one process, --exports exports.
+    #[arg(long, value_name = "SERIES")]
+    cardinality: Option<u64>,
+    /// Exports of the --cardinality file.
+    #[arg(long, default_value_t = 3)]
+    exports: u64,
     /// Also write the exact requests per route as JSON here.
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -123,7 +130,12 @@ fn main() -> Result<()> {
         shape: Shape::parse(&args.shape).expect("one of the listed shapes"),
         ..GenerateOptions::default()
     };
-    let g = generate(&mut BufWriter::with_capacity(1 << 20, file), &options)?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    let g = match args.cardinality {
+        Some(series) => generate_cardinality(&mut writer, series, args.exports, args.seed)?,
+        None => generate(&mut writer, &options)?,
+    };
+    writer.flush()?;
     eprintln!(
         "wrote {} ({} bytes, {} lines, {} restarts, {} bad lines)",
         args.out.display(),

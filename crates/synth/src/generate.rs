@@ -367,6 +367,58 @@ pub fn generate(out: &mut dyn Write, options: &GenerateOptions) -> Result<Genera
     Ok(result)
 }
 
+/// A cardinality explosion: `series` users, each with a request counter and a
+/// duration histogram labelled by its `user_id`, exported `exports` times by one
+/// process (10 s apart). What `check` is for, and what the reader must stay fast and
+/// small on. The truth counts the requests per route.
+pub fn generate_cardinality(out: &mut dyn Write, series: u64, exports: u64, seed: u64) -> Result<Generated> {
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut result = Generated::default();
+    let resource = r#"{"service.name":"sre","service.instance.id":"sre-0"}"#;
+    let mut requests = vec![0u64; series as usize];
+    let mut hist: Vec<Hist> = (0..series).map(|_| Hist::new(DURATION_BOUNDS.len())).collect();
+    let mut buf: Vec<u8> = Vec::with_capacity(4 << 20);
+    for export in 0..exports {
+        let now = 1_765_850_400 * NANOS_PER_SEC + export as i64 * 10 * NANOS_PER_SEC;
+        for user in 0..series as usize {
+            let route = ROUTES[user % ROUTES.len()].0;
+            let n = 1 + rng.below(3);
+            requests[user] += n;
+            for _ in 0..n {
+                hist[user].record(DURATION_BOUNDS, -0.03 * (1.0 - rng.unit()).ln());
+            }
+            let attributes = format!(r#"{{"http.route":"{route}","user_id":"u{user:07}"}}"#);
+            for (instrument, metric_type, value) in [
+                (HTTP_REQUESTS, "counter", requests[user].to_string()),
+                (HTTP_DURATION, "histogram", hist[user].value(DURATION_BOUNDS)),
+            ] {
+                let head = LineHead {
+                    service: "sre",
+                    resource,
+                    name: instrument.name,
+                    unit: instrument.unit,
+                    description: instrument.description,
+                };
+                let point =
+                    Point { metric_type, time: now, start: None, delta: false, value: &value, attributes: &attributes };
+                push_line_styled(&mut buf, &head, &point, TIME_STYLE);
+                result.lines += 1;
+            }
+            if buf.len() >= 4 << 20 {
+                out.write_all(&buf)?;
+                result.bytes += buf.len() as u64;
+                buf.clear();
+            }
+        }
+    }
+    out.write_all(&buf)?;
+    result.bytes += buf.len() as u64;
+    for (user, &n) in requests.iter().enumerate() {
+        result.count("sre", ROUTES[user % ROUTES.len()].0, n);
+    }
+    Ok(result)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
