@@ -20,11 +20,11 @@ metricsctl's are not exact.
 of ratios across them):
 
   exporter      this project's writer
-  disturbed     as real pipelines deliver the seed's Go exporter's output: no
+  disturbed     as real pipelines deliver the reference Go exporter's output: no
                 start_timestamp, each line stamped as written (3 ms apart), pauses of up
                 to 45% of the interval in 10% of exports, data points shuffled, processes
                 interleaved, runs of lines sent again
-  go            the seed's Go exporter: no "+Inf" bucket, no start_timestamp
+  go            the reference design's Go exporter: no "+Inf" bucket, no start_timestamp
   no-resource   no resource object (one instance per service)
   utc-nanos     times in UTC with nanoseconds
   colon-offset  times at +08:00

@@ -1,4 +1,4 @@
-//! Every shape the format allows (crates/synth/src/shape.rs: the seed's Go exporter
+//! Every shape the format allows (crates/synth/src/shape.rs: the reference design's Go exporter
 //! without "+Inf", no resource, UTC nanoseconds, `+08:00`, keys in another order) reads
 //! as the same records: a generated file rewritten in each shape sums to the
 //! generator's truth, and exposes byte for byte what the original does.

@@ -58,7 +58,7 @@ struct Args {
     /// interleaved, runs sent again after 5% of lines.
     #[arg(long)]
     disturb: bool,
-    /// How the lines are written: writer (this project's), go (the seed's Go exporter:
+    /// How the lines are written: writer (this project's), go (the reference design's Go exporter:
     /// no "+Inf" bucket, no start_timestamp), no-resource, utc-nanos, colon-offset,
     /// reordered (keys in another order).
     #[arg(long, default_value = "writer", value_parser = ["writer", "go", "no-resource", "utc-nanos", "colon-offset", "reordered"])]

@@ -12,7 +12,7 @@ pub enum Shape {
     /// This project's writer, unchanged.
     #[default]
     Writer,
-    /// The seed's Go exporter: histograms without the "+Inf" bucket (the overflow is the
+    /// The reference design's Go exporter: histograms without the "+Inf" bucket (the overflow is the
     /// count minus the other buckets), min and max, the resource on every line.
     GoExporter,
     /// No resource object: the service name is the only identity (one instance per
