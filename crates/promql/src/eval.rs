@@ -10,13 +10,13 @@ use anyhow::{bail, Result};
 use promql_parser::label::Matcher;
 use promql_parser::parser::token::{self, TokenType};
 use promql_parser::parser::{
-    value::ValueType, AggregateExpr, AtModifier, BinaryExpr, Expr, LabelModifier, Offset, SubqueryExpr,
+    value::ValueType, AggregateExpr, AtModifier, BinaryExpr, Call, Expr, LabelModifier, Offset, SubqueryExpr,
     VectorMatchCardinality, VectorSelector,
 };
 
 use crate::functions::{self, Arg, RangeArg};
 use crate::store::{SeriesIndex, StoredSeries, METRIC_NAME};
-use crate::value::{label, without_name, Labels, QueryResult, RangeSeries, Sample, Value};
+use crate::value::{is_valid_label_name, label, without_name, Labels, QueryResult, RangeSeries, Sample, Value};
 
 #[derive(Debug, Clone, Copy)]
 pub struct EvalOptions {
@@ -279,7 +279,7 @@ impl Evaluator<'_> {
             Expr::MatrixSelector(ms) => Value::Matrix(self.range_vector(&ms.vs, millis(&ms.range), ts).series),
             Expr::Subquery(sq) => Value::Matrix(self.subquery(sq, ts)?.series),
             Expr::Call(call) => {
-                let value = functions::call(self, call, ts)?;
+                let value = self.call(call, ts)?;
                 if let Value::Vector(v) = &value {
                     reject_same_labelsets(v)?;
                 }
@@ -295,6 +295,31 @@ impl Evaluator<'_> {
             }
             Expr::Extension(_) => bail!("extension expressions are not supported"),
         })
+    }
+
+    fn call(&self, call: &Call, ts: i64) -> Result<Value> {
+        if call.func.name == "timestamp" {
+            // A selector's samples keep their own time; anything else is at `ts`.
+            let mut arg = call.args.args.first().map(|a| &**a);
+            while let Some(Expr::Paren(p)) = arg {
+                arg = Some(&p.expr);
+            }
+            let v = match arg {
+                Some(Expr::VectorSelector(vs)) => self.instant_vector(vs, ts),
+                Some(e) => match self.eval(e, ts)? {
+                    Value::Vector(v) => v,
+                    other => bail!("timestamp() expects an instant vector, got {}", other.type_name()),
+                },
+                None => bail!("timestamp() takes one argument"),
+            };
+            let at = |s: Sample| Sample { labels: without_name(&s.labels), t: ts, v: s.t as f64 / 1000.0 };
+            return Ok(Value::Vector(v.into_iter().map(at).collect()));
+        }
+        let mut args = Vec::with_capacity(call.args.args.len());
+        for a in &call.args.args {
+            args.push(self.arg(a, ts)?);
+        }
+        functions::call(call, args, ts, self.options.exact)
     }
 
     fn scalar_arg(&self, expr: &Expr, ts: i64, what: &str) -> Result<f64> {
@@ -817,10 +842,4 @@ fn aggregate(
         out.push(Sample { labels: g.labels, t: ts, v });
     }
     Ok(Value::Vector(out))
-}
-
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

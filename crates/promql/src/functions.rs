@@ -7,9 +7,8 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{Call, Expr, VectorSelector};
 use regex::Regex;
 
-use crate::eval::{is_valid_label_name, Evaluator};
 use crate::store::METRIC_NAME;
-use crate::value::{label, set_label, without_name, Labels, RangeSeries, Sample, Value};
+use crate::value::{is_valid_label_name, label, set_label, without_name, Labels, RangeSeries, Sample, Value};
 
 /// A range vector with where its range lies: extrapolation needs both ends.
 #[derive(Debug, Clone)]
@@ -89,34 +88,15 @@ fn per_series(r: RangeArg, ts: i64, f: impl Fn(&RangeSeries, &RangeArg) -> Optio
     Value::Vector(out)
 }
 
-pub fn call(ev: &Evaluator<'_>, call: &Call, ts: i64) -> Result<Value> {
+/// The function `call` names, applied to its arguments (evaluated by the caller, range
+/// vectors with their range) at `ts`. `timestamp()` is the caller's: it needs its
+/// selector's samples before they are evaluated. With `exact`, increase() and rate()
+/// are the engine's exact increases where the samples have them.
+pub fn call(call: &Call, args: Vec<Arg>, ts: i64, exact: bool) -> Result<Value> {
     let name = call.func.name;
     let exprs: Vec<&Expr> = call.args.args.iter().map(|a| &**a).collect();
-    if name == "timestamp" {
-        // A selector's samples keep their own time; anything else is at `ts`.
-        let mut arg = exprs.first().copied();
-        while let Some(Expr::Paren(p)) = arg {
-            arg = Some(&p.expr);
-        }
-        let v = match arg {
-            Some(Expr::VectorSelector(vs)) => ev.instant_vector(vs, ts),
-            Some(e) => match ev.eval(e, ts)? {
-                Value::Vector(v) => v,
-                other => bail!("timestamp() expects an instant vector, got {}", other.type_name()),
-            },
-            None => bail!("timestamp() takes one argument"),
-        };
-        return Ok(Value::Vector(
-            v.into_iter().map(|s| Sample { labels: without_name(&s.labels), t: ts, v: s.t as f64 / 1000.0 }).collect(),
-        ));
-    }
-    let mut args = Vec::with_capacity(exprs.len());
-    for e in &exprs {
-        args.push(ev.arg(e, ts)?);
-    }
     let mut args = args.into_iter();
     let mut next = || args.next().ok_or_else(|| anyhow::anyhow!("{name}(): missing argument"));
-    let exact = ev.options.exact;
     Ok(match name {
         "time" => Value::Scalar(ts as f64 / 1000.0),
         "pi" => Value::Scalar(std::f64::consts::PI),

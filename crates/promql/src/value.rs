@@ -129,3 +129,10 @@ pub fn labels_text(labels: &Labels) -> String {
         labels.iter().filter(|(k, _)| k != METRIC_NAME).map(|(k, v)| format!("{k}={v:?}")).collect();
     format!("{name}{{{}}}", rest.join(", "))
 }
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, as Prometheus 2.x requires of a label name.
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
