@@ -188,7 +188,11 @@ fn write_result(
         }
     };
     if table.rows.is_empty() && format == Format::Table {
-        eprintln!("note: the result is empty (no series matched at {})", time_text(result.time));
+        eprintln!(
+            "note: the result is empty at {}: no series matched, or none had the samples its functions need \
+             (rate() and increase() need two in their range)",
+            time_text(result.time)
+        );
     }
     table.write(format, term, out)
 }
