@@ -66,6 +66,8 @@ impl ClientInstruments {
 /// Shared between the workers and whoever may stop them (deadline, Ctrl-C).
 pub struct Control {
     pub stop: AtomicBool,
+    /// Ctrl-C asked for the stop (not the deadline or the request count).
+    pub interrupted: AtomicBool,
     pub stopped: Notify,
     pub next: AtomicU64,
     pub done: AtomicU64,
@@ -75,6 +77,7 @@ impl Control {
     pub fn new() -> Arc<Control> {
         Arc::new(Control {
             stop: AtomicBool::new(false),
+            interrupted: AtomicBool::new(false),
             stopped: Notify::new(),
             next: AtomicU64::new(0),
             done: AtomicU64::new(0),

@@ -173,6 +173,7 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("metricsctl: interrupted; finishing requests in flight and writing the final snapshot");
+                control.interrupted.store(true, Ordering::SeqCst);
                 control.request_stop();
             }
         });
@@ -290,7 +291,10 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
         eprintln!("metricsctl: {e:#}");
     }
 
-    let interrupted = control.stop.load(Ordering::SeqCst) && plan.duration.is_none_or(|d| elapsed < d);
+    // Only Ctrl-C is an interruption: the deadline's own stop can come a moment before
+    // `elapsed` reaches the duration (the two clocks start a moment apart), which made
+    // a load-test that ran its whole course exit 130 now and then.
+    let interrupted = control.interrupted.load(Ordering::SeqCst) && plan.duration.is_none_or(|d| elapsed < d);
     let json_file = config.exports_to(ExporterKind::JsonFile);
     let check = if plan.serve_only || plan.no_middleware {
         None
