@@ -136,12 +136,20 @@ QUERY_INSTANT = "sum by (http_route) (rate(http_server_requests_total[5m]))"
 QUERY_EXACT = "sum by (http_route) (increase(http_server_requests_total[100000d]))"
 
 
-def timed_once(cmd):
+def duckdb_command(data):
+    """DuckDB's reset-aware recipe for the same answer as `sum by route`, on `data`."""
+    return [sys.executable, "-c",
+            "import duckdb, json, sys; con = duckdb.connect(); con.execute('SET enable_progress_bar = false'); "
+            "rows = con.sql(sys.argv[1]).fetchall(); print(json.dumps(rows))",
+            DUCKDB_SQL.format(path=data)]
+
+
+def timed_once(cmd, ok_codes=(0,)):
     """Wall time, peak RSS (KB) and stdout of one run."""
     start = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
+    if proc.returncode not in ok_codes:
         sys.stderr.write(proc.stderr.decode(errors="replace")[-2000:])
         raise SystemExit(f"failed: {' '.join(cmd)}")
     m = re.search(rb"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
@@ -162,10 +170,7 @@ def bench_shape(shape, args):
     # Warm the page cache: every tool reads the file from memory.
     subprocess.run(["cat", data], stdout=subprocess.DEVNULL, check=True)
 
-    duck = [sys.executable, "-c",
-            "import duckdb, json, sys; con = duckdb.connect(); con.execute('SET enable_progress_bar = false'); "
-            "rows = con.sql(sys.argv[1]).fetchall(); print(json.dumps(rows))",
-            DUCKDB_SQL.format(path=data)]
+    duck = duckdb_command(data)
     commands = [
         ("cat FILE > /dev/null", ["sh", "-c", 'exec cat "$1" > /dev/null', "cat", data]),
         ("metricsctl sum by route", [METRICSCTL, "sum", "by", "route", "--format", "json", data]),
@@ -237,10 +242,7 @@ def bench_cardinality(series, args):
     with open(truth_path) as f:
         truth = {k: int(v) for k, v in json.load(f).items()}
     subprocess.run(["cat", data], stdout=subprocess.DEVNULL, check=True)
-    duck = [sys.executable, "-c",
-            "import duckdb, json, sys; con = duckdb.connect(); con.execute('SET enable_progress_bar = false'); "
-            "rows = con.sql(sys.argv[1]).fetchall(); print(json.dumps(rows))",
-            DUCKDB_SQL.format(path=data)]
+    duck = duckdb_command(data)
     # (name, command, series the command reads)
     commands = [
         ("cat FILE > /dev/null", ["sh", "-c", 'exec cat "$1" > /dev/null', "cat", data], series),
@@ -257,15 +259,10 @@ def bench_cardinality(series, args):
     for _ in range(args.runs):
         for n, cmd, _ in commands:
             # check exits 1: it finds the cardinality problem it is there to find.
-            start = time.perf_counter()
-            proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            times[n].append(time.perf_counter() - start)
-            if proc.returncode not in (0, 1) or (proc.returncode == 1 and n != "metricsctl check"):
-                sys.stderr.write(proc.stderr.decode(errors="replace")[-2000:])
-                raise SystemExit(f"failed: {' '.join(cmd)}")
-            m = re.search(rb"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-            peaks[n] = max(peaks[n], int(m.group(1)) if m else 0)
-            outputs[n] = proc.stdout
+            t, kb, out = timed_once(cmd, (0, 1) if n == "metricsctl check" else (0,))
+            times[n].append(t)
+            peaks[n] = max(peaks[n], kb)
+            outputs[n] = out
     sum_time = statistics.median(times["metricsctl sum by route"])
     size = os.path.getsize(data)
     print(f"\n## Cardinality: {series:,} users ({data}, {size / 1e9:.2f} GB, 3 exports)")

@@ -281,9 +281,13 @@ impl Sink for SeriesStore {
 /// The series of lines held in memory (tests, fuzzing, a host that has its lines at
 /// hand); bad lines are left out.
 pub fn index_lines(lines: &[u8], resource_labels: bool) -> SeriesIndex {
+    store_lines(lines, SeriesStore::new(resource_labels, Horizon::Everything))
+}
+
+/// Feeds lines held in memory through the engine into `store`.
+fn store_lines(lines: &[u8], mut store: SeriesStore) -> SeriesIndex {
     use metricsctl_reader::input::Block;
     use metricsctl_reader::scan::{BlockParser, ChunkOrigin, ScanOptions};
-    let mut store = SeriesStore::new(resource_labels, Horizon::Everything);
     let mut engine = Engine::new(EngineOptions::default());
     let options = ScanOptions {
         metrics: Default::default(),
@@ -355,18 +359,7 @@ mod tests {
     fn only_samples_within_the_horizon_are_kept() {
         let base = 1_735_689_600_000;
         let horizon = Horizon::Between { first: base + 10_000, last: base + 20_000 };
-        let mut store = SeriesStore::new(false, horizon);
-        let mut engine = Engine::new(EngineOptions::default());
-        let options = metricsctl_reader::scan::ScanOptions {
-            metrics: Default::default(),
-            block_size: metricsctl_reader::input::BLOCK_SIZE,
-            latest_only: false,
-        };
-        let block = metricsctl_reader::input::Block::from_bytes(0, LINES.as_bytes().to_vec());
-        let chunk = metricsctl_reader::scan::BlockParser::default().parse(&block, &options);
-        engine.apply_chunk(metricsctl_reader::scan::ChunkOrigin { source: 0, first_line: 1 }, chunk, &mut store);
-        engine.finish(&mut store);
-        let index = store.into_index();
+        let index = store_lines(LINES.as_bytes(), SeriesStore::new(false, horizon));
         let kept: Vec<Vec<i64>> = index.series.iter().map(|s| s.points.iter().map(|p| p.t - base).collect()).collect();
         assert_eq!(kept, [vec![10_000, 20_000], vec![20_000]]);
         // The delta total outside the horizon still counts: 3 + 4 would be 7 at 30 s.

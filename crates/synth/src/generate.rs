@@ -351,11 +351,7 @@ pub fn generate(out: &mut dyn Write, options: &GenerateOptions) -> Result<Genera
             result.bad_lines += 1;
             result.lines += 1;
         }
-        if buf.len() >= 4 << 20 {
-            out.write_all(&buf)?;
-            result.bytes += buf.len() as u64;
-            buf.clear();
-        }
+        write_when_full(out, &mut buf, &mut result)?;
     }
     out.write_all(&buf)?;
     result.bytes += buf.len() as u64;
@@ -365,6 +361,16 @@ pub fn generate(out: &mut dyn Write, options: &GenerateOptions) -> Result<Genera
         }
     }
     Ok(result)
+}
+
+/// Writes the buffered lines out once they reach 4 MiB.
+fn write_when_full(out: &mut dyn Write, buf: &mut Vec<u8>, result: &mut Generated) -> Result<()> {
+    if buf.len() >= 4 << 20 {
+        out.write_all(buf)?;
+        result.bytes += buf.len() as u64;
+        buf.clear();
+    }
+    Ok(())
 }
 
 /// A cardinality explosion: `series` users, each with a request counter and a
@@ -404,11 +410,7 @@ pub fn generate_cardinality(out: &mut dyn Write, series: u64, exports: u64, seed
                 push_line_styled(&mut buf, &head, &point, TIME_STYLE);
                 result.lines += 1;
             }
-            if buf.len() >= 4 << 20 {
-                out.write_all(&buf)?;
-                result.bytes += buf.len() as u64;
-                buf.clear();
-            }
+            write_when_full(out, &mut buf, &mut result)?;
         }
     }
     out.write_all(&buf)?;
