@@ -46,6 +46,8 @@ pub enum Command {
     ToPrometheus(ToPrometheusArgs),
     /// Follow files and serve their latest samples at /metrics for Prometheus to scrape.
     Serve(ServeArgs),
+    /// A live view of growing files: request rate, errors and latency per route.
+    Top(TopArgs),
     /// Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file.
     Receive(ReceiveArgs),
     /// Drive load at an instrumented server, write its metrics, and cross-check them.
@@ -314,6 +316,38 @@ pub struct ServeArgs {
     /// Copy the resource attributes onto every series instead of a `target_info` series.
     #[arg(long)]
     pub resource_labels: bool,
+    /// Files to follow (default logs/metrics.jsonl); each may be missing at start.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Group by these labels (comma-separated; a suffix such as `route` finds `http.route`).
+    #[arg(long, value_delimiter = ',', default_value = "route", value_name = "LABELS")]
+    pub by: Vec<String>,
+    /// Sliding window of the rates, error ratios and latency quantiles.
+    #[arg(long, default_value = "1m", value_name = "DURATION")]
+    pub window: String,
+    /// Width of one column of the rate sparkline.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub step: String,
+    /// The request counter (default http_server_requests_total; with --grpc the gRPC one).
+    #[arg(long, value_name = "NAME")]
+    pub requests: Option<String>,
+    /// The latency histogram, in seconds (default http_server_request_duration_seconds);
+    /// its counts stand in for requests when the counter is absent.
+    #[arg(long, value_name = "NAME")]
+    pub latency: Option<String>,
+    /// gRPC methods instead of HTTP routes: grpc_server_* grouped by rpc.service,rpc.method.
+    #[arg(long)]
+    pub grpc: bool,
+    /// Print one snapshot of what the files hold and exit, instead of following them.
+    #[arg(long)]
+    pub once: bool,
+    /// Format of the snapshots printed when stdout is not a terminal (or with --once).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
     /// Files to follow (default logs/metrics.jsonl); each may be missing at start.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,

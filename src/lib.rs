@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cmd;
 pub mod loadtest;
 pub mod output;
+pub mod top;
 
 use std::io::{self, BufWriter, IsTerminal, LineWriter, Write};
 use std::process::ExitCode;
@@ -75,6 +76,7 @@ fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Explain(args) => cmd::explain::run(args, &mut out)?,
         Command::LoadTest(args) => cmd::load_test::run(args, &mut out)?,
         Command::Serve(args) => cmd::serve::run(args)?,
+        Command::Top(args) => cmd::top::run(args, &mut out)?,
         Command::Receive(args) => cmd::receive::run(args)?,
         Command::Query(args) => cmd::query::run(args, &mut out)?,
         Command::ToPrometheus(args) => cmd::to_prometheus::run(args, &mut out)?,

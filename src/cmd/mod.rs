@@ -12,6 +12,7 @@ pub mod serve;
 pub mod sum;
 pub mod tail;
 pub mod to_prometheus;
+pub mod top;
 
 use metricsctl_engine::group::Grouper;
 
@@ -48,4 +49,26 @@ pub async fn termination() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// Set by SIGINT or SIGTERM while following files, so that a command can say what it
+/// has to say (bad lines counted) before it exits.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn request_stop(_: libc::c_int) {
+    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// From now on SIGINT and SIGTERM set [`stop_requested`] instead of killing the process.
+pub fn stop_on_signals() {
+    let handler = request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+pub fn stop_requested() -> bool {
+    STOP.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -53,27 +53,6 @@ struct Selector {
 /// Bad lines said one by one while following; the rest are counted.
 const LIVE_BAD_LINES_SHOWN: u64 = 10;
 
-/// Set by SIGINT or SIGTERM while following, so that the count of bad lines is said
-/// before exiting.
-static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-extern "C" fn request_stop(_: libc::c_int) {
-    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
-fn stop_on_signals() {
-    let handler = request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
-    }
-}
-
-fn stopped() -> bool {
-    STOP.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 impl Selector {
     /// Parses a line; `Ok(None)` for blank lines, bad lines (tallied) and non-matches.
     fn select<'a>(
@@ -145,7 +124,7 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
         if let Some(SourceKind::Compressed(..)) = sources.last().map(|s| &s.kind) {
             bail!("cannot follow a compressed file: name the uncompressed file last");
         }
-        stop_on_signals();
+        super::stop_on_signals();
     }
     let window = resolve_window(&sources[..sources.len() - usize::from(waiting)], &filter)?;
     let mut selector = Selector {
@@ -212,7 +191,7 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
             let mut backlog: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
             let mut in_backlog = true;
             loop {
-                if stopped() {
+                if super::stop_requested() {
                     break Ok(());
                 }
                 let wait = if in_backlog { std::time::Duration::from_millis(200) } else { POLL_INTERVAL };
@@ -260,7 +239,7 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
                 eprintln!("metricsctl: {name}: {what}");
             };
             loop {
-                if stopped() {
+                if super::stop_requested() {
                     break Ok::<(), anyhow::Error>(());
                 }
                 if !follower.poll(&mut on_line, &mut on_event)? {
@@ -271,7 +250,7 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
     };
     followed?;
     report_bad(&sources, &selector);
-    Ok(if stopped() { ExitCode::from(130) } else { ExitCode::SUCCESS })
+    Ok(if super::stop_requested() { ExitCode::from(130) } else { ExitCode::SUCCESS })
 }
 
 fn report_bad(sources: &[Source], selector: &Selector) {

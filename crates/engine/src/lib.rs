@@ -7,10 +7,12 @@
 //!   what it found about the input.
 //! - [`group`]: series filed into groups by label values.
 //! - [`sum`]: totals by group, the question `sum`, `explain` and `load-test` ask.
+//! - [`live`]: files still being written, followed and fed as they grow.
 
 pub mod engine;
 pub mod filter;
 pub mod group;
+pub mod live;
 pub mod query;
 pub mod sum;
 

@@ -73,26 +73,35 @@ pub struct HistogramSum {
 
 impl HistogramSum {
     pub fn add(&mut self, h: &Histogram) {
-        self.count += h.count;
-        self.sum += h.sum;
+        self.add_buckets(h.count, h.sum, &h.bounds, &h.counts);
+    }
+
+    /// Adds another sum (windows of sums: `top`).
+    pub fn merge(&mut self, other: &HistogramSum) {
+        self.add_buckets(other.count, other.sum, &other.bounds, &other.counts);
+    }
+
+    fn add_buckets(&mut self, count: u64, sum: f64, bounds: &[f64], counts: &[u64]) {
+        self.count += count;
+        self.sum += sum;
         if self.counts.is_empty() {
-            self.bounds = h.bounds.to_vec();
-            self.counts = h.counts.clone();
+            self.bounds = bounds.to_vec();
+            self.counts = counts.to_vec();
             return;
         }
-        if *self.bounds != *h.bounds {
-            self.widen_to(&h.bounds);
+        if *self.bounds != *bounds {
+            self.widen_to(bounds);
         }
-        if *self.bounds == *h.bounds {
-            for (a, b) in self.counts.iter_mut().zip(&h.counts) {
+        if *self.bounds == *bounds {
+            for (a, b) in self.counts.iter_mut().zip(counts) {
                 *a += b;
             }
             return;
         }
-        // h's layout is a subset of ours: each of its buckets goes to ours with the same
-        // upper bound (all we know is that its observations are <= that bound).
-        for (i, &c) in h.counts.iter().enumerate() {
-            let target = match h.bounds.get(i) {
+        // The other layout is a subset of ours: each of its buckets goes to ours with the
+        // same upper bound (all we know is that its observations are <= that bound).
+        for (i, &c) in counts.iter().enumerate() {
+            let target = match bounds.get(i) {
                 Some(b) => self.bounds.iter().position(|x| x == b).unwrap_or(self.bounds.len()),
                 None => self.bounds.len(),
             };

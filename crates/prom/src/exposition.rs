@@ -10,13 +10,11 @@ use crate::text::{
     target_info_labels, write_exposition, write_family_header, write_family_sample, write_target_info_header,
     write_target_info_sample, ExposedSample, ExposedValue, ExpositionFormat, FamilyBuilder, TargetInfo, TARGET_INFO,
 };
-use metricsctl_engine::engine::{
-    Catalog, Engine, EngineOptions, ProcessId, SeriesId, SeriesInfo, Sink, Step, StepKind,
-};
+use metricsctl_engine::engine::{Catalog, ProcessId, SeriesId, SeriesInfo, Sink, Step, StepKind};
+use metricsctl_engine::live::{Fed, LiveEngine};
 use metricsctl_format::record::{MetricType, Num, SampleValue};
-use metricsctl_reader::input::Block;
 use metricsctl_reader::matcher::MetricMatcher;
-use metricsctl_reader::scan::{BadLine, BlockParser, ChunkOrigin, ParsedChunk, ScanOptions};
+use metricsctl_reader::scan::{ParsedChunk, ScanOptions};
 
 /// Keeps, per series, its latest value (delta lines summed into a cumulative value),
 /// and with `history` every sample.
@@ -256,69 +254,40 @@ impl Sink for ExpositionSink {
 
 /// Lines fed as they arrive (a followed file, an SDK collection), exposed on demand.
 pub struct LiveExposition {
-    engine: Engine,
+    live: LiveEngine,
     sink: ExpositionSink,
-    options: ScanOptions,
-    /// Learns the templates of the lines fed, for the next feeds.
-    parser: BlockParser,
-    /// Lines fed so far per source, for line numbers in messages.
-    lines: Vec<u64>,
 }
 
 impl LiveExposition {
     pub fn new(resource_labels: bool) -> LiveExposition {
         LiveExposition {
-            engine: Engine::new(EngineOptions::default()),
+            live: LiveEngine::new(MetricMatcher::default()),
             sink: ExpositionSink::new(resource_labels, false),
-            options: ScanOptions {
-                metrics: MetricMatcher::default(),
-                block_size: metricsctl_reader::input::BLOCK_SIZE,
-                latest_only: false,
-            },
-            parser: BlockParser::default(),
-            lines: Vec::new(),
         }
     }
 
     /// Feeds whole lines of `source`; returns its bad lines with their 1-based numbers.
     /// The exports they complete are exposed at once; one still being written is not,
-    /// until it is complete or its time is up (see [`Engine::flush_settled`]).
+    /// until it is complete or its time is up.
     pub fn feed(&mut self, source: usize, bytes: Vec<u8>) -> Vec<(u64, String)> {
-        let block = Block::from_bytes(source, bytes);
-        let chunk = self.parser.parse(&block, &self.options);
-        let bad = self.apply(chunk);
-        self.settle();
-        bad
+        self.live.feed(source, bytes, &mut self.sink)
     }
 
     /// Applies a block parsed elsewhere (the parallel reader), the next of its source;
     /// returns its bad lines with their 1-based numbers.
     pub fn apply(&mut self, chunk: ParsedChunk) -> Vec<(u64, String)> {
-        let source = chunk.source;
-        if self.lines.len() <= source {
-            self.lines.resize(source + 1, 0);
-        }
-        let origin = ChunkOrigin { source, first_line: self.lines[source] + 1 };
-        self.lines[source] += chunk.lines;
-        let bad = chunk.bad.iter().map(|BadLine { line, reason }| (origin.first_line + line, reason.clone())).collect();
-        self.engine.apply_chunk(origin, chunk, &mut self.sink);
-        bad
+        self.live.apply(chunk, &mut self.sink)
     }
 
     /// Exposes the pending exports that are complete, or whose time is up by the wall
     /// clock (a file that is no longer written shows all it holds).
     pub fn settle(&mut self) {
-        self.engine.flush_settled(metricsctl_format::timestamp::now_nanos(), &mut self.sink);
+        self.live.settle(&mut self.sink);
     }
 
     /// Exposes everything fed, a pending export included (one complete collection).
     pub fn finish(&mut self) {
-        self.engine.finish(&mut self.sink);
-    }
-
-    /// What the parallel reader needs to parse blocks for `apply`.
-    pub fn scan_options(&self) -> &ScanOptions {
-        &self.options
+        self.live.finish(&mut self.sink);
     }
 
     /// A label clash or collision found in what was fed (the series is not exposed).
@@ -327,11 +296,26 @@ impl LiveExposition {
     }
 
     pub fn render(&self, format: ExpositionFormat, staleness: Option<Staleness>) -> Vec<u8> {
-        self.sink.render_latest(&self.engine.catalog, format, staleness)
+        self.sink.render_latest(&self.live.engine.catalog, format, staleness)
     }
 
     pub fn series(&self) -> usize {
-        self.engine.catalog.series.len()
+        self.live.engine.catalog.series.len()
+    }
+}
+
+impl Fed for LiveExposition {
+    fn scan_options(&self) -> ScanOptions {
+        self.live.scan_options().clone()
+    }
+    fn apply(&mut self, chunk: ParsedChunk) -> Vec<(u64, String)> {
+        LiveExposition::apply(self, chunk)
+    }
+    fn feed(&mut self, source: usize, bytes: Vec<u8>) -> Vec<(u64, String)> {
+        LiveExposition::feed(self, source, bytes)
+    }
+    fn take_error(&mut self) -> Option<anyhow::Error> {
+        LiveExposition::take_error(self)
     }
 }
 
