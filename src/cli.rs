@@ -401,6 +401,13 @@ pub struct LoadTestArgs {
     /// quarter of the requests as gRPC calls.
     #[arg(long)]
     pub grpc: bool,
+    /// Draw a live view while the load runs (requests/s, latency histogram, status codes);
+    /// the default when stderr is a terminal.
+    #[arg(long, overrides_with = "no_live")]
+    pub live: bool,
+    /// A progress bar instead of the live view.
+    #[arg(long, overrides_with = "live")]
+    pub no_live: bool,
     #[command(flatten)]
     pub metrics: metricsctl_otel::config::MetricsFlags,
     /// Summary format.

@@ -40,6 +40,9 @@ pub fn run(args: LoadTestArgs, out: &mut dyn Write) -> Result<ExitCode> {
         serve_only: args.serve_only,
         grpc: args.grpc,
         progress: std::io::stderr().is_terminal() && !args.serve_only,
+        live: !args.serve_only
+            && !args.no_live
+            && (args.live || (std::io::stderr().is_terminal() && std::io::stdin().is_terminal())),
     };
     let summary = loadtest::run(plan, &config)?;
     loadtest::write_summary(&summary, args.format, Terminal::detect(), out)?;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -18,6 +18,7 @@ use opentelemetry::KeyValue;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::live::LiveTally;
 use super::server::{concrete_path, pick_route, ROUTES};
 
 /// Per-request timeout.
@@ -71,17 +72,27 @@ pub struct Control {
     pub stopped: Notify,
     pub next: AtomicU64,
     pub done: AtomicU64,
+    /// Every completion, for the live view (`--live`).
+    pub live: Option<Arc<Mutex<LiveTally>>>,
 }
 
 impl Control {
-    pub fn new() -> Arc<Control> {
+    pub fn new(live: Option<Arc<Mutex<LiveTally>>>) -> Arc<Control> {
         Arc::new(Control {
             stop: AtomicBool::new(false),
             interrupted: AtomicBool::new(false),
             stopped: Notify::new(),
             next: AtomicU64::new(0),
             done: AtomicU64::new(0),
+            live,
         })
+    }
+
+    /// Tells the live view about a completion (nothing without one).
+    fn tell(&self, at: Instant, latency_micros: Option<u64>, outcome: impl FnOnce() -> String) {
+        if let Some(live) = &self.live {
+            live.lock().unwrap_or_else(|e| e.into_inner()).record(at, latency_micros, &outcome());
+        }
     }
 
     pub fn request_stop(&self) {
@@ -200,7 +211,7 @@ async fn worker(
             break;
         }
         if let Some(addr) = options.grpc_target.filter(|_| super::server::mix(n ^ 0x67) % 4 == 0) {
-            grpc_request(&mut stats, &mut channel, addr, n, intended, deadline).await;
+            grpc_request(&mut stats, &control, &mut channel, addr, n, intended, deadline).await;
             control.done.fetch_add(1, Ordering::Relaxed);
             continue;
         }
@@ -209,6 +220,7 @@ async fn worker(
             match connect(options.target).await {
                 Ok(s) => sender = Some(s),
                 Err(kind) => {
+                    control.tell(Instant::now(), None, || format!("error: {kind}"));
                     *stats.errors.entry(kind).or_default() += 1;
                     control.done.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -248,6 +260,7 @@ async fn worker(
                     intended.map_or(uncorrected, |at| (finished - at.min(sent_at)).as_micros().max(1) as u64);
                 let _ = stats.latency.record(corrected.min(3_600_000_000));
                 let _ = stats.uncorrected.record(uncorrected.min(3_600_000_000));
+                control.tell(finished, Some(corrected), || status.to_string());
                 *stats.statuses.entry(status).or_default() += 1;
                 *stats.by_route.entry((route.method.to_string(), route.template.to_string())).or_default() += 1;
                 if deadline.is_some_and(|d| finished > d) {
@@ -265,10 +278,13 @@ async fn worker(
                 }
             }
             Ok(Err(e)) => {
-                *stats.errors.entry(error_kind(&e)).or_default() += 1;
+                let kind = error_kind(&e);
+                control.tell(finished, None, || format!("error: {kind}"));
+                *stats.errors.entry(kind).or_default() += 1;
                 sender = None;
             }
             Err(_) => {
+                control.tell(finished, None, || "error: timeout".into());
                 *stats.errors.entry("timeout".into()).or_default() += 1;
                 sender = None;
             }
@@ -280,6 +296,7 @@ async fn worker(
 /// One gRPC call on the worker's HTTP/2 channel (connected on first use).
 async fn grpc_request(
     stats: &mut LoadStats,
+    control: &Control,
     channel: &mut Option<tonic::transport::Channel>,
     addr: SocketAddr,
     n: u64,
@@ -313,6 +330,7 @@ async fn grpc_request(
             let corrected = intended.map_or(uncorrected, |at| (finished - at.min(sent_at)).as_micros().max(1) as u64);
             let _ = stats.latency.record(corrected.min(3_600_000_000));
             let _ = stats.uncorrected.record(uncorrected.min(3_600_000_000));
+            control.tell(finished, Some(corrected), || format!("grpc {:?}", tonic::Code::from(code)));
             *stats.grpc_codes.entry(code).or_default() += 1;
             let (service, name, _) = super::grpc::METHODS[method];
             *stats.by_route.entry(("GRPC".to_string(), format!("{service}/{name}"))).or_default() += 1;
@@ -321,6 +339,7 @@ async fn grpc_request(
             }
         }
         Err(e) => {
+            control.tell(finished, None, || "error: grpc".into());
             *stats.errors.entry(format!("grpc: {e}")).or_default() += 1;
             *channel = None;
         }

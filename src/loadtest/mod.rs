@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod grpc;
+pub mod live;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -41,7 +42,10 @@ pub struct LoadTestPlan {
     pub serve_only: bool,
     /// Also start the gRPC server and send a quarter of the requests as gRPC calls.
     pub grpc: bool,
+    /// A progress bar on stderr.
     pub progress: bool,
+    /// The full-screen live view on stderr instead of the progress bar.
+    pub live: bool,
 }
 
 /// The summary, also the `--format json` contract.
@@ -167,7 +171,8 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
     if let Some(url) = &prometheus_endpoint {
         eprintln!("metricsctl: prometheus exporter serving {url}");
     }
-    let control = Control::new();
+    let tally = plan.live.then(|| Arc::new(std::sync::Mutex::new(live::LiveTally::new(tokio::time::Instant::now()))));
+    let control = Control::new(tally.clone());
     {
         let control = Arc::clone(&control);
         tokio::spawn(async move {
@@ -261,11 +266,22 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
             path_prefix: prefix,
             grpc_target: grpc_server.as_ref().map(|(addr, _, _)| *addr),
         };
-        let progress = plan.progress.then(|| progress_bar(&options, Arc::clone(&control)));
+        let goal = live::Goal { requests: options.requests, duration: options.duration };
+        let view = tally.map(|tally| live::spawn(target_text.clone(), goal, Arc::clone(&control), tally));
+        let progress = (plan.progress && view.is_none()).then(|| progress_bar(&options, Arc::clone(&control)));
         let result = client::run(options, Arc::clone(&control), instruments).await;
         if let Some((bar, ticker)) = progress {
             ticker.abort();
             bar.finish_and_clear();
+        }
+        if let Some(view) = view {
+            // Every request is done: the view closes, and the summary follows as without it.
+            control.request_stop();
+            match view.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("metricsctl: live view: {e:#}"),
+                Err(_) => eprintln!("metricsctl: the live view panicked"),
+            }
         }
         result
     };
