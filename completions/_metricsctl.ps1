@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'PromQL over the files, answered as Prometheus 2.x answers it over the same samples; with --exact, increase() and rate() are the exact increase `sum` counts')
             [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Follow files and serve their latest samples at /metrics for Prometheus to scrape')
+            [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live view of growing files: request rate, errors and latency per route')
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file')
             [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Drive load at an instrumented server, write its metrics, and cross-check them')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -177,6 +178,19 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'metricsctl;top' {
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'Group by these labels (comma-separated; a suffix such as `route` finds `http.route`)')
+            [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'Sliding window of the rates, error ratios and latency quantiles')
+            [CompletionResult]::new('--step', '--step', [CompletionResultType]::ParameterName, 'Width of one column of the rate sparkline')
+            [CompletionResult]::new('--requests', '--requests', [CompletionResultType]::ParameterName, 'The request counter (default http_server_requests_total; with --grpc the gRPC one)')
+            [CompletionResult]::new('--latency', '--latency', [CompletionResultType]::ParameterName, 'The latency histogram, in seconds (default http_server_request_duration_seconds); its counts stand in for requests when the counter is absent')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Format of the snapshots printed when stdout is not a terminal (or with --once)')
+            [CompletionResult]::new('--grpc', '--grpc', [CompletionResultType]::ParameterName, 'gRPC methods instead of HTTP routes: grpc_server_* grouped by rpc.service,rpc.method')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Print one snapshot of what the files hold and exit, instead of following them')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'metricsctl;receive' {
             [CompletionResult]::new('--otlp-grpc', '--otlp-grpc', [CompletionResultType]::ParameterName, 'OTLP/gRPC address (`off` to disable)')
             [CompletionResult]::new('--otlp-http', '--otlp-http', [CompletionResultType]::ParameterName, 'OTLP/HTTP address, serving POST /v1/metrics with protobuf or JSON bodies (`off` to disable)')
@@ -214,6 +228,8 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--serve-only', '--serve-only', [CompletionResultType]::ParameterName, 'Only run the built-in server (for an outside load generator) until Ctrl-C or -z')
             [CompletionResult]::new('--no-middleware', '--no-middleware', [CompletionResultType]::ParameterName, 'Run the built-in server without the metrics middleware (to measure its cost)')
             [CompletionResult]::new('--grpc', '--grpc', [CompletionResultType]::ParameterName, 'Also start a gRPC server (orders.OrderService, users.UserService) and send a quarter of the requests as gRPC calls')
+            [CompletionResult]::new('--live', '--live', [CompletionResultType]::ParameterName, 'Draw a live view while the load runs (requests/s, latency histogram, status codes); the default when stderr is a terminal')
+            [CompletionResult]::new('--no-live', '--no-live', [CompletionResultType]::ParameterName, 'A progress bar instead of the live view')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -233,6 +249,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'PromQL over the files, answered as Prometheus 2.x answers it over the same samples; with --exact, increase() and rate() are the exact increase `sum` counts')
             [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Follow files and serve their latest samples at /metrics for Prometheus to scrape')
+            [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live view of growing files: request rate, errors and latency per route')
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file')
             [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Drive load at an instrumented server, write its metrics, and cross-check them')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -264,6 +281,9 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             break
         }
         'metricsctl;help;serve' {
+            break
+        }
+        'metricsctl;help;top' {
             break
         }
         'metricsctl;help;receive' {

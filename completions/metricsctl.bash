@@ -55,6 +55,9 @@ _metricsctl() {
             metricsctl,to-prometheus)
                 cmd="metricsctl__subcmd__to__subcmd__prometheus"
                 ;;
+            metricsctl,top)
+                cmd="metricsctl__subcmd__top"
+                ;;
             metricsctl__subcmd__help,check)
                 cmd="metricsctl__subcmd__help__subcmd__check"
                 ;;
@@ -94,6 +97,9 @@ _metricsctl() {
             metricsctl__subcmd__help,to-prometheus)
                 cmd="metricsctl__subcmd__help__subcmd__to__subcmd__prometheus"
                 ;;
+            metricsctl__subcmd__help,top)
+                cmd="metricsctl__subcmd__help__subcmd__top"
+                ;;
             *)
                 ;;
         esac
@@ -101,7 +107,7 @@ _metricsctl() {
 
     case "${cmd}" in
         metricsctl)
-            opts="-h -V --help --version tail sum rate quantile check explain query to-prometheus serve receive load-test completions help"
+            opts="-h -V --help --version tail sum rate quantile check explain query to-prometheus serve top receive load-test completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,7 +207,7 @@ _metricsctl() {
             return 0
             ;;
         metricsctl__subcmd__help)
-            opts="tail sum rate quantile check explain query to-prometheus serve receive load-test completions help"
+            opts="tail sum rate quantile check explain query to-prometheus serve top receive load-test completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -396,8 +402,22 @@ _metricsctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        metricsctl__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         metricsctl__subcmd__load__subcmd__test)
-            opts="-n -z -c -q -h --requests --duration --connections --rate --url --listen --serve-only --no-middleware --grpc --config --service-name --service-version --environment --instance-id --json-file-path --export-interval --export-timeout --temporality --exporter --prometheus-listen --otlp-endpoint --format --help"
+            opts="-n -z -c -q -h --requests --duration --connections --rate --url --listen --serve-only --no-middleware --grpc --live --no-live --config --service-name --service-version --environment --instance-id --json-file-path --export-interval --export-timeout --temporality --exporter --prometheus-listen --otlp-endpoint --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -865,6 +885,44 @@ _metricsctl() {
                     ;;
                 --until)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        metricsctl__subcmd__top)
+            opts="-h --by --window --step --requests --latency --grpc --once --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --step)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --requests)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --latency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
                     return 0
                     ;;
                 *)

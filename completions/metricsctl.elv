@@ -31,6 +31,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand query 'PromQL over the files, answered as Prometheus 2.x answers it over the same samples; with --exact, increase() and rate() are the exact increase `sum` counts'
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
+            cand top 'A live view of growing files: request rate, errors and latency per route'
             cand receive 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file'
             cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
@@ -164,6 +165,18 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'metricsctl;top'= {
+            cand --by 'Group by these labels (comma-separated; a suffix such as `route` finds `http.route`)'
+            cand --window 'Sliding window of the rates, error ratios and latency quantiles'
+            cand --step 'Width of one column of the rate sparkline'
+            cand --requests 'The request counter (default http_server_requests_total; with --grpc the gRPC one)'
+            cand --latency 'The latency histogram, in seconds (default http_server_request_duration_seconds); its counts stand in for requests when the counter is absent'
+            cand --format 'Format of the snapshots printed when stdout is not a terminal (or with --once)'
+            cand --grpc 'gRPC methods instead of HTTP routes: grpc_server_* grouped by rpc.service,rpc.method'
+            cand --once 'Print one snapshot of what the files hold and exit, instead of following them'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'metricsctl;receive'= {
             cand --otlp-grpc 'OTLP/gRPC address (`off` to disable)'
             cand --otlp-http 'OTLP/HTTP address, serving POST /v1/metrics with protobuf or JSON bodies (`off` to disable)'
@@ -200,6 +213,8 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand --serve-only 'Only run the built-in server (for an outside load generator) until Ctrl-C or -z'
             cand --no-middleware 'Run the built-in server without the metrics middleware (to measure its cost)'
             cand --grpc 'Also start a gRPC server (orders.OrderService, users.UserService) and send a quarter of the requests as gRPC calls'
+            cand --live 'Draw a live view while the load runs (requests/s, latency histogram, status codes); the default when stderr is a terminal'
+            cand --no-live 'A progress bar instead of the live view'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -217,6 +232,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand query 'PromQL over the files, answered as Prometheus 2.x answers it over the same samples; with --exact, increase() and rate() are the exact increase `sum` counts'
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
+            cand top 'A live view of growing files: request rate, errors and latency per route'
             cand receive 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file'
             cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
@@ -239,6 +255,8 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
         &'metricsctl;help;to-prometheus'= {
         }
         &'metricsctl;help;serve'= {
+        }
+        &'metricsctl;help;top'= {
         }
         &'metricsctl;help;receive'= {
         }

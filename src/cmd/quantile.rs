@@ -15,29 +15,18 @@ use crate::output::{Cell, Table, Terminal};
 use metricsctl_engine::engine::{Increase, SeriesId, SeriesInfo, Sink, Step};
 use metricsctl_engine::group::Grouper;
 use metricsctl_engine::query::QueryInput;
-use metricsctl_format::histogram::HistogramSum;
+use metricsctl_format::histogram::{HistogramSum, ObservedRange};
 use metricsctl_format::record::{MetricType, Num, SampleValue};
 
 /// The histogram `quantile` reads when none is named: request latency.
 pub const DEFAULT_HISTOGRAM: &str = "http_server_request_duration_seconds";
 pub const DEFAULT_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 
-/// The recorded min and max of a group's counted samples.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Bounds {
-    Unset,
-    Known((f64, f64)),
-    /// Some counted sample had no min or max.
-    Unknown,
-}
-
 pub struct QuantileSink {
     pub grouper: Grouper,
     pub sums: Vec<HistogramSum>,
-    /// Per group: the smallest recorded min and largest recorded max of the samples
-    /// whose increases were counted. A cumulative sample's min and max bound every
-    /// observation since its process started, so every observation of the window.
-    pub observed: Vec<Bounds>,
+    /// Per group: the recorded range of the samples whose increases were counted.
+    pub observed: Vec<ObservedRange>,
     not_histograms: Vec<String>,
 }
 
@@ -49,11 +38,7 @@ impl QuantileSink {
     /// The `q` quantile of a group, clamped to the recorded min and max when every
     /// counted sample carried them.
     pub fn quantile(&self, group: usize, q: f64) -> Option<f64> {
-        let estimate = self.sums[group].quantile(q)?;
-        Some(match self.observed[group] {
-            Bounds::Known((min, max)) if min <= max => estimate.clamp(min, max),
-            _ => estimate,
-        })
+        Some(self.observed[group].clamp(self.sums[group].quantile(q)?))
     }
 }
 
@@ -68,7 +53,7 @@ impl Sink for QuantileSink {
         let Some(group) = self.grouper.assign(id, info) else { return false };
         if self.sums.len() <= group {
             self.sums.resize_with(group + 1, HistogramSum::default);
-            self.observed.resize(group + 1, Bounds::Unset);
+            self.observed.resize(group + 1, ObservedRange::Unset);
         }
         true
     }
@@ -80,14 +65,7 @@ impl Sink for QuantileSink {
                 return;
             }
             let SampleValue::Hist(sample) = step.value else { return };
-            let bounds = sample.min.zip(sample.max);
-            let observed = &mut self.observed[group];
-            *observed = match (*observed, bounds) {
-                (Bounds::Unset, Some(b)) => Bounds::Known(b),
-                (Bounds::Known((lo, hi)), Some((min, max))) => Bounds::Known((lo.min(min), hi.max(max))),
-                // One counted sample without min and max: the group's are unknown.
-                _ => Bounds::Unknown,
-            };
+            self.observed[group].include(sample);
         }
     }
 }

@@ -14,10 +14,10 @@ use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 
 use crate::cli::ServeArgs;
+use metricsctl_engine::live::{FeedNote, Feeder};
 use metricsctl_format::text::sanitize;
 use metricsctl_format::timestamp::parse_duration;
 use metricsctl_prom::exposition::{content_type, negotiate, LiveExposition, Staleness};
-use metricsctl_engine::live::{FeedNote, Feeder};
 use metricsctl_reader::follow::{FollowEvent, POLL_INTERVAL};
 use metricsctl_reader::input::Source;
 

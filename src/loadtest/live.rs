@@ -78,9 +78,8 @@ fn latency_bins(h: &Histogram<u64>, bins: usize) -> Vec<(String, u64)> {
     let low = h.min();
     let high = h.value_at_quantile(0.999).max(low + 1);
     let width = (high - low).div_ceil(bins as u64).max(1);
-    let mut out: Vec<(String, u64)> = (0..bins)
-        .map(|i| (format!("{:.1}ms", (low + width * (i as u64 + 1)) as f64 / 1e3), 0u64))
-        .collect();
+    let mut out: Vec<(String, u64)> =
+        (0..bins).map(|i| (format!("{:.1}ms", (low + width * (i as u64 + 1)) as f64 / 1e3), 0u64)).collect();
     for v in h.iter_recorded() {
         let i = ((v.value_iterated_to().saturating_sub(low)) / width).min(bins as u64 - 1) as usize;
         out[i].1 += v.count_at_value();
@@ -131,7 +130,8 @@ pub fn draw(frame: &mut Frame, target: &str, goal: Goal, tally: &LiveTally, elap
     let [histogram, statuses] =
         Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(bottom);
     let bins = latency_bins(&tally.latency, (histogram.height.saturating_sub(2)) as usize);
-    let bars: Vec<Bar> = bins.iter().map(|(label, n)| Bar::default().label(Line::from(label.clone())).value(*n)).collect();
+    let bars: Vec<Bar> =
+        bins.iter().map(|(label, n)| Bar::default().label(Line::from(label.clone())).value(*n)).collect();
     let quantiles = if tally.latency.is_empty() {
         String::new()
     } else {

@@ -17,7 +17,7 @@ use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, Ke
 use self::model::{TopModel, TopOptions};
 use self::view::{Snapshot, ViewState};
 use crate::output::{sanitize, Format};
-use metricsctl_engine::live::{FeedNote, Fed, Feeder, LiveEngine};
+use metricsctl_engine::live::{Fed, FeedNote, Feeder, LiveEngine};
 use metricsctl_format::timestamp::now_nanos;
 use metricsctl_reader::follow::{FollowEvent, POLL_INTERVAL};
 use metricsctl_reader::matcher::MetricMatcher;
@@ -252,7 +252,8 @@ fn screen_loop(
                 dirty = true;
             }
         }
-        if let Some(latest) = notices.borrow_mut().drain(..).last() {
+        let latest = notices.borrow_mut().drain(..).next_back();
+        if let Some(latest) = latest {
             state.notice = Some(latest);
             dirty = true;
         }

@@ -11,8 +11,8 @@ use std::collections::{HashMap, VecDeque};
 
 use metricsctl_engine::engine::{Engine, Increase, SeriesId, SeriesInfo, Sink, Step};
 use metricsctl_engine::filter::lookup_label;
-use metricsctl_format::histogram::HistogramSum;
-use metricsctl_format::record::{AttrValue, MetricType};
+use metricsctl_format::histogram::{HistogramSum, ObservedRange};
+use metricsctl_format::record::{AttrValue, MetricType, SampleValue};
 use metricsctl_format::timestamp::NANOS_PER_SEC;
 
 /// The instruments `top` reads when none are named: the reference design's HTTP server
@@ -55,6 +55,7 @@ struct Second {
     observed: f64,
     observed_errors: f64,
     latency: HistogramSum,
+    range: ObservedRange,
 }
 
 #[derive(Debug, Default)]
@@ -129,8 +130,8 @@ impl TopModel {
         self.options.window.max(self.options.step.saturating_mul(self.options.history as i64))
     }
 
-    fn record(&mut self, group: usize, timestamp: i64, role: Role, increase: &Increase) {
-        let second = timestamp.div_euclid(NANOS_PER_SEC);
+    fn record(&mut self, group: usize, step: &Step<'_>, role: Role) {
+        let second = step.timestamp.div_euclid(NANOS_PER_SEC);
         let history = &mut self.groups[group];
         let at = match history.seconds.binary_search_by_key(&second, |s| s.second) {
             Ok(i) => i,
@@ -140,7 +141,7 @@ impl TopModel {
             }
         };
         let slot = &mut history.seconds[at];
-        match (role, increase) {
+        match (role, &step.increase) {
             (Role::Requests { error }, Increase::Num(n)) => {
                 slot.requests += n.as_f64();
                 if error {
@@ -154,6 +155,9 @@ impl TopModel {
                 }
                 if h.count > 0 {
                     slot.latency.add(h);
+                    if let SampleValue::Hist(sample) = step.value {
+                        slot.range.include(sample);
+                    }
                 }
             }
             _ => {}
@@ -196,11 +200,13 @@ impl TopModel {
             let mut requests = 0.0;
             let mut errors = 0.0;
             let mut latency = HistogramSum::default();
+            let mut range = ObservedRange::Unset;
             for s in history.seconds.iter().filter(|s| in_window(s)) {
                 requests += requests_of(s);
                 errors += errors_of(s);
                 if s.latency.count > 0 {
                     latency.merge(&s.latency);
+                    range.merge(s.range);
                 }
             }
             let mut sparkline = vec![0.0; self.options.history];
@@ -216,7 +222,7 @@ impl TopModel {
                 rate: requests / covered_secs,
                 requests,
                 error_ratio: (requests > 0.0).then(|| errors / requests),
-                quantiles: QUANTILES.map(|q| latency.quantile(q)),
+                quantiles: QUANTILES.map(|q| latency.quantile(q).map(|v| range.clamp(v))),
                 sparkline,
             });
         }
@@ -233,7 +239,7 @@ pub struct Row {
     /// Requests in the window.
     pub requests: f64,
     pub error_ratio: Option<f64>,
-    /// p50, p90, p99 of the window's latency observations.
+    /// p50, p90, p99 of the window's latency observations (as `quantile` estimates them).
     pub quantiles: [Option<f64>; 3],
     /// Requests per second per step, oldest first, the last ending at the newest sample.
     pub sparkline: Vec<f64>,
@@ -298,7 +304,7 @@ impl Sink for TopModel {
         if self.newest.is_none_or(|n| step.timestamp > n) {
             self.newest = Some(step.timestamp);
         }
-        self.record(group, step.timestamp, role, &step.increase);
+        self.record(group, step, role);
         if next_second {
             self.prune();
         }

@@ -86,8 +86,11 @@ pub struct ViewState {
 /// The snapshot's rows that pass the filter, in the view's order.
 pub fn visible_rows<'a>(snapshot: &'a Snapshot, state: &ViewState) -> Vec<&'a Row> {
     let needle = state.filter.to_lowercase();
-    let mut rows: Vec<&Row> =
-        snapshot.rows.iter().filter(|r| needle.is_empty() || r.labels.join(" ").to_lowercase().contains(&needle)).collect();
+    let mut rows: Vec<&Row> = snapshot
+        .rows
+        .iter()
+        .filter(|r| needle.is_empty() || r.labels.join(" ").to_lowercase().contains(&needle))
+        .collect();
     let labels = |r: &Row| r.labels.join("\u{0}");
     // Larger first, rows without a value last, then by name: a stable order between
     // redraws.
@@ -220,13 +223,14 @@ pub fn draw(frame: &mut Frame, snapshot: &Snapshot, state: &ViewState, now: i64)
         .enumerate()
         .map(|(i, name)| {
             let widest = rows.iter().map(|r| r.labels[i].chars().count()).max().unwrap_or(0);
-            Constraint::Length(widest.max(name.chars().count() + 1).clamp(4, 40) as u16)
+            // Labels keep their width; the sparkline gives way first on a narrow screen.
+            Constraint::Min(widest.max(name.chars().count() + 1).clamp(4, 40) as u16)
         })
         .collect();
     widths.extend([Constraint::Length(8), Constraint::Length(7), Constraint::Length(9), Constraint::Length(9)]);
-    widths.extend([Constraint::Length(9), Constraint::Min(10)]);
-    let header_row =
-        TuiRow::new(column_headers(snapshot, state.sort).into_iter().map(TuiCell::from)).style(bold.add_modifier(Modifier::REVERSED));
+    widths.extend([Constraint::Length(9), Constraint::Fill(1)]);
+    let header_row = TuiRow::new(column_headers(snapshot, state.sort).into_iter().map(TuiCell::from))
+        .style(bold.add_modifier(Modifier::REVERSED));
     let body = rows
         .iter()
         .skip(scroll)

@@ -98,9 +98,20 @@ pub trait Fed {
 #[derive(Debug)]
 pub enum FeedNote<'a> {
     /// The `count`th bad line of `path` so far.
-    BadLine { path: &'a Path, count: u64, line: u64, reason: &'a str },
-    Event { path: &'a Path, event: FollowEvent },
-    Problem { path: Option<&'a Path>, error: anyhow::Error },
+    BadLine {
+        path: &'a Path,
+        count: u64,
+        line: u64,
+        reason: &'a str,
+    },
+    Event {
+        path: &'a Path,
+        event: FollowEvent,
+    },
+    Problem {
+        path: Option<&'a Path>,
+        error: anyhow::Error,
+    },
 }
 
 /// The end of each file read line by line at catch-up: the rest only by each series'

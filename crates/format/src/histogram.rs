@@ -225,3 +225,45 @@ mod tests {
         assert_eq!(s.count, 21);
     }
 }
+
+/// The smallest recorded min and largest recorded max of the samples whose increases
+/// were summed. A cumulative sample's min and max bound every observation since its
+/// process started, so every observation of its increase: a quantile estimated from
+/// the buckets can be clamped to them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum ObservedRange {
+    #[default]
+    Unset,
+    Known(f64, f64),
+    /// Some summed sample had no min or max.
+    Unknown,
+}
+
+impl ObservedRange {
+    /// Takes in the min and max of one more summed sample.
+    pub fn include(&mut self, sample: &Histogram) {
+        self.merge(match sample.min.zip(sample.max) {
+            Some((min, max)) => ObservedRange::Known(min, max),
+            None => ObservedRange::Unknown,
+        });
+    }
+
+    pub fn merge(&mut self, other: ObservedRange) {
+        *self = match (*self, other) {
+            (ObservedRange::Unset, o) => o,
+            (s, ObservedRange::Unset) => s,
+            (ObservedRange::Known(lo, hi), ObservedRange::Known(min, max)) => {
+                ObservedRange::Known(lo.min(min), hi.max(max))
+            }
+            _ => ObservedRange::Unknown,
+        };
+    }
+
+    /// `estimate` clamped to the range, when every summed sample carried one.
+    pub fn clamp(self, estimate: f64) -> f64 {
+        match self {
+            ObservedRange::Known(min, max) if min <= max => estimate.clamp(min, max),
+            _ => estimate,
+        }
+    }
+}
