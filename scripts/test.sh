@@ -25,5 +25,11 @@ if ! python3 -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grp
     python3 -m pip install --quiet opentelemetry-sdk opentelemetry-exporter-otlp-proto-grpc opentelemetry-exporter-otlp-proto-http
 fi
 
+# The live views are tested in a real terminal: tmux.
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing tmux (Debian)" >&2
+    apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+fi
+
 # Unit, integration, property and doc tests; examples are built too.
 cargo test --workspace "$@"

@@ -241,15 +241,22 @@ fn screen_loop(
     state.notice = None;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let mut dirty = true;
+    let mut shown_version = None;
     loop {
         let got = feeder.poll(fed, &mut note)?;
         if !state.paused {
             let mut fed = fed.lock().unwrap_or_else(|e| e.into_inner());
             fed.settle();
-            let latest = fed.snapshot(&inputs, feeder.bad_lines.iter().sum());
-            if latest != shown {
-                shown = latest;
-                dirty = true;
+            let bad_lines = feeder.bad_lines.iter().sum();
+            // The rows are recomputed only when steps came in (or the bad lines moved).
+            let version = (fed.model.version, bad_lines, fed.live.engine.catalog.processes.len());
+            if shown_version != Some(version) {
+                shown_version = Some(version);
+                let latest = fed.snapshot(&inputs, bad_lines);
+                if latest != shown {
+                    shown = latest;
+                    dirty = true;
+                }
             }
         }
         let latest = notices.borrow_mut().drain(..).next_back();

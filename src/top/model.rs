@@ -89,6 +89,8 @@ pub struct TopModel {
     pub counting: bool,
     /// Export interval assumed for a series' first sample.
     pub interval: i64,
+    /// Counts the steps taken in, so that a view recomputes its rows only after some.
+    pub version: u64,
 }
 
 /// A status label that says the request failed: an HTTP 5xx, `status="error"`, or a
@@ -122,6 +124,7 @@ impl TopModel {
             covered_from: None,
             counting: true,
             interval: 10 * NANOS_PER_SEC,
+            version: 0,
         }
     }
 
@@ -305,6 +308,7 @@ impl Sink for TopModel {
             self.newest = Some(step.timestamp);
         }
         self.record(group, step, role);
+        self.version += 1;
         if next_second {
             self.prune();
         }
