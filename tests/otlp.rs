@@ -80,6 +80,17 @@ fn python_round_trip(protocol: &str, temporality: &str) {
         recorded["requests"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), as_u64(v))).collect();
     let summed: BTreeMap<String, u64> = sum_by("route", &[path]).into_iter().map(|(k, v)| (k, as_u64(&v))).collect();
     assert_eq!(summed, requests, "sum by route of the received file equals what the SDK recorded");
+    // Two scopes recorded the same metric with the same attributes: two series each.
+    let by_scope: BTreeMap<String, u64> =
+        recorded["requests_by_scope"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), as_u64(v))).collect();
+    let summed: BTreeMap<String, u64> = sum_by("scope", &[path]).into_iter().map(|(k, v)| (k, as_u64(&v))).collect();
+    assert_eq!(summed, by_scope, "sum by scope keeps the instrumentation scopes apart");
+    assert!(text.contains(r#""scope":{"name":"otlp_push.retry","version":"1.2.0"}"#), "the scope is written");
+    let exposition = stdout_of(&["to-prometheus", path]);
+    assert!(
+        exposition.contains(r#"otel_scope_name="otlp_push.retry",otel_scope_version="1.2.0""#),
+        "to-prometheus labels the scope as the compatibility spec names it:\n{exposition}"
+    );
 
     let rows = json(&["quantile", "by", "route", path]);
     let rows = rows.as_array().unwrap();

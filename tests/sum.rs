@@ -216,3 +216,35 @@ fn two_writers_with_their_own_start_times_are_still_found() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("distinguishing resource"), "{stderr}");
 }
+
+/// One metric with the same attributes from two instrumentation scopes (and from none)
+/// is three series: each counted on its own, none taken for another's restart or
+/// conflict, each exposed with its `otel_scope_*` labels.
+#[test]
+fn instrumentation_scopes_keep_series_apart() {
+    let file = fixture("scopes.jsonl");
+    let total = json(&["sum", &file]);
+    assert_eq!(total[0]["value"], 48, "40 + 6 + 2: {total}");
+    // A series without a scope has no value for it (JSON null).
+    let by_scope = sum_by("scope", &[&file]);
+    assert_eq!(
+        by_scope,
+        vec![
+            ("io.opentelemetry.http".to_string(), serde_json::json!(40)),
+            ("retry-middleware".to_string(), serde_json::json!(6)),
+            ("null".to_string(), serde_json::json!(2)),
+        ]
+    );
+    let (report, code) = check_json(&file);
+    assert_eq!(code, 0, "no conflicts, no restarts: {report}");
+    let exposition = stdout_of(&["to-prometheus", &file]);
+    for line in [
+        r#"http_server_requests_total{http_route="/api/v1/orders",instance="orders-0",job="orders"} 2"#,
+        r#"http_server_requests_total{http_route="/api/v1/orders",instance="orders-0",job="orders",otel_scope_name="io.opentelemetry.http",otel_scope_version="1.4.0"} 40"#,
+        r#"http_server_requests_total{http_route="/api/v1/orders",instance="orders-0",job="orders",otel_scope_name="retry-middleware"} 6"#,
+    ] {
+        assert!(exposition.lines().any(|l| l == line), "{line} missing from:\n{exposition}");
+    }
+    let v = json(&["sum", "-w", "otel_scope_version=1.4.0", &file]);
+    assert_eq!(v[0]["value"], 40);
+}

@@ -7,7 +7,9 @@ protobuf's JSON printer (MessageToJson: lowerCamelCase, 64-bit integers as strin
 enums by name).
 
 Several exports happen while recording (100 ms interval), then shutdown pushes the
-rest. Prints on stdout, as JSON, what was recorded: counter increments per route,
+rest. A second meter (another instrumentation scope, with a version) adds to a counter
+of the same name and attributes: the two must stay two series. Prints on stdout, as
+JSON, what was recorded: counter increments per route and per scope,
 histogram observation counts and sums per route, the bucket holding each route's
 median, and the last up-down-counter value.
 """
@@ -64,6 +66,7 @@ reader = PeriodicExportingMetricReader(exporter, export_interval_millis=100)
 resource = Resource.create({"service.name": "py-orders", "service.instance.id": f"py-{protocol}-{temporality}"})
 provider = MeterProvider(resource=resource, metric_readers=[reader])
 meter = provider.get_meter("otlp_push")
+retry_meter = provider.get_meter("otlp_push.retry", "1.2.0")
 
 requests = meter.create_counter("http_server_requests_total", unit="1", description="Requests")
 BOUNDS = [0.01, 0.025, 0.05, 0.1, 0.25]
@@ -74,9 +77,11 @@ latency = meter.create_histogram(
     explicit_bucket_boundaries_advisory=BOUNDS,
 )
 queue = meter.create_up_down_counter("queue_depth", description="Jobs waiting")
+retried = retry_meter.create_counter("http_server_requests_total", unit="1", description="Requests")
 
 routes = ["/api/v1/orders", "/api/v1/users/{id}", "/healthz"]
 counts = {r: 0 for r in routes}
+by_scope = {"otlp_push": 0, "otlp_push.retry": 0}
 observations = {r: [0, 0.0] for r in routes}
 values = {r: [] for r in routes}
 depth = 0
@@ -89,6 +94,10 @@ for round_ in range(6):
         n = 7 * (i + 1) + round_
         requests.add(n, {"http.route": route, "http.method": "GET"})
         counts[route] += n
+        by_scope["otlp_push"] += n
+        retried.add(i + 1, {"http.route": route, "http.method": "GET"})
+        counts[route] += i + 1
+        by_scope["otlp_push.retry"] += i + 1
         for k in range(n):
             value = ((k * 37 + round_ * 11 + i) % 100) / 400.0
             latency.record(value, {"http.route": route})
@@ -117,6 +126,7 @@ print(
     json.dumps(
         {
             "requests": counts,
+            "requests_by_scope": by_scope,
             "latency": observations,
             "median_bucket": {r: median_bucket(values[r]) for r in routes},
             "queue_depth": depth,

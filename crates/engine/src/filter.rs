@@ -42,6 +42,19 @@ pub fn lookup_label(key: &SeriesKey, meta: &SeriesMeta, name: &str) -> Result<La
         "instance" => {
             return Ok(find_exact(&meta.resource, "service.instance.id").map_or(LabelValue::Missing, LabelValue::Attr))
         }
+        "scope" | "otel_scope_name" => {
+            return Ok(key
+                .scope
+                .as_ref()
+                .map_or(LabelValue::Missing, |s| LabelValue::Attr(AttrValue::Str(s.name.clone()))))
+        }
+        "otel_scope_version" => {
+            return Ok(key
+                .scope
+                .as_ref()
+                .and_then(|s| s.version.clone())
+                .map_or(LabelValue::Missing, |v| LabelValue::Attr(AttrValue::Str(v))))
+        }
         _ => {}
     }
     if let Some(v) = find_exact(&meta.labels, name).or_else(|| find_exact(&meta.resource, name)) {

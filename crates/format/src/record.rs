@@ -64,6 +64,26 @@ struct RawRecord<'a> {
     start_timestamp: Option<Text<'a>>,
     #[serde(borrow, default)]
     temporality: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    scope: Option<RawScope<'a>>,
+}
+
+/// `{"name":...,"version":...}`; other keys (an OTLP scope's attributes) are ignored.
+#[derive(Deserialize)]
+struct RawScope<'a> {
+    #[serde(borrow, default)]
+    name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    version: Option<Text<'a>>,
+}
+
+/// The instrumentation scope a series was recorded under (an OpenTelemetry meter's name
+/// and version): part of the series' identity, so that one metric with the same
+/// attributes from two libraries stays two series.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    pub name: String,
+    pub version: Option<String>,
 }
 
 /// A parsed, validated line.
@@ -83,6 +103,7 @@ pub struct Record<'a> {
     pub resource: Option<&'a RawValue>,
     pub start_timestamp: Option<i64>,
     pub delta: bool,
+    pub scope: Option<Scope>,
 }
 
 /// Parses one line (without its newline). The error is the reason the line is bad.
@@ -169,6 +190,10 @@ impl LineParser {
             resource: raw.resource,
             start_timestamp,
             delta,
+            scope: raw.scope.map(|s| Scope {
+                name: s.name.map(|t| t.0.into_owned()).unwrap_or_default(),
+                version: s.version.map(|t| t.0.into_owned()).filter(|v| !v.is_empty()),
+            }),
         })
     }
 

@@ -1,12 +1,12 @@
-//! Series identity (docs/SEMANTICS.md): service, metric, attributes and resource, with
-//! attribute order not mattering.
+//! Series identity (docs/SEMANTICS.md): service, metric, attributes, resource and
+//! instrumentation scope, with attribute order not mattering.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use foldhash::fast::FixedState;
 
-use crate::record::{parse_label_set, LabelSet, MetricType, Record};
+use crate::record::{parse_label_set, LabelSet, MetricType, Record, Scope};
 use crate::text::canonical_text;
 
 /// What identifies a series (docs/SEMANTICS.md), in canonical text form.
@@ -18,6 +18,7 @@ pub struct SeriesKey {
     pub attributes: String,
     /// Shared by every series of a process (the catalog keeps one copy).
     pub resource: Arc<str>,
+    pub scope: Option<Scope>,
 }
 
 impl SeriesKey {
@@ -60,6 +61,7 @@ pub fn make_series(record: &Record<'_>) -> Result<ChunkSeries, String> {
         metric_type: record.metric_type,
         attributes: canonical_text(&labels),
         resource: canonical_text(&resource).into(),
+        scope: record.scope.clone(),
     };
     Ok(ChunkSeries {
         fingerprint: key.fingerprint(),

@@ -61,6 +61,8 @@ impl TimeStyle {
 pub struct LineHead<'a> {
     pub service: &'a str,
     pub resource: &'a str,
+    /// The instrumentation scope as a JSON object ([`scope_json`]), or empty for none.
+    pub scope: &'a str,
     pub name: &'a str,
     pub unit: &'a str,
     pub description: &'a str,
@@ -99,6 +101,9 @@ pub fn push_line_styled(out: &mut Vec<u8>, head: &LineHead<'_>, point: &Point<'_
         let _ = write!(line, r#","description":{}"#, json_string(head.description));
     }
     let _ = write!(line, r#","attributes":{attributes},"resource":{}"#, head.resource);
+    if !head.scope.is_empty() {
+        let _ = write!(line, r#","scope":{}"#, head.scope);
+    }
     if let Some(start) = start {
         let _ = write!(line, r#","start_timestamp":"{}""#, style.format(start));
     }
@@ -107,6 +112,16 @@ pub fn push_line_styled(out: &mut Vec<u8>, head: &LineHead<'_>, point: &Point<'_
     }
     line.push_str("}\n");
     out.extend_from_slice(line.as_bytes());
+}
+
+/// An instrumentation scope as the format writes it: `{"name":...,"version":...}`, the
+/// version left out when empty.
+pub fn scope_json(name: &str, version: &str) -> String {
+    if version.is_empty() {
+        format!(r#"{{"name":{}}}"#, json_string(name))
+    } else {
+        format!(r#"{{"name":{},"version":{}}}"#, json_string(name), json_string(version))
+    }
 }
 
 /// A histogram value: count, sum, min and max when known, and per-bucket
@@ -242,6 +257,7 @@ mod tests {
         let head = LineHead {
             service: "sre",
             resource: r#"{"service.instance.id":"sre-0","service.name":"sre"}"#,
+            scope: "",
             name: "http_server_request_duration_seconds",
             unit: "s",
             description: "HTTP request duration",

@@ -21,7 +21,9 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 
 use crate::report::FailureReporter;
-use metricsctl_format::write::{histogram_value, json_string, push_line, Appender, JsonNumber, LineHead, Point};
+use metricsctl_format::write::{
+    histogram_value, json_string, push_line, scope_json, Appender, JsonNumber, LineHead, Point,
+};
 
 struct WriteJob {
     bytes: Vec<u8>,
@@ -276,10 +278,12 @@ pub fn encode(metrics: &ResourceMetrics, out: &mut Vec<u8>) -> u64 {
     let resource_json = attributes_json(attrs.iter());
     let mut skipped = 0;
     for scope in metrics.scope_metrics() {
+        let scope_text = scope_json(scope.scope().name(), scope.scope().version().unwrap_or_default());
         for metric in scope.metrics() {
             let head = LineHead {
                 service: &service,
                 resource: &resource_json,
+                scope: &scope_text,
                 name: metric.name(),
                 unit: metric.unit(),
                 description: metric.description(),

@@ -1,8 +1,8 @@
 //! OTLP metrics (the official `opentelemetry-proto` types) to lines of the record format (docs/FORMAT.md).
 //!
 //! Every data point becomes one line. The resource becomes `resource` (and
-//! `service.name` the `service_name`); the instrumentation scope is not part of the
-//! format and is dropped. Monotonic sums are counters, non-monotonic cumulative sums and
+//! `service.name` the `service_name`), the instrumentation scope `scope` (its name and
+//! version; its attributes are not kept). Monotonic sums are counters, non-monotonic cumulative sums and
 //! gauges are gauges, explicit-bucket histograms are histograms; delta points carry
 //! `"temporality":"delta"`. What the format cannot carry is rejected and counted, never
 //! dropped unsaid: exponential histograms, summaries, non-monotonic delta sums, NaN and
@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     metric::Data, number_data_point, AggregationTemporality, DataPointFlags, HistogramDataPoint, NumberDataPoint,
 };
 
-use metricsctl_format::write::{histogram_value, json_string, push_line, JsonNumber, LineHead, Point};
+use metricsctl_format::write::{histogram_value, json_string, push_line, scope_json, JsonNumber, LineHead, Point};
 
 /// What one request turned into.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -247,10 +247,15 @@ pub fn convert(request: &ExportMetricsServiceRequest, received: i64, out: &mut V
             .unwrap_or_else(|| "unknown_service".into());
         let resource = attributes_json(resource_attributes);
         for sm in &rm.scope_metrics {
+            let scope = match &sm.scope {
+                Some(s) if !(s.name.is_empty() && s.version.is_empty()) => scope_json(&s.name, &s.version),
+                _ => String::new(),
+            };
             for metric in &sm.metrics {
                 let head = LineHead {
                     service: &service,
                     resource: &resource,
+                    scope: &scope,
                     name: &metric.name,
                     unit: &metric.unit,
                     description: &metric.description,

@@ -71,8 +71,9 @@ fn attr_text(v: &AttrValue) -> String {
 /// Resource attributes that become `job` and `instance` rather than `target_info` labels.
 const IDENTIFYING: [&str; 2] = ["service.name", "service.instance.id"];
 
-/// The Prometheus labels of a series: translated attributes, `job`, `instance`, and
-/// with `resource_labels` the other resource attributes. A clash after translation is an
+/// The Prometheus labels of a series: translated attributes, `job`, `instance`, the
+/// scope's `otel_scope_name` and `otel_scope_version`, and with `resource_labels` the
+/// other resource attributes. A clash after translation is an
 /// error, not a silent merge.
 pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) -> Result<Vec<(String, String)>> {
     let mut labels: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -92,6 +93,13 @@ pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) 
     put("job".into(), key.service.clone(), "service_name".into())?;
     if let Some((_, v)) = meta.resource.iter().find(|(k, _)| k == "service.instance.id") {
         put("instance".into(), attr_text(v), "resource service.instance.id".into())?;
+    }
+    // The names of the OpenTelemetry–Prometheus compatibility specification.
+    if let Some(scope) = &key.scope {
+        put("otel_scope_name".into(), scope.name.clone(), "scope name".into())?;
+        if let Some(version) = &scope.version {
+            put("otel_scope_version".into(), version.clone(), "scope version".into())?;
+        }
     }
     if resource_labels {
         for (k, v) in meta.resource.iter() {

@@ -15,7 +15,7 @@ use foldhash::fast::FixedState;
 
 use crate::input::{block_lines, Block, BlockReader, FileRange, Source, MAX_LINE};
 use crate::matcher::MetricMatcher;
-use metricsctl_format::record::{parse_line, LineParser, MetricType, Record, SampleValue};
+use metricsctl_format::record::{parse_line, LineParser, MetricType, Record, SampleValue, Scope};
 use metricsctl_format::series::{make_series, ChunkSeries};
 use metricsctl_format::template::{Split, TemplateCache};
 
@@ -130,6 +130,8 @@ struct LocalKey<'a> {
     metric_type: MetricType,
     attributes: &'a str,
     resource: &'a str,
+    /// Owned: a scope is rare, and parsed out of its line's text.
+    scope: Option<Scope>,
 }
 
 /// What a worker keeps from one block to the next so that the next goes faster: the
@@ -304,6 +306,7 @@ impl BlockParser {
             metric_type: record.metric_type,
             attributes: record.attributes.map_or("", |r| r.get()),
             resource: record.resource.map_or("", |r| r.get()),
+            scope: record.scope.clone(),
         };
         if !options.metrics.matches(&record.metric_name) {
             // The byte search did not find this line's name (keys in another order than
@@ -439,11 +442,13 @@ struct RawSeriesText {
     metric_type: MetricType,
     attributes: String,
     resource: String,
+    scope: Option<Scope>,
 }
 
 impl RawSeriesText {
     fn matches(&self, k: &LocalKey<'_>) -> bool {
         self.metric_type == k.metric_type
+            && self.scope == k.scope
             && self.metric == k.metric
             && self.attributes == k.attributes
             && self.resource == k.resource
@@ -482,6 +487,7 @@ impl SeriesCache {
             metric_type: key.metric_type,
             attributes: key.attributes.to_string(),
             resource: key.resource.to_string(),
+            scope: key.scope.clone(),
         };
         self.entries += 1;
         self.by_hash.entry(hash).or_default().push((raw, made.clone()));

@@ -238,6 +238,7 @@ impl Process {
         let head = |instrument: Instrument| LineHead {
             service: &self.service,
             resource: &self.resource,
+            scope: "",
             name: instrument.name,
             unit: instrument.unit,
             description: instrument.description,
@@ -401,6 +402,7 @@ pub fn generate_cardinality(out: &mut dyn Write, series: u64, exports: u64, seed
                 let head = LineHead {
                     service: "sre",
                     resource,
+                    scope: "",
                     name: instrument.name,
                     unit: instrument.unit,
                     description: instrument.description,
