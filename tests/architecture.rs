@@ -6,8 +6,9 @@ use std::path::Path;
 use std::process::Command;
 
 /// The crates from the bottom of the stack up: each may depend only on crates before it.
-const LAYERS: [&str; 8] = [
+const LAYERS: [&str; 9] = [
     "metricsctl-format",
+    "metricsctl-otlp",
     "metricsctl-reader",
     "metricsctl-engine",
     "metricsctl-prom",

@@ -478,3 +478,104 @@ fn otlp_push_to_a_collector_that_comes_up_later() {
     let total = json(&["sum", received.to_str().unwrap()]);
     assert_eq!(total[0]["value"], summary["requests"], "every request, though the first pushes failed");
 }
+
+/// OTLP/JSON lines as the Collector's file exporter writes them, from the Python SDK's
+/// own encoder (two scopes, a restart): returns the file and what the SDK recorded.
+fn python_otlp_file(dir: &Path, temporality: &str) -> (std::path::PathBuf, Value) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/otlp_file.py");
+    let file = dir.join(format!("otlp-{temporality}.jsonl"));
+    let out = std::process::Command::new("python3").arg(&script).arg(&file).arg(temporality).output().unwrap();
+    assert!(
+        out.status.success(),
+        "the Python SDK failed (scripts/test.sh installs opentelemetry-sdk and the OTLP exporters): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (file, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn totals(label: &str, path: &str) -> BTreeMap<String, u64> {
+    sum_by(label, &[path]).into_iter().map(|(k, v)| (k, as_u64(&v))).collect()
+}
+
+fn recorded_map(v: &Value) -> BTreeMap<String, u64> {
+    v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), as_u64(v))).collect()
+}
+
+/// Every command reads OTLP/JSON files (plain, gzip, zstd) as it reads the record format:
+/// the totals are what the SDK recorded, per route and per scope, across the restart;
+/// and the same lines pushed through `receive` give the same.
+#[test]
+fn otlp_json_files_from_the_python_sdk_read_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    for temporality in ["cumulative", "delta"] {
+        let (file, recorded) = python_otlp_file(dir.path(), temporality);
+        let text = std::fs::read(&file).unwrap();
+        assert!(text.starts_with(br#"{"resourceMetrics": ["#), "the SDK's encoder wrote the file");
+        let gz = dir.path().join(format!("otlp-{temporality}.jsonl.gz"));
+        let mut encoder = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
+        encoder.write_all(&text).unwrap();
+        encoder.finish().unwrap();
+        let zst = dir.path().join(format!("otlp-{temporality}.jsonl.zst"));
+        std::fs::write(&zst, zstd::encode_all(&text[..], 3).unwrap()).unwrap();
+
+        for path in [&file, &gz, &zst] {
+            let path = path.to_str().unwrap();
+            assert_eq!(totals("route", path), recorded_map(&recorded["requests"]), "{temporality} {path}");
+            assert_eq!(totals("scope", path), recorded_map(&recorded["requests_by_scope"]), "{temporality} {path}");
+        }
+        let path = file.to_str().unwrap();
+        let rows = json(&["quantile", "by", "route", path]);
+        let counts: BTreeMap<String, u64> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["route"].as_str().unwrap().to_string(), as_u64(&r["count"])))
+            .collect();
+        assert_eq!(counts, recorded_map(&recorded["latency_counts"]), "{temporality}");
+        let (report, code) = check_json(path);
+        assert_eq!(code, 0, "{report:#}");
+        if temporality == "cumulative" {
+            let restarts = report["processes"][0]["restarts"].as_array().unwrap();
+            assert_eq!(restarts.len(), 1, "the second MeterProvider is a restart: {report:#}");
+        }
+        let exposition = stdout_of(&["to-prometheus", path]);
+        assert!(exposition.contains(r#"otel_scope_name="shop.retry""#), "{exposition}");
+        assert!(exposition.contains(r#"otel_scope_name="shop.http",otel_scope_version="2.1.0""#), "{exposition}");
+
+        // The same requests pushed to receive, one per POST.
+        let received = dir.path().join(format!("received-{temporality}.jsonl"));
+        let receiver = start_receiver(&received, &[]);
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let (status, body) = http_post(receiver.http, "application/json", line);
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        }
+        let (status, stderr) = receiver.running.stop("TERM");
+        assert!(status.success(), "{stderr:#?}");
+        let received = received.to_str().unwrap();
+        assert_eq!(totals("route", received), recorded_map(&recorded["requests"]), "{temporality} via receive");
+        assert_eq!(totals("scope", received), recorded_map(&recorded["requests_by_scope"]));
+    }
+}
+
+/// What the format cannot carry is a counted bad line that names it; a line that is not
+/// a request is a bad line; nothing stops the rest from being read.
+#[test]
+fn otlp_json_file_with_rejected_points_and_garbage() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mixed.jsonl");
+    let good = r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeMetrics":[{"scope":{"name":"lib"},"metrics":[{"name":"jobs_total","sum":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_CUMULATIVE","isMonotonic":true,"dataPoints":[{"startTimeUnixNano":"1765850000000000000","timeUnixNano":"1765850010000000000","asInt":"7"}]}}]}]}]}"#;
+    let later = good.replace("1765850010000000000", "1765850020000000000").replace(r#""asInt":"7""#, r#""asInt":"12""#);
+    let summary = r#"{"resourceMetrics":[{"resource":{},"scopeMetrics":[{"metrics":[{"name":"rpc_latency","summary":{"dataPoints":[{"timeUnixNano":"1765850010000000000","count":"3","sum":1.5}]}}]}]}]}"#;
+    std::fs::write(&file, format!("{good}\n{summary}\n{{\"resourceMetrics\": 3}}\n{later}\n")).unwrap();
+    let out =
+        metricsctl().args(["sum", "-m", "jobs_total", "--format", "json", file.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["value"], 12, "{v}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("skipped 2 bad lines"), "{stderr}");
+    assert!(stderr.contains("line 2") && stderr.contains("summaries are not supported"), "{stderr}");
+    let out = metricsctl().args(["sum", "--strict", file.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(":2:"), "{}", String::from_utf8_lossy(&out.stderr));
+}

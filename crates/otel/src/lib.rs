@@ -19,7 +19,8 @@ pub mod grpc;
 pub mod http;
 pub mod instruments;
 pub mod json_exporter;
-pub mod otlp;
+/// OTLP to lines: its own crate, since the reader reads OTLP/JSON files with it too.
+pub use metricsctl_otlp as otlp;
 #[cfg(feature = "prometheus")]
 pub mod prometheus_exporter;
 pub mod report;

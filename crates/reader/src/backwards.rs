@@ -7,7 +7,6 @@ use std::os::unix::fs::FileExt;
 use anyhow::{bail, Context, Result};
 
 use crate::input::{open_file, Source, SourceKind, MAX_LINE};
-use metricsctl_format::record::parse_line;
 
 const CHUNK: u64 = 64 << 10;
 
@@ -130,8 +129,7 @@ pub fn newest_timestamp(sources: &[Source]) -> Result<Option<i64>> {
 }
 
 fn line_timestamp(line: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(line).ok()?;
-    parse_line(text.trim_end_matches('\r')).ok().map(|r| r.timestamp)
+    crate::input::line_timestamps(line).map(|(_, latest)| latest)
 }
 
 #[cfg(test)]

@@ -262,13 +262,28 @@ fn first_timestamp(source: &Source) -> Result<Option<i64>> {
     let reader = BufReader::new(source.open()?);
     for line in reader.split(b'\n').take(1000) {
         let line = line.with_context(|| format!("cannot read {}", source.name))?;
-        if let Ok(text) = std::str::from_utf8(&line) {
-            if let Ok(r) = parse_line(text.trim_end_matches('\r')) {
-                return Ok(Some(r.timestamp));
-            }
+        if let Some((first, _)) = line_timestamps(&line) {
+            return Ok(Some(first));
         }
     }
     Ok(None)
+}
+
+/// The earliest and latest timestamp a valid line holds: its own, or for an OTLP/JSON
+/// request those of its data points.
+pub fn line_timestamps(line: &[u8]) -> Option<(i64, i64)> {
+    if metricsctl_otlp::is_json_request(line) {
+        let mut records = Vec::new();
+        metricsctl_otlp::convert_json_line(line, &mut records).ok()?;
+        let times = records
+            .split(|&b| b == b'\n')
+            .filter_map(|l| std::str::from_utf8(l).ok())
+            .filter_map(|l| parse_line(l).ok())
+            .map(|r| r.timestamp);
+        return times.fold(None, |span, t| Some(span.map_or((t, t), |(a, b): (i64, i64)| (a.min(t), b.max(t)))));
+    }
+    let text = std::str::from_utf8(line).ok()?;
+    parse_line(text.trim_end_matches('\r')).ok().map(|r| (r.timestamp, r.timestamp))
 }
 
 /// A run of whole lines of one source (the last block of a source may end without a

@@ -180,6 +180,10 @@ impl BlockParser {
     /// of known series by their template (timestamp and value only), the rest by a full
     /// parse that teaches this parser their template.
     pub fn parse(&mut self, block: &Block, options: &ScanOptions) -> ParsedChunk {
+        let first = block_lines(block).find_map(|(_, line)| line.filter(|l| !l.iter().all(u8::is_ascii_whitespace)));
+        if first.is_some_and(metricsctl_otlp::is_json_request) {
+            return self.parse_otlp_json(block, options);
+        }
         self.blocks += 1;
         let mut state = BlockState {
             out: ParsedChunk { source: block.source, latest_only: options.latest_only, ..Default::default() },
@@ -216,6 +220,52 @@ impl BlockParser {
             newest.read_values(block.data(), &mut state.out, &mut self.lines);
         }
         state.out
+    }
+
+    /// A block of OTLP/JSON requests (the Collector's file exporter): each line becomes
+    /// the record lines of its data points (`metricsctl_otlp`, what `receive` writes),
+    /// which are parsed as any others and numbered as the line they came from. Points the
+    /// format cannot carry make their line a bad line that says so.
+    fn parse_otlp_json(&mut self, block: &Block, options: &ScanOptions) -> ParsedChunk {
+        let mut records = Vec::new();
+        let mut origin: Vec<u64> = Vec::new();
+        let mut bad = Vec::new();
+        let mut lines = 0;
+        for (index, line) in block_lines(block) {
+            lines = index + 1;
+            let Some(line) = line else {
+                bad.push(BadLine { line: index, reason: format!("line longer than {} MiB", MAX_LINE >> 20) });
+                continue;
+            };
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let before = records.len();
+            match metricsctl_otlp::convert_json_line(line, &mut records) {
+                Ok(conversion) => {
+                    let added = memchr::memchr_iter(b'\n', &records[before..]).count();
+                    origin.extend(std::iter::repeat_n(index, added));
+                    if conversion.rejected_points() > 0 {
+                        bad.push(BadLine { line: index, reason: format!("OTLP: {}", conversion.rejection_message()) });
+                    }
+                }
+                Err(reason) => {
+                    records.truncate(before);
+                    bad.push(BadLine { line: index, reason: format!("OTLP/JSON: {reason}") });
+                }
+            }
+        }
+        let mut chunk = self.parse(&Block::from_bytes(block.source, records), options);
+        for sample in &mut chunk.samples {
+            sample.line = origin[sample.line as usize];
+        }
+        for b in &mut chunk.bad {
+            b.line = origin[b.line as usize];
+        }
+        chunk.bad.extend(bad);
+        chunk.bad.sort_by_key(|b| b.line);
+        chunk.lines = lines;
+        chunk
     }
 
     /// Reads a line that repeats one parsed before but for its timestamp and value;

@@ -116,6 +116,11 @@ fn write_point(
     delta: bool,
     value: &str,
 ) {
+    if time_nanos == 0 && received <= 0 {
+        // A file has no receive time to stand in.
+        conversion.reject(format!("{}: a point without time_unix_nano", head.name), 1);
+        return;
+    }
     let attributes = attributes_json(attributes);
     let point = Point {
         metric_type,
@@ -305,6 +310,28 @@ pub fn convert(request: &ExportMetricsServiceRequest, received: i64, out: &mut V
         }
     }
     conversion
+}
+
+/// Whether `line` is an OTLP/JSON request rather than a line of the record format: the
+/// OpenTelemetry Collector's file exporter writes one `ExportMetricsServiceRequest` per
+/// line, `{"resourceMetrics":[...]}`.
+pub fn is_json_request(line: &[u8]) -> bool {
+    let skip = |b: &[u8]| -> usize { b.iter().take_while(|c| c.is_ascii_whitespace()).count() };
+    let line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
+    let at = skip(line);
+    if line.get(at) != Some(&b'{') {
+        return false;
+    }
+    let rest = &line[at + 1..];
+    rest[skip(rest)..].starts_with(b"\"resourceMetrics\"")
+}
+
+/// One line of an OTLP/JSON file as lines of the record format. The error is why the
+/// whole line is bad; points the format cannot carry (or without a time: a file has no
+/// receive time) are counted in the conversion.
+pub fn convert_json_line(line: &[u8], out: &mut Vec<u8>) -> Result<Conversion, String> {
+    let request = request_from_json(line)?;
+    Ok(convert(&request, 0, out))
 }
 
 /// An OTLP/JSON request (protobuf's JSON mapping, as OTLP/HTTP with
