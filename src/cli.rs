@@ -367,6 +367,19 @@ pub struct ReceiveArgs {
     /// Larger requests (after decompression) are refused with an error status.
     #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
     pub max_request_bytes: usize,
+    /// What is written: a line per data point in the record format, or each request as
+    /// one OTLP/JSON line (what the Collector's otlpjsonfile receiver reads; metricsctl
+    /// reads it too).
+    #[arg(long, value_enum, default_value_t = ReceiveOutput::Records, value_name = "FORMAT")]
+    pub output_format: ReceiveOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReceiveOutput {
+    /// The record format (docs/FORMAT.md).
+    Records,
+    /// One ExportMetricsServiceRequest per line, in protobuf's JSON mapping.
+    OtlpJson,
 }
 
 #[derive(Debug, Args)]

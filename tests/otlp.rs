@@ -554,6 +554,23 @@ fn otlp_json_files_from_the_python_sdk_read_exactly() {
         let received = received.to_str().unwrap();
         assert_eq!(totals("route", received), recorded_map(&recorded["requests"]), "{temporality} via receive");
         assert_eq!(totals("scope", received), recorded_map(&recorded["requests_by_scope"]));
+
+        // receive --output-format otlp-json keeps each request whole, as one OTLP/JSON
+        // line, which metricsctl reads back to the same totals.
+        let kept = dir.path().join(format!("kept-{temporality}.jsonl"));
+        let receiver = start_receiver(&kept, &["--output-format", "otlp-json"]);
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let (status, body) = http_post(receiver.http, "application/json", line);
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        }
+        let (status, _) = receiver.running.stop("TERM");
+        assert!(status.success());
+        let kept_text = std::fs::read_to_string(&kept).unwrap();
+        assert_eq!(kept_text.lines().count(), text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count());
+        assert!(kept_text.lines().all(|l| l.starts_with(r#"{"resourceMetrics":["#)), "{kept_text}");
+        let kept = kept.to_str().unwrap();
+        assert_eq!(totals("route", kept), recorded_map(&recorded["requests"]), "{temporality} via otlp-json");
+        assert_eq!(totals("scope", kept), recorded_map(&recorded["requests_by_scope"]));
     }
 }
 

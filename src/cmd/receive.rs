@@ -28,14 +28,15 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 use prost::Message;
 use tonic::codec::CompressionEncoding;
 
-use crate::cli::ReceiveArgs;
+use crate::cli::{ReceiveArgs, ReceiveOutput};
 use metricsctl_format::text::sanitize;
 use metricsctl_format::write::Appender;
-use metricsctl_otel::otlp::{convert, Conversion};
+use metricsctl_otel::otlp::{convert, data_points, request_to_json_line, Conversion};
 
 /// State shared by both listeners.
 struct Receiver {
     appender: Mutex<Appender>,
+    output: ReceiveOutput,
     requests: AtomicU64,
     refused: AtomicU64,
     totals: Mutex<Conversion>,
@@ -55,8 +56,18 @@ enum Refusal {
 impl Receiver {
     async fn ingest(self: &Arc<Self>, request: ExportMetricsServiceRequest) -> Result<Conversion, Refusal> {
         let received = metricsctl_format::timestamp::now_nanos();
-        let mut bytes = Vec::with_capacity(request.encoded_len() * 2);
-        let conversion = convert(&request, received, &mut bytes);
+        let (bytes, conversion) = match self.output {
+            ReceiveOutput::Records => {
+                let mut bytes = Vec::with_capacity(request.encoded_len() * 2);
+                let conversion = convert(&request, received, &mut bytes);
+                (bytes, conversion)
+            }
+            // Kept whole: nothing is rejected, whoever reads the file decides.
+            ReceiveOutput::OtlpJson => (
+                request_to_json_line(&request),
+                Conversion { points: data_points(&request), ..Conversion::default() },
+            ),
+        };
         if !bytes.is_empty() {
             let this = Arc::clone(self);
             let written = tokio::task::spawn_blocking(move || {
@@ -268,6 +279,7 @@ pub fn run(args: ReceiveArgs) -> Result<ExitCode> {
     }
     let receiver = Arc::new(Receiver {
         appender: Mutex::new(Appender::open(&args.output)?),
+        output: args.output_format,
         requests: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         totals: Mutex::new(Conversion::default()),

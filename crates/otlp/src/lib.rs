@@ -334,6 +334,29 @@ pub fn convert_json_line(line: &[u8], out: &mut Vec<u8>) -> Result<Conversion, S
     Ok(convert(&request, 0, out))
 }
 
+/// The request as one line of OTLP/JSON (protobuf's JSON mapping, as the Collector's file
+/// exporter writes and its `otlpjsonfile` receiver reads: lowerCamelCase keys, 64-bit
+/// integers as strings, enums as numbers).
+pub fn request_to_json_line(request: &ExportMetricsServiceRequest) -> Vec<u8> {
+    let mut line = serde_json::to_vec(request).expect("OTLP requests serialize to JSON");
+    line.push(b'\n');
+    line
+}
+
+/// How many data points the request holds (of every kind).
+pub fn data_points(request: &ExportMetricsServiceRequest) -> u64 {
+    let points = |data: &Option<Data>| match data {
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    };
+    let all = request.resource_metrics.iter().flat_map(|rm| &rm.scope_metrics).flat_map(|sm| &sm.metrics);
+    all.map(|m| points(&m.data) as u64).sum()
+}
+
 /// An OTLP/JSON request (protobuf's JSON mapping, as OTLP/HTTP with
 /// `Content-Type: application/json` and the Collector's file exporter write it):
 /// lowerCamelCase keys, 64-bit integers as strings or numbers, and enums as numbers or,
