@@ -541,6 +541,23 @@ fn otlp_json_files_from_the_python_sdk_read_exactly() {
         let exposition = stdout_of(&["to-prometheus", path]);
         assert!(exposition.contains(r#"otel_scope_name="shop.retry""#), "{exposition}");
         assert!(exposition.contains(r#"otel_scope_name="shop.http",otel_scope_version="2.1.0""#), "{exposition}");
+        // serve follows the file and exposes what to-prometheus writes.
+        let mut serve = Running::start(&["serve", "--listen", "127.0.0.1:0", "--stale-after", "1000d", path]);
+        let port = serve.announced_port("at http://");
+        let scraped = http_get(port, "/metrics").unwrap();
+        let samples = |text: &str| -> Vec<String> {
+            let mut lines: Vec<String> =
+                text.lines().filter(|l| l.starts_with("http_server_requests_total{")).map(String::from).collect();
+            lines.sort();
+            lines
+        };
+        assert_eq!(samples(&scraped), samples(&exposition), "serve and to-prometheus agree on the OTLP file");
+        drop(serve);
+        // tail shows the data points as records, with their scope.
+        let tail = stdout_of(&["tail", "-n", "4", "--format", "json", path]);
+        let records: Vec<Value> = tail.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(records.len(), 4, "{tail}");
+        assert!(records.iter().all(|r| r["service_name"] == "py-shop" && r["scope"]["name"].is_string()), "{tail}");
 
         // The same requests pushed to receive, one per POST.
         let received = dir.path().join(format!("received-{temporality}.jsonl"));

@@ -63,10 +63,9 @@ impl Receiver {
                 (bytes, conversion)
             }
             // Kept whole: nothing is rejected, whoever reads the file decides.
-            ReceiveOutput::OtlpJson => (
-                request_to_json_line(&request),
-                Conversion { points: data_points(&request), ..Conversion::default() },
-            ),
+            ReceiveOutput::OtlpJson => {
+                (request_to_json_line(&request), Conversion { points: data_points(&request), ..Conversion::default() })
+            }
         };
         if !bytes.is_empty() {
             let this = Arc::clone(self);

@@ -1,6 +1,7 @@
 //! `metricsctl tail [-n N] [-f] [--rate]`: the last records, read backwards from the end
 //! of the file, then (with `-f`) every record appended.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ struct Shown {
 }
 
 /// Where a bad line was: its number, or its distance from the end when read backwards.
+#[derive(Clone, Copy)]
 enum LinePos {
     Number(u64),
     FromEnd(u64),
@@ -54,6 +56,47 @@ struct Selector {
 const LIVE_BAD_LINES_SHOWN: u64 = 10;
 
 impl Selector {
+    /// Counts a bad line (and says it while following); with --strict, the error.
+    fn bad_line(&mut self, source: usize, name: &str, pos: LinePos, reason: &str) -> Result<()> {
+        let at = match pos {
+            LinePos::Number(n) => format!("line {n}"),
+            LinePos::FromEnd(0) => "a line read while following".to_string(),
+            LinePos::FromEnd(n) => format!("line {n} from the end"),
+        };
+        if self.strict {
+            bail!("{name}: {at}: {reason}");
+        }
+        let tally = &mut self.bad[source];
+        tally.count += 1;
+        tally.first.get_or_insert(format!("{at}: {}", sanitize(reason)));
+        if self.live && tally.count <= LIVE_BAD_LINES_SHOWN {
+            eprintln!("metricsctl: {}: skipped a bad line: {}", sanitize(name), sanitize(reason));
+            if tally.count == LIVE_BAD_LINES_SHOWN {
+                eprintln!("metricsctl: {}: further bad lines are counted, not shown", sanitize(name));
+            }
+        }
+        Ok(())
+    }
+
+    /// The record lines a line holds: the line itself, or an OTLP/JSON request's data
+    /// points as record lines (what every other command reads them as). A request that
+    /// cannot be read, or points the format cannot carry, count as a bad line.
+    fn expand<'l>(&mut self, source: usize, name: &str, pos: LinePos, line: &'l [u8]) -> Result<Vec<Cow<'l, [u8]>>> {
+        if !metricsctl_otel::otlp::is_json_request(line) {
+            return Ok(vec![Cow::Borrowed(line)]);
+        }
+        let mut records = Vec::new();
+        match metricsctl_otel::otlp::convert_json_line(line, &mut records) {
+            Ok(conversion) => {
+                if conversion.rejected_points() > 0 {
+                    self.bad_line(source, name, pos, &format!("OTLP: {}", conversion.rejection_message()))?;
+                }
+            }
+            Err(reason) => self.bad_line(source, name, pos, &format!("OTLP/JSON: {reason}"))?,
+        }
+        Ok(records.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| Cow::Owned(l.to_vec())).collect())
+    }
+
     /// Parses a line; `Ok(None)` for blank lines, bad lines (tallied) and non-matches.
     fn select<'a>(
         &mut self,
@@ -72,23 +115,7 @@ impl Selector {
         let (record, series) = match parsed {
             Ok(v) => v,
             Err(reason) => {
-                let at = match pos {
-                    LinePos::Number(n) => format!("line {n}"),
-                    LinePos::FromEnd(0) => "a line read while following".to_string(),
-                    LinePos::FromEnd(n) => format!("line {n} from the end"),
-                };
-                if self.strict {
-                    bail!("{name}: {at}: {reason}");
-                }
-                let tally = &mut self.bad[source];
-                tally.count += 1;
-                tally.first.get_or_insert(format!("{at}: {}", sanitize(&reason)));
-                if self.live && tally.count <= LIVE_BAD_LINES_SHOWN {
-                    eprintln!("metricsctl: {}: skipped a bad line: {}", sanitize(name), sanitize(&reason));
-                    if tally.count == LIVE_BAD_LINES_SHOWN {
-                        eprintln!("metricsctl: {}: further bad lines are counted, not shown", sanitize(name));
-                    }
-                }
+                self.bad_line(source, name, pos, &reason)?;
                 return Ok(None);
             }
         };
@@ -167,11 +194,13 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let src = &sources[last];
     let lines = args.lines;
     let mut on_line = |line: &[u8]| -> Result<()> {
-        let Some((record, key)) = selector.select(last, &src.name, LinePos::FromEnd(0), line)? else { return Ok(()) };
-        let prev = if args.rate { previous.get(&key).cloned() } else { None };
-        write_record(out, args.format, args.rate, &record, prev.as_ref())?;
-        if args.rate {
-            previous.insert(key, (record.timestamp, record.value.clone()));
+        for line in selector.expand(last, &src.name, LinePos::FromEnd(0), line)? {
+            let Some((record, key)) = selector.select(last, &src.name, LinePos::FromEnd(0), &line)? else { continue };
+            let prev = if args.rate { previous.get(&key).cloned() } else { None };
+            write_record(out, args.format, args.rate, &record, prev.as_ref())?;
+            if args.rate {
+                previous.insert(key, (record.timestamp, record.value.clone()));
+            }
         }
         out.flush()?;
         Ok(())
@@ -311,16 +340,20 @@ fn last_records(
                         follow_from = len - line.len() as u64;
                         continue;
                     }
-                    let Some((record, key)) = selector.select(i, &src.name, LinePos::FromEnd(from_end), &line)? else {
-                        continue;
-                    };
-                    if shown.len() >= n {
-                        lookback += 1;
-                        if lookback > RATE_LOOKBACK_LINES {
+                    let pos = LinePos::FromEnd(from_end);
+                    for line in selector.expand(i, &src.name, pos, &line)?.iter().rev() {
+                        if done(&shown, &missing) {
                             break;
                         }
+                        let Some((record, key)) = selector.select(i, &src.name, pos, line)? else { continue };
+                        if shown.len() >= n {
+                            lookback += 1;
+                        }
+                        take(&mut shown, &mut missing, n, rate, record, key, line)?;
                     }
-                    take(&mut shown, &mut missing, n, rate, record, key, &line)?;
+                    if lookback > RATE_LOOKBACK_LINES {
+                        break;
+                    }
                 }
             }
             SourceKind::Compressed(..) | SourceKind::Stdin => {
@@ -390,17 +423,18 @@ fn forward_records(src: &Source, index: usize, selector: &mut Selector, n: usize
         if line.last() == Some(&b'\r') {
             line.pop();
         }
-        let Some((record, key)) = selector.select(index, &src.name, LinePos::Number(no as u64 + 1), &line)? else {
-            continue;
-        };
-        let previous = if rate { last.insert(key.clone(), (record.timestamp, record.value.clone())) } else { None };
-        if n == 0 {
-            continue;
+        let pos = LinePos::Number(no as u64 + 1);
+        for line in selector.expand(index, &src.name, pos, &line)? {
+            let Some((record, key)) = selector.select(index, &src.name, pos, &line)? else { continue };
+            let previous = if rate { last.insert(key.clone(), (record.timestamp, record.value.clone())) } else { None };
+            if n == 0 {
+                continue;
+            }
+            if ring.len() == n {
+                ring.pop_front();
+            }
+            ring.push_back(Shown { line: String::from_utf8_lossy(&line).into_owned(), key, previous });
         }
-        if ring.len() == n {
-            ring.pop_front();
-        }
-        ring.push_back(Shown { line: String::from_utf8_lossy(&line).into_owned(), key, previous });
     }
     Ok(ring.into())
 }
@@ -444,6 +478,14 @@ fn record_json(r: &Record<'_>, rate: Option<Option<&(i64, SampleValue)>>) -> ser
     obj.insert("metric_name".into(), r.metric_name.as_ref().into());
     obj.insert("metric_type".into(), r.metric_type.as_str().into());
     obj.insert("value".into(), value_json(&r.value));
+    if let Some(scope) = &r.scope {
+        let mut s = serde_json::Map::new();
+        s.insert("name".into(), scope.name.clone().into());
+        if let Some(v) = &scope.version {
+            s.insert("version".into(), v.clone().into());
+        }
+        obj.insert("scope".into(), s.into());
+    }
     if let Some(u) = &r.unit {
         obj.insert("unit".into(), u.as_ref().into());
     }
@@ -534,7 +576,9 @@ fn histogram_text(h: &Histogram) -> String {
 
 /// One compact line: time, service, metric{labels}, value. Every field is sanitised.
 fn render(r: &Record<'_>, rate: bool, previous: Option<&(i64, SampleValue)>) -> String {
-    let head = format!("{} {} {}{}", r.timestamp_text, service_of(r), r.metric_name, labels_text(r));
+    // The scope, when there is one, after the service: `sre/io.opentelemetry.http`.
+    let scope = r.scope.as_ref().map(|s| format!("/{}", s.name)).unwrap_or_default();
+    let head = format!("{} {}{scope} {}{}", r.timestamp_text, service_of(r), r.metric_name, labels_text(r));
     let value = if rate && r.metric_type != MetricType::Gauge {
         match increase_since(r, previous) {
             Some((SampleValue::Num(n), secs)) => format!("+{n} ({}/s)", format_float_short(n.as_f64() / secs)),
