@@ -197,8 +197,9 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'The metrics file to append to (never truncated)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'The metrics file to append to (never truncated)')
             [CompletionResult]::new('--max-request-bytes', '--max-request-bytes', [CompletionResultType]::ParameterName, 'Larger requests (after decompression) are refused with an error status')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--output-format', '--output-format', [CompletionResultType]::ParameterName, 'What is written: a line per data point in the record format, or each request as one OTLP/JSON line (what the Collector''s otlpjsonfile receiver reads; metricsctl reads it too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'metricsctl;load-test' {

@@ -673,7 +673,7 @@ _metricsctl() {
             return 0
             ;;
         metricsctl__subcmd__receive)
-            opts="-o -h --otlp-grpc --otlp-http --output --max-request-bytes --help"
+            opts="-o -h --otlp-grpc --otlp-http --output --max-request-bytes --output-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -697,6 +697,10 @@ _metricsctl() {
                     ;;
                 --max-request-bytes)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output-format)
+                    COMPREPLY=($(compgen -W "records otlp-json" -- "${cur}"))
                     return 0
                     ;;
                 *)

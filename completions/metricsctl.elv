@@ -183,8 +183,9 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand -o 'The metrics file to append to (never truncated)'
             cand --output 'The metrics file to append to (never truncated)'
             cand --max-request-bytes 'Larger requests (after decompression) are refused with an error status'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --output-format 'What is written: a line per data point in the record format, or each request as one OTLP/JSON line (what the Collector''s otlpjsonfile receiver reads; metricsctl reads it too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'metricsctl;load-test'= {
             cand -n 'Number of requests (default 20000 unless -z is given)'

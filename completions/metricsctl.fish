@@ -155,7 +155,9 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l otlp-g
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l otlp-http -d 'OTLP/HTTP address, serving POST /v1/metrics with protobuf or JSON bodies (`off` to disable)' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -s o -l output -d 'The metrics file to append to (never truncated)' -r -F
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l max-request-bytes -d 'Larger requests (after decompression) are refused with an error status' -r
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -s h -l help -d 'Print help'
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -l output-format -d 'What is written: a line per data point in the record format, or each request as one OTLP/JSON line (what the Collector\'s otlpjsonfile receiver reads; metricsctl reads it too)' -r -f -a "records\t'The record format (docs/FORMAT.md)'
+otlp-json\t'One ExportMetricsServiceRequest per line, in protobuf\'s JSON mapping'"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand receive" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s n -l requests -d 'Number of requests (default 20000 unless -z is given)' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s z -l duration -d 'Run for this long (30s, 2m); requests in flight at the deadline finish and are reported apart' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand load-test" -s c -l connections -d 'Concurrent connections (HTTP/1.1 keep-alive, one per worker)' -r

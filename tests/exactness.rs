@@ -363,3 +363,23 @@ fn realistic_files_through_every_disturbance_are_exact() {
     let said: Vec<&str> = stderr.lines().collect();
     assert!(said.len() == 1 && said[0].contains("duplicate samples"), "{stderr}");
 }
+
+/// Found by `tests/properties.rs` (its seed is not kept: the case fails there). A pause
+/// and a resent run in a file of three series exported every 300 ms make the engine
+/// learn an interval of 153 ms and guess four restarts from vanished series; two
+/// routes are over-counted by one. Until the grouping gets it right, the answer must
+/// say it rests on guesses, and `check` must call them a problem.
+#[test]
+fn restarts_guessed_from_a_misread_interval_are_said_to_be_guesses() {
+    let file = fixture("guessed_restarts.jsonl");
+    metricsctl()
+        .args(["sum", "by", "route", &file])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("the answer assumes 4 restart(s) inferred only from vanished series"));
+    metricsctl()
+        .args(["check", &file])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("inferred only from vanished series and never confirmed"));
+}

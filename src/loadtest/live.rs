@@ -4,7 +4,6 @@
 //! without the view.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,8 +15,6 @@ use ratatui::text::Line;
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Gauge, Paragraph, Sparkline};
 use ratatui::Frame;
 use tokio::time::Instant;
-
-use super::client::Control;
 
 /// Completions as the workers report them, one at a time.
 #[derive(Debug, Clone)]
@@ -156,13 +153,14 @@ pub fn draw(frame: &mut Frame, target: &str, goal: Goal, tally: &LiveTally, elap
     );
 }
 
-/// Runs the view on its own thread until the load ends (`control.stop`) or the user
-/// stops it; the terminal is restored when it returns.
+/// Runs the view on its own thread until `stopped` says the load ended, calling
+/// `interrupt` when the user stops it early; the terminal is restored when it returns.
 pub fn spawn(
     target: String,
     goal: Goal,
-    control: Arc<Control>,
     tally: Arc<Mutex<LiveTally>>,
+    stopped: impl Fn() -> bool + Send + 'static,
+    interrupt: impl Fn() + Send + 'static,
 ) -> std::thread::JoinHandle<anyhow::Result<()>> {
     std::thread::spawn(move || -> anyhow::Result<()> {
         use ratatui::crossterm::{execute, terminal};
@@ -174,15 +172,14 @@ pub fn spawn(
         execute!(stderr, terminal::EnterAlternateScreen, terminal::Clear(terminal::ClearType::All))?;
         let result = (|| -> anyhow::Result<()> {
             let mut term = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stderr()))?;
-            while !control.stop.load(Ordering::SeqCst) {
+            while !stopped() {
                 let snapshot = tally.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 term.draw(|frame| draw(frame, &target, goal, &snapshot, started.elapsed()))?;
                 if event::poll(Duration::from_millis(100))? {
                     if let Event::Key(key) = event::read()? {
                         let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
                         if key.kind != KeyEventKind::Release && (ctrl_c || key.code == KeyCode::Char('q')) {
-                            control.interrupted.store(true, Ordering::SeqCst);
-                            control.request_stop();
+                            interrupt();
                         }
                     }
                 }

@@ -267,7 +267,19 @@ async fn run_async(plan: LoadTestPlan, config: &MetricsConfig) -> Result<Summary
             grpc_target: grpc_server.as_ref().map(|(addr, _, _)| *addr),
         };
         let goal = live::Goal { requests: options.requests, duration: options.duration };
-        let view = tally.map(|tally| live::spawn(target_text.clone(), goal, Arc::clone(&control), tally));
+        let view = tally.map(|tally| {
+            let (watched, stopper) = (Arc::clone(&control), Arc::clone(&control));
+            live::spawn(
+                target_text.clone(),
+                goal,
+                tally,
+                move || watched.stop.load(Ordering::SeqCst),
+                move || {
+                    stopper.interrupted.store(true, Ordering::SeqCst);
+                    stopper.request_stop();
+                },
+            )
+        });
         let progress = (plan.progress && view.is_none()).then(|| progress_bar(&options, Arc::clone(&control)));
         let result = client::run(options, Arc::clone(&control), instruments).await;
         if let Some((bar, ticker)) = progress {
