@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Follow files and serve their latest samples at /metrics for Prometheus to scrape')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live view of growing files: request rate, errors and latency per route')
+            [CompletionResult]::new('remote-write', 'remote-write', [CompletionResultType]::ParameterValue, 'Send every sample to a Prometheus remote write endpoint (Mimir, Thanos, Cortex, VictoriaMetrics, Prometheus)')
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file')
             [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Drive load at an instrumented server, write its metrics, and cross-check them')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -191,6 +192,23 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'metricsctl;remote-write' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The endpoint, e.g. http://127.0.0.1:9090/api/v1/write (http only)')
+            [CompletionResult]::new('--max-samples-per-request', '--max-samples-per-request', [CompletionResultType]::ParameterName, 'Samples per request at most')
+            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Retries of one request (5xx, 429, no answer) before giving up')
+            [CompletionResult]::new('--checkpoint', '--checkpoint', [CompletionResultType]::ParameterName, 'Record the last acknowledged sample here after every request; a re-run with the same file sends only what comes after it')
+            [CompletionResult]::new('--basic-auth-user', '--basic-auth-user', [CompletionResultType]::ParameterName, 'Basic auth user; the password comes from --basic-auth-password-file or $METRICSCTL_REMOTE_WRITE_PASSWORD')
+            [CompletionResult]::new('--basic-auth-password-file', '--basic-auth-password-file', [CompletionResultType]::ParameterName, 'basic-auth-password-file')
+            [CompletionResult]::new('--bearer-token-file', '--bearer-token-file', [CompletionResultType]::ParameterName, 'A bearer token from this file (or $METRICSCTL_REMOTE_WRITE_TOKEN)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'An extra header (`X-Scope-OrgID: tenant-1`); repeatable')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary format')
+            [CompletionResult]::new('--resource-labels', '--resource-labels', [CompletionResultType]::ParameterName, 'Copy the resource attributes onto every series instead of a `target_info` series')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail on the first bad line instead of skipping it')
+            [CompletionResult]::new('--baseline', '--baseline', [CompletionResultType]::ParameterName, 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'metricsctl;receive' {
             [CompletionResult]::new('--otlp-grpc', '--otlp-grpc', [CompletionResultType]::ParameterName, 'OTLP/gRPC address (`off` to disable)')
             [CompletionResult]::new('--otlp-http', '--otlp-http', [CompletionResultType]::ParameterName, 'OTLP/HTTP address, serving POST /v1/metrics with protobuf or JSON bodies (`off` to disable)')
@@ -251,6 +269,7 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             [CompletionResult]::new('to-prometheus', 'to-prometheus', [CompletionResultType]::ParameterValue, 'Prometheus exposition of the latest samples (or, with --history, of every sample)')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Follow files and serve their latest samples at /metrics for Prometheus to scrape')
             [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live view of growing files: request rate, errors and latency per route')
+            [CompletionResult]::new('remote-write', 'remote-write', [CompletionResultType]::ParameterValue, 'Send every sample to a Prometheus remote write endpoint (Mimir, Thanos, Cortex, VictoriaMetrics, Prometheus)')
             [CompletionResult]::new('receive', 'receive', [CompletionResultType]::ParameterValue, 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file')
             [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Drive load at an instrumented server, write its metrics, and cross-check them')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -285,6 +304,9 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             break
         }
         'metricsctl;help;top' {
+            break
+        }
+        'metricsctl;help;remote-write' {
             break
         }
         'metricsctl;help;receive' {

@@ -43,6 +43,9 @@ _metricsctl() {
             metricsctl,receive)
                 cmd="metricsctl__subcmd__receive"
                 ;;
+            metricsctl,remote-write)
+                cmd="metricsctl__subcmd__remote__subcmd__write"
+                ;;
             metricsctl,serve)
                 cmd="metricsctl__subcmd__serve"
                 ;;
@@ -85,6 +88,9 @@ _metricsctl() {
             metricsctl__subcmd__help,receive)
                 cmd="metricsctl__subcmd__help__subcmd__receive"
                 ;;
+            metricsctl__subcmd__help,remote-write)
+                cmd="metricsctl__subcmd__help__subcmd__remote__subcmd__write"
+                ;;
             metricsctl__subcmd__help,serve)
                 cmd="metricsctl__subcmd__help__subcmd__serve"
                 ;;
@@ -107,7 +113,7 @@ _metricsctl() {
 
     case "${cmd}" in
         metricsctl)
-            opts="-h -V --help --version tail sum rate quantile check explain query to-prometheus serve top receive load-test completions help"
+            opts="-h -V --help --version tail sum rate quantile check explain query to-prometheus serve top remote-write receive load-test completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -207,7 +213,7 @@ _metricsctl() {
             return 0
             ;;
         metricsctl__subcmd__help)
-            opts="tail sum rate quantile check explain query to-prometheus serve top receive load-test completions help"
+            opts="tail sum rate quantile check explain query to-prometheus serve top remote-write receive load-test completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,6 +339,20 @@ _metricsctl() {
             return 0
             ;;
         metricsctl__subcmd__help__subcmd__receive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        metricsctl__subcmd__help__subcmd__remote__subcmd__write)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -701,6 +721,56 @@ _metricsctl() {
                     ;;
                 --output-format)
                     COMPREPLY=($(compgen -W "records otlp-json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        metricsctl__subcmd__remote__subcmd__write)
+            opts="-h --url --max-samples-per-request --max-retries --checkpoint --basic-auth-user --basic-auth-password-file --bearer-token-file --header --resource-labels --strict --baseline --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-samples-per-request)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --checkpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --basic-auth-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --basic-auth-password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bearer-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
                     return 0
                     ;;
                 *)

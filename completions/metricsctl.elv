@@ -32,6 +32,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
             cand top 'A live view of growing files: request rate, errors and latency per route'
+            cand remote-write 'Send every sample to a Prometheus remote write endpoint (Mimir, Thanos, Cortex, VictoriaMetrics, Prometheus)'
             cand receive 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file'
             cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
@@ -177,6 +178,22 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'metricsctl;remote-write'= {
+            cand --url 'The endpoint, e.g. http://127.0.0.1:9090/api/v1/write (http only)'
+            cand --max-samples-per-request 'Samples per request at most'
+            cand --max-retries 'Retries of one request (5xx, 429, no answer) before giving up'
+            cand --checkpoint 'Record the last acknowledged sample here after every request; a re-run with the same file sends only what comes after it'
+            cand --basic-auth-user 'Basic auth user; the password comes from --basic-auth-password-file or $METRICSCTL_REMOTE_WRITE_PASSWORD'
+            cand --basic-auth-password-file 'basic-auth-password-file'
+            cand --bearer-token-file 'A bearer token from this file (or $METRICSCTL_REMOTE_WRITE_TOKEN)'
+            cand --header 'An extra header (`X-Scope-OrgID: tenant-1`); repeatable'
+            cand --format 'Summary format'
+            cand --resource-labels 'Copy the resource attributes onto every series instead of a `target_info` series'
+            cand --strict 'Fail on the first bad line instead of skipping it'
+            cand --baseline 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'metricsctl;receive'= {
             cand --otlp-grpc 'OTLP/gRPC address (`off` to disable)'
             cand --otlp-http 'OTLP/HTTP address, serving POST /v1/metrics with protobuf or JSON bodies (`off` to disable)'
@@ -234,6 +251,7 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
             cand to-prometheus 'Prometheus exposition of the latest samples (or, with --history, of every sample)'
             cand serve 'Follow files and serve their latest samples at /metrics for Prometheus to scrape'
             cand top 'A live view of growing files: request rate, errors and latency per route'
+            cand remote-write 'Send every sample to a Prometheus remote write endpoint (Mimir, Thanos, Cortex, VictoriaMetrics, Prometheus)'
             cand receive 'Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file'
             cand load-test 'Drive load at an instrumented server, write its metrics, and cross-check them'
             cand completions 'Print a shell completion script'
@@ -258,6 +276,8 @@ set edit:completion:arg-completer[metricsctl] = {|@words|
         &'metricsctl;help;serve'= {
         }
         &'metricsctl;help;top'= {
+        }
+        &'metricsctl;help;remote-write'= {
         }
         &'metricsctl;help;receive'= {
         }

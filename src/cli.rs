@@ -48,6 +48,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// A live view of growing files: request rate, errors and latency per route.
     Top(TopArgs),
+    /// Send every sample to a Prometheus remote write endpoint (Mimir, Thanos, Cortex, VictoriaMetrics, Prometheus).
+    RemoteWrite(RemoteWriteArgs),
     /// Receive OTLP metrics (gRPC, HTTP protobuf or JSON) from any SDK and append them to a file.
     Receive(ReceiveArgs),
     /// Drive load at an instrumented server, write its metrics, and cross-check them.
@@ -349,6 +351,48 @@ pub struct TopArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Files to follow (default logs/metrics.jsonl); each may be missing at start.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteWriteArgs {
+    /// The endpoint, e.g. http://127.0.0.1:9090/api/v1/write (http only).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// Samples per request at most.
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub max_samples_per_request: usize,
+    /// Retries of one request (5xx, 429, no answer) before giving up.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub max_retries: u32,
+    /// Record the last acknowledged sample here after every request; a re-run with the
+    /// same file sends only what comes after it.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Basic auth user; the password comes from --basic-auth-password-file or
+    /// $METRICSCTL_REMOTE_WRITE_PASSWORD.
+    #[arg(long, value_name = "USER")]
+    pub basic_auth_user: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    pub basic_auth_password_file: Option<PathBuf>,
+    /// A bearer token from this file (or $METRICSCTL_REMOTE_WRITE_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub bearer_token_file: Option<PathBuf>,
+    /// An extra header (`X-Scope-OrgID: tenant-1`); repeatable.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Copy the resource attributes onto every series instead of a `target_info` series.
+    #[arg(long)]
+    pub resource_labels: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Files to send (default logs/metrics.jsonl).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }

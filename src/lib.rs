@@ -78,6 +78,7 @@ fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => cmd::serve::run(args)?,
         Command::Top(args) => cmd::top::run(args, &mut out)?,
         Command::Receive(args) => cmd::receive::run(args)?,
+        Command::RemoteWrite(args) => cmd::remote_write::run(args, &mut out)?,
         Command::Query(args) => cmd::query::run(args, &mut out)?,
         Command::ToPrometheus(args) => cmd::to_prometheus::run(args, &mut out)?,
         Command::Completions(args) => cmd::completions::run(args, &mut out)?,

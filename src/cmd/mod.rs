@@ -8,6 +8,7 @@ pub mod quantile;
 pub mod query;
 pub mod rate;
 pub mod receive;
+pub mod remote_write;
 pub mod serve;
 pub mod sum;
 pub mod tail;

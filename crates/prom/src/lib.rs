@@ -9,6 +9,7 @@
 
 pub mod exposition;
 pub mod history;
+pub mod remote;
 pub mod text;
 pub mod validate;
 
