@@ -23,6 +23,12 @@ fn scanned(text: &str, latest_only: bool) -> Outcomes {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
+    // A block of OTLP/JSON requests is read as their points' record lines, which parsing
+    // each line alone does not do: not what this target compares.
+    let first = text.split('\n').find(|l| !l.trim().is_empty()).map(|l| l.trim_start().trim_start_matches('\u{feff}'));
+    if first.is_some_and(|l| l.starts_with('{') && l[1..].trim_start().starts_with("\"resourceMetrics\"")) {
+        return;
+    }
     let mut lines: Vec<String> =
         text.split('\n').filter(|l| !l.contains('\r') && !l.trim().is_empty()).map(str::to_string).collect();
     let parts: Vec<(String, String, String)> = lines

@@ -264,6 +264,8 @@ impl BlockParser {
         }
         chunk.bad.extend(bad);
         chunk.bad.sort_by_key(|b| b.line);
+        // Several points of one request are still one bad line (its first reason said).
+        chunk.bad.dedup_by_key(|b| b.line);
         chunk.lines = lines;
         chunk
     }
