@@ -18,7 +18,7 @@ use metricsctl_engine::live::{FeedNote, Feeder};
 use metricsctl_format::text::sanitize;
 use metricsctl_format::timestamp::parse_duration;
 use metricsctl_prom::exposition::{content_type, negotiate, LiveExposition, Staleness};
-use metricsctl_reader::follow::{FollowEvent, POLL_INTERVAL};
+use metricsctl_reader::follow::POLL_INTERVAL;
 use metricsctl_reader::input::Source;
 
 /// Bad lines shown per file; the rest are counted.
@@ -42,13 +42,7 @@ fn report(note: FeedNote) {
             }
         }
         FeedNote::Event { path, event } => {
-            let what = match event {
-                FollowEvent::Truncated => "file truncated; reading it from the start",
-                FollowEvent::Replaced => "file replaced; following the new file",
-                FollowEvent::Appeared => "file appeared; following it",
-                FollowEvent::Vanished => "file removed; waiting for it to come back",
-            };
-            eprintln!("metricsctl: {}: {what}", path.display());
+            eprintln!("metricsctl: {}: {}", path.display(), event.describe());
         }
         FeedNote::Problem { path, error } => {
             let prefix = path.map(|p| format!("{}: ", p.display())).unwrap_or_default();

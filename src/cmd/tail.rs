@@ -259,13 +259,7 @@ pub fn run(args: TailArgs, out: &mut dyn Write) -> Result<ExitCode> {
             let mut follower = Follower::new(path, follow_from);
             let name = src.name.clone();
             let mut on_event = |e: FollowEvent| {
-                let what = match e {
-                    FollowEvent::Truncated => "file truncated; reading from its start",
-                    FollowEvent::Replaced => "file replaced; following the new file",
-                    FollowEvent::Appeared => "file appeared; following it",
-                    FollowEvent::Vanished => "file removed; waiting for it to come back",
-                };
-                eprintln!("metricsctl: {name}: {what}");
+                eprintln!("metricsctl: {name}: {}", e.describe());
             };
             loop {
                 if super::stop_requested() {

@@ -19,7 +19,7 @@ use self::view::{Snapshot, ViewState};
 use crate::output::{sanitize, Format};
 use metricsctl_engine::live::{Fed, FeedNote, Feeder, LiveEngine};
 use metricsctl_format::timestamp::now_nanos;
-use metricsctl_reader::follow::{FollowEvent, POLL_INTERVAL};
+use metricsctl_reader::follow::POLL_INTERVAL;
 use metricsctl_reader::matcher::MetricMatcher;
 use metricsctl_reader::scan::{ParsedChunk, ScanOptions};
 
@@ -155,13 +155,7 @@ fn notice_text(note: &FeedNote) -> String {
     match note {
         FeedNote::BadLine { path, line, reason, .. } => format!("{}:{line}: skipped: {reason}", path.display()),
         FeedNote::Event { path, event } => {
-            let what = match event {
-                FollowEvent::Truncated => "file truncated; reading it from the start",
-                FollowEvent::Replaced => "file replaced; following the new file",
-                FollowEvent::Appeared => "file appeared; following it",
-                FollowEvent::Vanished => "file removed; waiting for it to come back",
-            };
-            format!("{}: {what}", path.display())
+            format!("{}: {}", path.display(), event.describe())
         }
         FeedNote::Problem { path, error } => {
             let prefix = path.map(|p| format!("{}: ", p.display())).unwrap_or_default();

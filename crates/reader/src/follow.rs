@@ -22,6 +22,18 @@ pub enum FollowEvent {
     Vanished,
 }
 
+impl FollowEvent {
+    /// What to tell the user, after the file's name.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            FollowEvent::Truncated => "file truncated; reading it from the start",
+            FollowEvent::Replaced => "file replaced; following the new file",
+            FollowEvent::Appeared => "file appeared; following it",
+            FollowEvent::Vanished => "file removed; waiting for it to come back",
+        }
+    }
+}
+
 pub struct Follower {
     path: PathBuf,
     file: Option<File>,
