@@ -193,15 +193,17 @@ Register-ArgumentCompleter -Native -CommandName 'metricsctl' -ScriptBlock {
             break
         }
         'metricsctl;remote-write' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The endpoint, e.g. http://127.0.0.1:9090/api/v1/write (http only)')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The endpoint, e.g. http://127.0.0.1:9090/api/v1/write (http or https)')
             [CompletionResult]::new('--max-samples-per-request', '--max-samples-per-request', [CompletionResultType]::ParameterName, 'Samples per request at most')
-            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Retries of one request (5xx, 429, no answer) before giving up')
+            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Retries of one request (5xx, 429, no answer) before giving up [default: 10; without end with --follow]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file too (https endpoints; the system''s roots are always trusted)')
             [CompletionResult]::new('--checkpoint', '--checkpoint', [CompletionResultType]::ParameterName, 'Record the last acknowledged sample here after every request; a re-run with the same file sends only what comes after it')
             [CompletionResult]::new('--basic-auth-user', '--basic-auth-user', [CompletionResultType]::ParameterName, 'Basic auth user; the password comes from --basic-auth-password-file or $METRICSCTL_REMOTE_WRITE_PASSWORD')
             [CompletionResult]::new('--basic-auth-password-file', '--basic-auth-password-file', [CompletionResultType]::ParameterName, 'basic-auth-password-file')
             [CompletionResult]::new('--bearer-token-file', '--bearer-token-file', [CompletionResultType]::ParameterName, 'A bearer token from this file (or $METRICSCTL_REMOTE_WRITE_TOKEN)')
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'An extra header (`X-Scope-OrgID: tenant-1`); repeatable')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Summary format')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep sending as the files grow (like `tail -F`), each export once it is complete, until SIGINT or SIGTERM; refused requests are reported and dropped')
             [CompletionResult]::new('--resource-labels', '--resource-labels', [CompletionResultType]::ParameterName, 'Copy the resource attributes onto every series instead of a `target_info` series')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail on the first bad line instead of skipping it')
             [CompletionResult]::new('--baseline', '--baseline', [CompletionResultType]::ParameterName, 'Take each series'' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero')

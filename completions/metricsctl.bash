@@ -731,7 +731,7 @@ _metricsctl() {
             return 0
             ;;
         metricsctl__subcmd__remote__subcmd__write)
-            opts="-h --url --max-samples-per-request --max-retries --checkpoint --basic-auth-user --basic-auth-password-file --bearer-token-file --header --resource-labels --strict --baseline --format --help"
+            opts="-h --url --max-samples-per-request --max-retries --follow --ca-file --checkpoint --basic-auth-user --basic-auth-password-file --bearer-token-file --header --resource-labels --strict --baseline --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -746,6 +746,10 @@ _metricsctl() {
                     return 0
                     ;;
                 --max-retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -152,9 +152,10 @@ csv\t'Comma-separated values with a header row'"
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand top" -l grpc -d 'gRPC methods instead of HTTP routes: grpc_server_* grouped by rpc.service,rpc.method'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand top" -l once -d 'Print one snapshot of what the files hold and exit, instead of following them'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l url -d 'The endpoint, e.g. http://127.0.0.1:9090/api/v1/write (http only)' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l url -d 'The endpoint, e.g. http://127.0.0.1:9090/api/v1/write (http or https)' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l max-samples-per-request -d 'Samples per request at most' -r
-complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l max-retries -d 'Retries of one request (5xx, 429, no answer) before giving up' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l max-retries -d 'Retries of one request (5xx, 429, no answer) before giving up [default: 10; without end with --follow]' -r
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l ca-file -d 'Trust the CA certificates in this PEM file too (https endpoints; the system\'s roots are always trusted)' -r -F
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l checkpoint -d 'Record the last acknowledged sample here after every request; a re-run with the same file sends only what comes after it' -r -F
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l basic-auth-user -d 'Basic auth user; the password comes from --basic-auth-password-file or $METRICSCTL_REMOTE_WRITE_PASSWORD' -r
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l basic-auth-password-file -r -F
@@ -163,6 +164,7 @@ complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l h
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l format -d 'Summary format' -r -f -a "table\t'Aligned columns for people (plain ASCII when stdout is not a terminal)'
 json\t'A JSON array of row objects with stable keys: the machine contract'
 csv\t'Comma-separated values with a header row'"
+complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l follow -d 'Keep sending as the files grow (like `tail -F`), each export once it is complete, until SIGINT or SIGTERM; refused requests are reported and dropped'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l resource-labels -d 'Copy the resource attributes onto every series instead of a `target_info` series'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l strict -d 'Fail on the first bad line instead of skipping it'
 complete -c metricsctl -n "__fish_metricsctl_using_subcommand remote-write" -l baseline -d 'Take each series\' first sample as a baseline instead of counting it from zero (for inputs whose beginning was rotated away). A series whose start_timestamp lies inside the input still counts from zero'

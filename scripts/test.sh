@@ -31,5 +31,11 @@ if ! command -v tmux >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq tmux >/dev/null
 fi
 
+# remote-write over https is tested with a CA and certificate made by openssl.
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing openssl (Debian)" >&2
+    apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+
 # Unit, integration, property and doc tests; examples are built too.
 cargo test --workspace "$@"

@@ -357,15 +357,24 @@ pub struct TopArgs {
 
 #[derive(Debug, Args)]
 pub struct RemoteWriteArgs {
-    /// The endpoint, e.g. http://127.0.0.1:9090/api/v1/write (http only).
+    /// The endpoint, e.g. http://127.0.0.1:9090/api/v1/write (http or https).
     #[arg(long, value_name = "URL")]
     pub url: String,
     /// Samples per request at most.
     #[arg(long, default_value_t = 2000, value_name = "N")]
     pub max_samples_per_request: usize,
-    /// Retries of one request (5xx, 429, no answer) before giving up.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub max_retries: u32,
+    /// Retries of one request (5xx, 429, no answer) before giving up [default: 10;
+    /// without end with --follow].
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Keep sending as the files grow (like `tail -F`), each export once it is
+    /// complete, until SIGINT or SIGTERM; refused requests are reported and dropped.
+    #[arg(long)]
+    pub follow: bool,
+    /// Trust the CA certificates in this PEM file too (https endpoints; the system's
+    /// roots are always trusted).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Record the last acknowledged sample here after every request; a re-run with the
     /// same file sends only what comes after it.
     #[arg(long, value_name = "FILE")]

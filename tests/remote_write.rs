@@ -84,8 +84,12 @@ fn a_real_prometheus_answers_as_to_prometheus_exposes() {
     let sent = summary(&out.stdout);
     assert_eq!(sent["retries"], 0);
     assert!(sent["requests"] > 10, "{sent:?}");
+    assert_prometheus_holds(port, file, sent["samples sent"]);
+}
 
-    // Every sample arrived: Prometheus counts as many as were sent.
+/// Prometheus at `port` holds `samples` samples, and every series answers with the value
+/// to-prometheus exposes for `file`.
+fn assert_prometheus_holds(port: u16, file: &str, samples: u64) {
     let newest = metricsctl_format::timestamp::parse_rfc3339(
         std::fs::read_to_string(file).unwrap().lines().last().unwrap().split('"').nth(3).unwrap(),
     )
@@ -93,9 +97,8 @@ fn a_real_prometheus_answers_as_to_prometheus_exposes() {
         / 1e9;
     let stored = promql(port, r#"{__name__=~".+"}[1d]"#, newest);
     let counted: usize = stored.iter().map(|s| s["values"].as_array().unwrap().len()).sum();
-    assert_eq!(counted as u64, sent["samples sent"]);
+    assert_eq!(counted as u64, samples, "Prometheus holds every sample sent");
 
-    // And every series answers with the value to-prometheus exposes.
     let expected = exposed(file);
     let result = promql(port, r#"{__name__=~".+"}"#, newest);
     let mut got = BTreeMap::new();
@@ -114,6 +117,43 @@ fn a_real_prometheus_answers_as_to_prometheus_exposes() {
         let g = got.get(labels).unwrap_or_else(|| panic!("{labels:?} missing in Prometheus"));
         assert!((g - value).abs() <= 1e-9 * value.abs().max(1.0), "{labels:?}: {g} != {value}");
     }
+}
+
+#[test]
+fn a_real_prometheus_fed_by_a_follower_answers_as_to_prometheus_exposes() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = generated_file(dir.path());
+    let batch = fake_server(Arc::new(|_| (200, "", "")));
+    assert!(remote_write(batch.port, whole.to_str().unwrap(), &[]).status.success());
+    let total = batch.accepted.lock().unwrap().len();
+    let lines = lines_of(&whole);
+    let live = dir.path().join("live.jsonl");
+    append(&live, &lines[..lines.len() / 2]);
+    let (_prometheus, port) = start_prometheus(dir.path(), "global: {}\n", &["--web.enable-remote-write-receiver"]);
+    let url = format!("http://127.0.0.1:{port}/api/v1/write");
+    let running =
+        Running::start(&["remote-write", "--follow", "--url", &url, "--format", "json", live.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(1500));
+    append(&live, &lines[lines.len() / 2..]);
+    let newest = metricsctl_format::timestamp::parse_rfc3339(lines.last().unwrap().split('"').nth(3).unwrap()).unwrap()
+        as f64
+        / 1e9;
+    let stored = || -> usize {
+        let series = promql(port, r#"{__name__=~".+"}[1d]"#, newest);
+        series.iter().map(|s| s["values"].as_array().unwrap().len()).sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stored() < total {
+        if Instant::now() > deadline {
+            let held = stored();
+            let (status, stdout, stderr) = running.terminate("TERM");
+            panic!("Prometheus holds {held} of {total} samples; the follower: {status:?} {stdout} {stderr:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, stdout, stderr) = running.terminate("TERM");
+    assert!(status.success(), "{stderr:#?}");
+    assert_prometheus_holds(port, live.to_str().unwrap(), summary(stdout.as_bytes())["samples sent"]);
 }
 
 /// A remote write endpoint answering by `policy(request number)`: (status, extra header,
@@ -297,4 +337,241 @@ fn a_kill_then_a_rerun_with_the_checkpoint_sends_every_sample_once() {
     let sent = summary(&out.stdout);
     assert_eq!(sent["skipped (sent before, per the checkpoint)"], 5000);
     assert_each_once(&server.accepted.lock().unwrap(), total);
+}
+
+/// The lines of `file`, to be written in parts as a service would.
+fn lines_of(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file).unwrap().lines().map(|l| format!("{l}\n")).collect()
+}
+
+fn append(path: &Path, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).unwrap();
+    f.write_all(lines.concat().as_bytes()).unwrap();
+}
+
+/// Waits until `server` has accepted `count` samples.
+fn wait_for_samples(server: &FakeServer, count: usize, running: &Running) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.accepted.lock().unwrap().len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} samples arrived: {:#?}",
+            server.accepted.lock().unwrap().len(),
+            running.stderr
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn follow(port: u16, file: &Path, extra: &[&str]) -> Running {
+    let url = format!("http://127.0.0.1:{port}/api/v1/write");
+    let mut args = vec!["remote-write", "--follow", "--url", url.as_str(), "--max-samples-per-request", "1000"];
+    args.extend_from_slice(&["--format", "json"]);
+    args.extend_from_slice(extra);
+    args.push(file.to_str().unwrap());
+    Running::start(&args)
+}
+
+fn sorted(samples: &[(String, i64)]) -> Vec<(String, i64)> {
+    let mut s = samples.to_vec();
+    s.sort();
+    s
+}
+
+#[test]
+fn following_sends_what_the_file_holds_then_each_export_as_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = generated_file(dir.path());
+    let batch = fake_server(Arc::new(|_| (200, "", "")));
+    assert!(remote_write(batch.port, whole.to_str().unwrap(), &[]).status.success());
+    let expected = sorted(&batch.accepted.lock().unwrap());
+
+    // A third of the file is there when the follower starts; the rest is appended in
+    // parts while it runs, cut anywhere (inside an export too).
+    let lines = lines_of(&whole);
+    let live = dir.path().join("live.jsonl");
+    let third = lines.len() / 3;
+    append(&live, &lines[..third]);
+    let server = fake_server(Arc::new(|_| (200, "", "")));
+    let running = follow(server.port, &live, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.accepted.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "nothing sent of what the file held");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Pauses between parts: short ones, one longer than the 5 s an export is held for
+    // while its lines come (its rest must still go out, and once).
+    for (i, part) in lines[third..].chunks(lines.len() / 7 + 1).enumerate() {
+        append(&live, part);
+        std::thread::sleep(Duration::from_millis(if i == 1 { 6000 } else { 300 }));
+    }
+    wait_for_samples(&server, expected.len(), &running);
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, stdout, stderr) = running.terminate("TERM");
+    assert!(status.success(), "{stderr:#?}");
+    let accepted = server.accepted.lock().unwrap().clone();
+    assert_each_once(&accepted, expected.len());
+    assert_eq!(sorted(&accepted), expected, "the samples of a run over the whole file");
+    let sent = summary(stdout.as_bytes());
+    assert_eq!(sent["samples sent"] as usize, expected.len());
+    assert_eq!(sent["refused (dropped)"], 0);
+    assert!(sent["requests"] as usize > expected.len() / 1000, "{sent:?}");
+}
+
+#[test]
+fn a_follower_killed_and_restarted_with_its_checkpoint_sends_every_sample_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = generated_file(dir.path());
+    let batch = fake_server(Arc::new(|_| (200, "", "")));
+    assert!(remote_write(batch.port, whole.to_str().unwrap(), &[]).status.success());
+    let expected = sorted(&batch.accepted.lock().unwrap());
+
+    let lines = lines_of(&whole);
+    let live = dir.path().join("live.jsonl");
+    let half = lines.len() / 2;
+    append(&live, &lines[..half]);
+    let checkpoint = dir.path().join("checkpoint.json");
+    let checkpoint = checkpoint.to_str().unwrap();
+    // The 4th request hangs, and the follower is killed there.
+    let hanging = Arc::new(Mutex::new(true));
+    let h = Arc::clone(&hanging);
+    let server = fake_server(Arc::new(move |n| if n >= 4 && *h.lock().unwrap() { (0, "", "") } else { (200, "", "") }));
+    let mut running = follow(server.port, &live, &["--checkpoint", checkpoint]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while *server.requests.lock().unwrap() < 4 {
+        assert!(Instant::now() < deadline, "the follower did not get to its 4th request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    running.child.kill().unwrap();
+    running.child.wait().unwrap();
+    assert_eq!(server.accepted.lock().unwrap().len(), 3000);
+
+    // The service went on writing meanwhile.
+    append(&live, &lines[half..half + (lines.len() - half) / 2]);
+    *hanging.lock().unwrap() = false;
+    let running = follow(server.port, &live, &["--checkpoint", checkpoint]);
+    std::thread::sleep(Duration::from_millis(500));
+    append(&live, &lines[half + (lines.len() - half) / 2..]);
+    wait_for_samples(&server, expected.len(), &running);
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, stdout, stderr) = running.terminate("INT");
+    assert!(status.success(), "{stderr:#?}");
+    assert_each_once(&server.accepted.lock().unwrap(), expected.len());
+    assert_eq!(sorted(&server.accepted.lock().unwrap()), expected);
+    assert_eq!(summary(stdout.as_bytes())["skipped (sent before, per the checkpoint)"], 3000);
+}
+
+#[test]
+fn a_follower_reports_a_refused_request_goes_on_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = generated_file(dir.path());
+    let batch = fake_server(Arc::new(|_| (200, "", "")));
+    assert!(remote_write(batch.port, whole.to_str().unwrap(), &[]).status.success());
+    let total = batch.accepted.lock().unwrap().len();
+
+    let server = fake_server(Arc::new(|n| if n == 2 { (400, "", "out of order sample") } else { (200, "", "") }));
+    let mut running = follow(server.port, &whole, &[]);
+    running.wait_for("out of order sample");
+    wait_for_samples(&server, total - 1000, &running);
+    let (status, stdout, stderr) = running.terminate("TERM");
+    assert_eq!(status.code(), Some(1), "{stderr:#?}");
+    let sent = summary(stdout.as_bytes());
+    assert_eq!(sent["refused (dropped)"], 1000);
+    assert_eq!(sent["samples sent"] as usize, total - 1000);
+    assert_each_once(&server.accepted.lock().unwrap(), total - 1000);
+}
+
+/// A CA of its own and a server certificate for 127.0.0.1 it signed (openssl), as
+/// (CA certificate, server certificate, server key) paths.
+fn own_ca_and_server_certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    require("openssl");
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    let steps: [&[&str]; 3] = [
+        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=metricsctl test CA"],
+        &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"],
+        &["x509", "-req", "-days", "1", "-CAcreateserial"],
+    ];
+    let files: [Vec<String>; 3] = [
+        vec!["-keyout".into(), path("ca.key"), "-out".into(), path("ca.pem")],
+        vec!["-keyout".into(), path("key.pem"), "-out".into(), path("server.csr")],
+        vec![
+            "-in".into(),
+            path("server.csr"),
+            "-CA".into(),
+            path("ca.pem"),
+            "-CAkey".into(),
+            path("ca.key"),
+            "-extfile".into(),
+            path("server.ext"),
+            "-out".into(),
+            path("cert.pem"),
+        ],
+    ];
+    for (step, files) in steps.iter().zip(&files) {
+        let status = std::process::Command::new("openssl")
+            .args(*step)
+            .args(files)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl {step:?}");
+    }
+    (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"))
+}
+
+#[test]
+fn https_to_a_real_prometheus_trusting_its_ca_file() {
+    require("prometheus");
+    let dir = tempfile::tempdir().unwrap();
+    let file = generated_file(dir.path());
+    let file = file.to_str().unwrap();
+    let (ca, cert, key) = own_ca_and_server_certificate(dir.path());
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        format!("tls_server_config:\n  cert_file: {}\n  key_file: {}\n", cert.display(), key.display()),
+    )
+    .unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "global: {}\n").unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut tls_prometheus = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!("--web.config.file={}", web.display()))
+        .arg("--web.enable-remote-write-receiver")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{port}/api/v1/write");
+
+    // Without the CA the certificate does not verify: said at once, not retried.
+    let started = Instant::now();
+    let refused = loop {
+        let out = metricsctl().args(["remote-write", "--url", &url, file]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        if stderr.contains("certificate") || started.elapsed() > Duration::from_secs(60) {
+            break (out.status.code(), stderr);
+        }
+        std::thread::sleep(Duration::from_millis(300)); // Prometheus is still starting.
+    };
+    assert_eq!(refused.0, Some(1), "{}", refused.1);
+    assert!(refused.1.contains("TLS") && !refused.1.contains("retry"), "{}", refused.1);
+
+    let out = metricsctl()
+        .args(["remote-write", "--url", &url, "--ca-file", ca.to_str().unwrap(), "--format", "json", file])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sent = summary(&out.stdout)["samples sent"];
+    std::process::Command::new("kill").args(["-TERM", &tls_prometheus.id().to_string()]).status().unwrap();
+    tls_prometheus.wait().unwrap();
+
+    // The same store, reopened over plain http to be asked.
+    let (_prometheus, port) = start_prometheus(dir.path(), "global: {}\n", &[]);
+    assert_prometheus_holds(port, file, sent);
 }

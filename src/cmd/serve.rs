@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 
 use crate::cli::ServeArgs;
-use metricsctl_engine::live::{FeedNote, Feeder};
+use metricsctl_engine::live::{CatchUp, FeedNote, Feeder};
 use metricsctl_format::text::sanitize;
 use metricsctl_format::timestamp::parse_duration;
 use metricsctl_prom::exposition::{content_type, negotiate, LiveExposition, Staleness};
@@ -79,7 +79,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     });
     // Everything already in the files first: a scrape must never see an old value
     // after a newer one. Then what was appended meanwhile.
-    let mut feeder = Feeder::catch_up(files, &served.live, &mut report)?;
+    let mut feeder = Feeder::catch_up(files, &served.live, CatchUp::Newest, &mut report)?;
     while feeder.poll(&served.live, &mut report)? {}
     let series = served.live.lock().unwrap_or_else(|e| e.into_inner()).series();
     eprintln!("metricsctl: serving {series} series at http://{}/metrics; Ctrl-C to stop", listener.local_addr()?);

@@ -17,7 +17,7 @@ use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, Ke
 use self::model::{TopModel, TopOptions};
 use self::view::{Snapshot, ViewState};
 use crate::output::{sanitize, Format};
-use metricsctl_engine::live::{Fed, FeedNote, Feeder, LiveEngine};
+use metricsctl_engine::live::{CatchUp, Fed, FeedNote, Feeder, LiveEngine};
 use metricsctl_format::timestamp::now_nanos;
 use metricsctl_reader::follow::POLL_INTERVAL;
 use metricsctl_reader::matcher::MetricMatcher;
@@ -179,7 +179,7 @@ pub fn run(plan: TopPlan, out: &mut dyn Write) -> Result<()> {
 /// the files hold.
 fn run_plain(plan: TopPlan, inputs: Vec<String>, fed: &Mutex<TopFed>, out: &mut dyn Write) -> Result<()> {
     let mut say = |note: FeedNote| eprintln!("metricsctl: {}", sanitize(&notice_text(&note)));
-    let mut feeder = Feeder::catch_up(plan.files.clone(), fed, &mut say)?;
+    let mut feeder = Feeder::catch_up(plan.files.clone(), fed, CatchUp::Newest, &mut say)?;
     while feeder.poll(fed, &mut say)? {}
     let state = ViewState::default();
     let bad = |feeder: &Feeder| feeder.bad_lines.iter().sum::<u64>();
@@ -231,7 +231,7 @@ fn screen_loop(
     terminal.draw(|frame| view::draw(frame, &shown, &state, now_nanos()))?;
     let notices = std::cell::RefCell::new(Vec::<String>::new());
     let mut note = |n: FeedNote| notices.borrow_mut().push(notice_text(&n));
-    let mut feeder = Feeder::catch_up(plan.files.clone(), fed, &mut note)?;
+    let mut feeder = Feeder::catch_up(plan.files.clone(), fed, CatchUp::Newest, &mut note)?;
     state.notice = None;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let mut dirty = true;

@@ -203,21 +203,16 @@ impl Running {
     }
 
     /// Sends `signal` (INT, TERM) and waits for the exit; returns the exit status and the rest of stderr.
-    pub fn stop(mut self, signal: &str) -> (std::process::ExitStatus, Vec<String>) {
+    pub fn stop(self, signal: &str) -> (std::process::ExitStatus, Vec<String>) {
+        let (status, _, stderr) = self.terminate(signal);
+        (status, stderr)
+    }
+
+    /// Sends `signal` and waits for the exit; returns its status, stdout and stderr.
+    pub fn terminate(self, signal: &str) -> (std::process::ExitStatus, String, Vec<String>) {
         let pid = self.child.id().to_string();
         std::process::Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "metricsctl did not exit after SIG{signal}: {:#?}", self.stderr);
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.stderr.push(line);
-        }
-        (status, std::mem::take(&mut self.stderr))
+        self.wait(Duration::from_secs(30))
     }
 }
 

@@ -443,6 +443,9 @@ pub struct ProcessState {
     pub conflicts: u32,
     /// Newest timestamp of the process, pending samples included.
     pub newest: Option<i64>,
+    /// Samples taken (not dropped), pending ones included: a live feed tells by it
+    /// which processes a block fed.
+    pub samples: u64,
     /// Of a process as first read: the source read last and the lineage its samples
     /// there belong to.
     route: Option<(usize, ProcessId)>,
@@ -753,6 +756,7 @@ impl Engine {
         let pid = self.catalog.series[id as usize].process;
         let process = &mut self.processes[pid as usize];
         process.newest = Some(process.newest.map_or(ts, |n| n.max(ts)));
+        process.samples += 1;
         if self.options.grouping == Grouping::Learned && learn && !process.bootstrapped {
             // The interval is not known yet: hold the lines, and the spacing of each
             // series' samples among them, until there are enough to learn it.
@@ -1135,11 +1139,12 @@ impl Engine {
     }
 
     /// Hands out the pending exports that are complete (every series of the previous
-    /// export is back) or whose time is up at `now`, for a file that is still being
-    /// written: what a scrape should show. Nothing else changes, so `finish` still
-    /// follows at the end.
-    pub fn flush_settled(&mut self, now: i64, sink: &mut dyn Sink) {
+    /// export is back) or whose time is up at `now(process)`, for a file that is still
+    /// being written: what a scrape should show. Nothing else changes, so `finish`
+    /// still follows at the end.
+    pub fn flush_settled(&mut self, now: &dyn Fn(ProcessId) -> i64, sink: &mut dyn Sink) {
         for pid in 0..self.processes.len() {
+            let now = now(pid as ProcessId);
             let process = &self.processes[pid];
             let quiet = process.newest.is_some_and(|n| now.saturating_sub(n) >= QUIET_WITHOUT_INTERVAL);
             if !process.bootstrapped && (!process.bootstrap_spacings.is_empty() || quiet) {

@@ -8,10 +8,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::engine::{Engine, EngineOptions, Sink};
+use crate::engine::{Engine, EngineOptions, ProcessId, Sink};
 use metricsctl_reader::follow::{FollowEvent, Follower};
 use metricsctl_reader::input::{Block, Source, BLOCK_SIZE, LATEST_BLOCK_SIZE};
 use metricsctl_reader::matcher::MetricMatcher;
@@ -25,16 +26,33 @@ pub struct LiveEngine {
     parser: BlockParser,
     /// Lines fed so far per source, for line numbers in messages.
     lines: Vec<u64>,
+    /// Per process: its sample count when a block last fed it samples, and when.
+    fed: Vec<(u64, Instant)>,
+    /// How long a process goes without new lines before its pending export's time can be
+    /// up by the wall clock ([`ARRIVAL_QUIET`] unless set).
+    pub hold_for: Duration,
 }
+
+/// How long a process must go without new lines before its pending export's time can
+/// be up by the wall clock. A process writing now is held by its export's deadline
+/// already; this holds one whose lines are old (a backlog shipped in parts), whose
+/// deadline has long passed when the first part arrives.
+pub const ARRIVAL_QUIET: Duration = Duration::from_secs(1);
 
 impl LiveEngine {
     /// Reads the metrics `metrics` names (all by default) with the engine's defaults.
     pub fn new(metrics: MetricMatcher) -> LiveEngine {
+        LiveEngine::with_options(metrics, EngineOptions::default())
+    }
+
+    pub fn with_options(metrics: MetricMatcher, options: EngineOptions) -> LiveEngine {
         LiveEngine {
-            engine: Engine::new(EngineOptions::default()),
+            engine: Engine::new(options),
             options: ScanOptions { metrics, block_size: BLOCK_SIZE, latest_only: false },
             parser: BlockParser::default(),
             lines: Vec::new(),
+            fed: Vec::new(),
+            hold_for: ARRIVAL_QUIET,
         }
     }
 
@@ -60,13 +78,28 @@ impl LiveEngine {
         self.lines[source] += chunk.lines;
         let bad = chunk.bad.iter().map(|BadLine { line, reason }| (origin.first_line + line, reason.clone())).collect();
         self.engine.apply_chunk(origin, chunk, sink);
+        let now = Instant::now();
+        for (pid, process) in self.engine.processes.iter().enumerate() {
+            match self.fed.get_mut(pid) {
+                Some(fed) if fed.0 == process.samples => {}
+                Some(fed) => *fed = (process.samples, now),
+                None => self.fed.push((process.samples, now)),
+            }
+        }
         bad
     }
 
     /// Hands out the pending exports that are complete, or whose time is up by the wall
-    /// clock (a file that is no longer written shows all it holds).
+    /// clock and whose process was not fed for `hold_for` (a file that is no longer
+    /// written shows all it holds).
     pub fn settle(&mut self, sink: &mut dyn Sink) {
-        self.engine.flush_settled(metricsctl_format::timestamp::now_nanos(), sink);
+        let now = metricsctl_format::timestamp::now_nanos();
+        let (fed, hold_for) = (&self.fed, self.hold_for);
+        let now_for = |pid: ProcessId| match fed.get(pid as usize) {
+            Some((_, at)) if at.elapsed() < hold_for => i64::MIN,
+            _ => now,
+        };
+        self.engine.flush_settled(&now_for, sink);
     }
 
     /// Hands out everything fed, a pending export included (one complete collection).
@@ -114,6 +147,16 @@ pub enum FeedNote<'a> {
     },
 }
 
+/// What a [`Feeder`] reads of what the files already hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// Each series' newest samples, but the last [`TAIL_BYTES`], read line by line:
+    /// enough for a view of now (`serve`, `top`).
+    Newest,
+    /// Every sample (`remote-write --follow` sends the history first).
+    Everything,
+}
+
 /// The end of each file read line by line at catch-up: the rest only by each series'
 /// newest samples. The last exports must be real ones, so that what each process's
 /// latest export holds is known (a series missing from it is stale), and views over a
@@ -130,9 +173,15 @@ pub struct Feeder {
 
 impl Feeder {
     /// Reads what the files hold now, up to their last complete line, and follows each
-    /// from there: one file after the other, each by the parallel reader (newest samples
-    /// only) up to its last [`TAIL_BYTES`], which are read line by line.
-    pub fn catch_up<F: Fed>(paths: Vec<PathBuf>, fed: &Mutex<F>, notes: &mut dyn FnMut(FeedNote)) -> Result<Feeder> {
+    /// from there: one file after the other, each by the parallel reader (all samples or
+    /// the newest only, as `catch_up` says) up to its last [`TAIL_BYTES`], which are
+    /// read line by line.
+    pub fn catch_up<F: Fed>(
+        paths: Vec<PathBuf>,
+        fed: &Mutex<F>,
+        catch_up: CatchUp,
+        notes: &mut dyn FnMut(FeedNote),
+    ) -> Result<Feeder> {
         let mut starts = vec![0u64; paths.len()];
         let mut bad_lines = vec![0u64; paths.len()];
         let mut fed = fed.lock().unwrap_or_else(|e| e.into_inner());
@@ -152,8 +201,13 @@ impl Feeder {
                 }
             };
             if tail > 0 {
-                // What comes before matters only by each series' newest sample.
-                let options = ScanOptions { latest_only: true, block_size: LATEST_BLOCK_SIZE, ..fed.scan_options() };
+                let options = match catch_up {
+                    // What comes before matters only by each series' newest sample.
+                    CatchUp::Newest => {
+                        ScanOptions { latest_only: true, block_size: LATEST_BLOCK_SIZE, ..fed.scan_options() }
+                    }
+                    CatchUp::Everything => fed.scan_options(),
+                };
                 let source = Source { limit: Some(tail), ..Source::from_arg(path) };
                 scan(std::slice::from_ref(&source), &options, |_, mut chunk| {
                     chunk.source = i;

@@ -174,6 +174,22 @@ impl SeriesStore {
         }
     }
 
+    /// A stored series' labels (`id` as [`SeriesStore::drain`] hands it out).
+    pub fn labels(&self, id: u32) -> &Labels {
+        &self.series[id as usize].labels
+    }
+
+    /// Takes the samples stored so far, per series (in no order), leaving every series
+    /// known with none: a follower sends what is new and keeps only what comes next.
+    pub fn drain(&mut self) -> Vec<(u32, Vec<Point>)> {
+        self.series
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, s)| !s.points.is_empty())
+            .map(|(i, s)| (i as u32, std::mem::take(&mut s.points)))
+            .collect()
+    }
+
     /// The stored series in Prometheus' order (by labels), with an index by name.
     pub fn into_index(self) -> SeriesIndex {
         let mut series = self.series;
