@@ -1,5 +1,5 @@
 //! Replays the committed fuzz corpora (fuzz/corpus/*, found by `cargo +nightly fuzz
-//! run parse_line` and `... run expose`): regression fixtures for every input the
+//! run parse_line`, `... run expose` and `... run otlp_json`): regression fixtures for every input the
 //! fuzzers found interesting. None may panic; every exposition must be valid, to our
 //! strict reader and to promtool.
 
@@ -22,6 +22,28 @@ fn every_corpus_input_parses_or_fails_cleanly() {
     }
     assert!(inputs > 1000, "the corpus is missing: {inputs} inputs in {}", dir.display());
     assert!(parsed > 0, "no corpus input parses: the seeds are gone");
+}
+
+#[test]
+fn every_otlp_json_corpus_input_converts_to_lines_that_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/otlp_json");
+    let (mut inputs, mut converted) = (0, 0);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        inputs += 1;
+        let mut out = Vec::new();
+        if metricsctl_otel::otlp::convert_json_line(&data, &mut out).is_ok() {
+            converted += 1;
+            for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                let text = std::str::from_utf8(line).unwrap();
+                if let Err(e) = metricsctl_format::record::parse_line(text) {
+                    panic!("a converted line does not parse ({e}): {text}");
+                }
+            }
+        }
+    }
+    assert!(inputs > 50, "the corpus is missing: {inputs} inputs in {}", dir.display());
+    assert!(converted > 10, "few corpus inputs convert: {converted}");
 }
 
 #[test]

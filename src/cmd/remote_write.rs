@@ -625,6 +625,14 @@ impl Fed for Followed {
         self.live.feed(source, bytes, &mut self.store)
     }
 
+    fn caught_up(&mut self) {
+        self.live.caught_up(&mut self.store);
+    }
+
+    fn settle(&mut self) {
+        self.live.settle(&mut self.store);
+    }
+
     fn take_error(&mut self) -> Option<anyhow::Error> {
         self.store.error.take()
     }
@@ -675,12 +683,7 @@ fn follow(sender: &mut Sender, out: &mut dyn Write) -> Result<ExitCode> {
     let mut stopped = false;
     while !stopped {
         let got = feeder.poll(&fed, &mut note)?;
-        let drained = {
-            let mut fed = fed.lock().unwrap_or_else(|e| e.into_inner());
-            let Followed { live, store } = &mut *fed;
-            live.settle(store);
-            store.drain()
-        };
+        let drained = fed.lock().unwrap_or_else(|e| e.into_inner()).store.drain();
         if let Some(error) = failure.borrow_mut().take() {
             return Err(error);
         }

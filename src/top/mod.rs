@@ -88,6 +88,15 @@ impl Fed for TopFed {
         bad
     }
 
+    fn caught_up(&mut self) {
+        self.live.caught_up(&mut self.model);
+        self.model.learn_interval(&self.live.engine);
+    }
+
+    fn settle(&mut self) {
+        TopFed::settle(self);
+    }
+
     fn take_error(&mut self) -> Option<anyhow::Error> {
         self.model.label_error.take().map(anyhow::Error::msg)
     }

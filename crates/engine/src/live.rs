@@ -26,8 +26,9 @@ pub struct LiveEngine {
     parser: BlockParser,
     /// Lines fed so far per source, for line numbers in messages.
     lines: Vec<u64>,
-    /// Per process: its sample count when a block last fed it samples, and when.
-    fed: Vec<(u64, Instant)>,
+    /// Per process: its sample count when a block last fed it samples, and when (None:
+    /// in the files' catch-up, lines that were all there already).
+    fed: Vec<(u64, Option<Instant>)>,
     /// How long a process goes without new lines before its pending export's time can be
     /// up by the wall clock ([`ARRIVAL_QUIET`] unless set).
     pub hold_for: Duration,
@@ -78,7 +79,7 @@ impl LiveEngine {
         self.lines[source] += chunk.lines;
         let bad = chunk.bad.iter().map(|BadLine { line, reason }| (origin.first_line + line, reason.clone())).collect();
         self.engine.apply_chunk(origin, chunk, sink);
-        let now = Instant::now();
+        let now = Some(Instant::now());
         for (pid, process) in self.engine.processes.iter().enumerate() {
             match self.fed.get_mut(pid) {
                 Some(fed) if fed.0 == process.samples => {}
@@ -96,10 +97,19 @@ impl LiveEngine {
         let now = metricsctl_format::timestamp::now_nanos();
         let (fed, hold_for) = (&self.fed, self.hold_for);
         let now_for = |pid: ProcessId| match fed.get(pid as usize) {
-            Some((_, at)) if at.elapsed() < hold_for => i64::MIN,
+            Some((_, Some(at))) if at.elapsed() < hold_for => i64::MIN,
             _ => now,
         };
         self.engine.flush_settled(&now_for, sink);
+    }
+
+    /// The lines fed so far were all there before (the catch-up): no export of them is
+    /// held for more lines to come, so what the files held is handed out whole now.
+    pub fn caught_up(&mut self, sink: &mut dyn Sink) {
+        for fed in &mut self.fed {
+            fed.1 = None;
+        }
+        self.settle(sink);
     }
 
     /// Hands out everything fed, a pending export included (one complete collection).
@@ -120,6 +130,12 @@ pub trait Fed {
     fn apply(&mut self, chunk: ParsedChunk) -> Vec<(u64, String)>;
     /// Whole lines of `source`, settled at once; returns their bad lines.
     fn feed(&mut self, source: usize, bytes: Vec<u8>) -> Vec<(u64, String)>;
+    /// What the files held is read (see [`LiveEngine::caught_up`]).
+    fn caught_up(&mut self);
+    /// Hands out the exports whose time is up (see [`LiveEngine::settle`]); the feeder
+    /// calls it after every poll, so that one held for more lines goes out once they
+    /// have stopped coming, whether or not anything new was read.
+    fn settle(&mut self);
     /// A problem the sink found in what was fed (a label clash, say), once.
     fn take_error(&mut self) -> Option<anyhow::Error> {
         None
@@ -223,6 +239,7 @@ impl Feeder {
                 notes(FeedNote::Problem { path: Some(path), error });
             }
         }
+        fed.caught_up();
         drop(fed);
         let followers = paths.iter().zip(&starts).map(|(p, &start)| Follower::new(p, start)).collect();
         Ok(Feeder { paths, followers, bad_lines })
@@ -263,6 +280,7 @@ impl Feeder {
                 notes(FeedNote::Event { path, event });
             }
         }
+        fed.lock().unwrap_or_else(|e| e.into_inner()).settle();
         Ok(any)
     }
 

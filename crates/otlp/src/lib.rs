@@ -266,6 +266,7 @@ pub fn convert(request: &ExportMetricsServiceRequest, received: i64, out: &mut V
                     description: &metric.description,
                 };
                 let name = &metric.name;
+                let start = out.len();
                 match &metric.data {
                     Some(Data::Gauge(g)) => {
                         number_points(out, &mut conversion, &head, &g.data_points, NumberKind::Gauge, received)
@@ -306,10 +307,29 @@ pub fn convert(request: &ExportMetricsServiceRequest, received: i64, out: &mut V
                         .reject(format!("{name}: summaries are not supported (the format has no quantile points)"), s.data_points.len()),
                     None => conversion.reject(format!("{name}: metric without data"), 1),
                 }
+                keep_valid_lines(out, start, name, &mut conversion);
             }
         }
     }
     conversion
+}
+
+/// Drops the lines from `start` on that the format's parser refuses (an empty metric
+/// name, a negative counter, duplicate attribute keys, bounds out of order...), counting
+/// them as rejected with its reason: what is written here must read back, whether
+/// `receive` appends it to a file or a reader parses it next.
+fn keep_valid_lines(out: &mut Vec<u8>, start: usize, name: &str, conversion: &mut Conversion) {
+    let written = out.split_off(start);
+    for line in written.split_inclusive(|&b| b == b'\n') {
+        let text = std::str::from_utf8(line).map_err(|e| e.to_string());
+        match text.and_then(|t| metricsctl_format::record::parse_line(t.trim_end_matches('\n'))) {
+            Ok(_) => out.extend_from_slice(line),
+            Err(reason) => {
+                let name = if name.is_empty() { "(no name)" } else { name };
+                conversion.reject(format!("{name}: {reason}"), 1);
+            }
+        }
+    }
 }
 
 /// Whether `line` is an OTLP/JSON request rather than a line of the record format: the

@@ -314,6 +314,12 @@ impl Fed for LiveExposition {
     fn feed(&mut self, source: usize, bytes: Vec<u8>) -> Vec<(u64, String)> {
         LiveExposition::feed(self, source, bytes)
     }
+    fn caught_up(&mut self) {
+        self.live.caught_up(&mut self.sink);
+    }
+    fn settle(&mut self) {
+        LiveExposition::settle(self);
+    }
     fn take_error(&mut self) -> Option<anyhow::Error> {
         LiveExposition::take_error(self)
     }
