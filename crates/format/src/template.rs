@@ -28,7 +28,7 @@
 //! many), and no valid TAIL reads the same from both places.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use foldhash::fast::FixedState;
@@ -282,8 +282,61 @@ impl Entry {
     }
 }
 
-/// Above this many templates (hostile input) the cache starts over.
-const TEMPLATE_LIMIT: usize = 1 << 16;
+/// How many entries a parser's cache of series (templates, spellings) holds before it
+/// starts over. A cache pays when the series it learnt come back before it fills. With
+/// more series than it holds, seen in turn (a cardinality explosion: every series once
+/// per export), each entry is learnt, never used and thrown away: a copy of the line,
+/// memory and the allocator's time for nothing, in every parser. So a cache starts small
+/// ([`CacheLimit::MIN`]) and grows to [`CacheLimit::MAX`] (which also bounds hostile
+/// input) only once the series it learns are seen coming back: the hashes of the last
+/// `MAX` entries learnt are remembered (8 bytes each, not the entries), and a full cache
+/// whose lookups found it, or whose new entries were mostly ones learnt before, grows.
+#[derive(Debug, Clone)]
+pub struct CacheLimit {
+    limit: usize,
+    /// Hashes of entries learnt lately (cleared when it holds `MAX`).
+    learnt: HashSet<u64, FixedState>,
+    /// Entries learnt this round whose hash was in `learnt`: they would have been hits
+    /// in a cache large enough.
+    returning: u64,
+}
+
+impl Default for CacheLimit {
+    fn default() -> CacheLimit {
+        CacheLimit { limit: CacheLimit::MIN, learnt: HashSet::default(), returning: 0 }
+    }
+}
+
+impl CacheLimit {
+    pub const MAX: usize = 1 << 16;
+    pub const MIN: usize = 1 << 10;
+
+    /// An entry with this hash is being learnt.
+    pub fn learning(&mut self, hash: u64) {
+        if self.learnt.len() >= CacheLimit::MAX {
+            self.learnt.clear();
+        }
+        if !self.learnt.insert(hash) {
+            self.returning += 1;
+        }
+    }
+
+    pub fn is_full(&self, entries: usize) -> bool {
+        entries >= self.limit
+    }
+
+    /// The limit for the next round of a cache that filled with `entries`, of which
+    /// lookups found one `hits` times.
+    pub fn next_round(&mut self, entries: usize, hits: u64) {
+        let pays = hits >= entries as u64 / 2 || self.returning >= entries as u64 / 2;
+        self.limit = if pays { CacheLimit::MAX } else { (self.limit / 2).max(CacheLimit::MIN) };
+        self.returning = 0;
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
 
 const NO_ENTRY: u32 = u32::MAX;
 
@@ -294,11 +347,19 @@ pub struct TemplateCache {
     by_hash: HashMap<u64, Vec<u32>, FixedState>,
     /// The entry hit last.
     last: Cell<u32>,
+    hits: Cell<u64>,
+    limit: CacheLimit,
 }
 
 impl Default for TemplateCache {
     fn default() -> TemplateCache {
-        TemplateCache { entries: Vec::new(), by_hash: HashMap::default(), last: Cell::new(NO_ENTRY) }
+        TemplateCache {
+            entries: Vec::new(),
+            by_hash: HashMap::default(),
+            last: Cell::new(NO_ENTRY),
+            hits: Cell::new(0),
+            limit: CacheLimit::default(),
+        }
     }
 }
 
@@ -320,6 +381,7 @@ impl TemplateCache {
             }
         };
         self.last.set(found);
+        self.hits.set(self.hits.get() + 1);
         let entry = &self.entries[found as usize];
         Some((&entry.template, &entry.chunk_slot))
     }
@@ -356,8 +418,10 @@ impl TemplateCache {
             return;
         }
         let hash = split.hash();
-        if self.entries.len() >= TEMPLATE_LIMIT {
-            *self = TemplateCache::default();
+        if self.limit.is_full(self.entries.len()) {
+            let mut limit = std::mem::take(&mut self.limit);
+            limit.next_round(self.entries.len(), self.hits.get());
+            *self = TemplateCache { limit, ..TemplateCache::default() };
         }
         let candidates = self.by_hash.entry(hash).or_default();
         let known = |i: &u32| {
@@ -368,6 +432,7 @@ impl TemplateCache {
             return;
         }
         candidates.push(self.entries.len() as u32);
+        self.limit.learning(hash);
         let mut text = Vec::with_capacity(split.head.len() + split.middle.len() + split.tail.len());
         text.extend_from_slice(split.head);
         text.extend_from_slice(split.middle);
@@ -381,5 +446,53 @@ impl TemplateCache {
             next: Cell::new(NO_ENTRY),
             chunk_slot: Cell::new((0, 0)),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CacheLimit;
+    use std::collections::HashSet;
+
+    /// Runs `rounds` passes over `series` keys, in turn, through a cache sized by a
+    /// [`CacheLimit`] that starts over when full, as the parsers' caches do; returns the
+    /// hit rate of the last pass and the limit at the end.
+    fn cyclic(series: u64, rounds: u64) -> (f64, usize) {
+        let mut limit = CacheLimit::default();
+        let mut cache: HashSet<u64> = HashSet::new();
+        let (mut hits, mut last_hits) = (0u64, 0u64);
+        for _ in 0..rounds {
+            last_hits = 0;
+            for key in 0..series {
+                let hash = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                if cache.contains(&hash) {
+                    hits += 1;
+                    last_hits += 1;
+                    continue;
+                }
+                if limit.is_full(cache.len()) {
+                    limit.next_round(cache.len(), hits);
+                    cache.clear();
+                    hits = 0;
+                }
+                limit.learning(hash);
+                cache.insert(hash);
+            }
+        }
+        (last_hits as f64 / series as f64, limit.limit())
+    }
+
+    #[test]
+    fn a_cache_grows_when_its_series_come_back_and_stays_small_when_they_cannot() {
+        // Fewer series than the smallest cache: never full.
+        assert_eq!(cyclic(700, 3), (1.0, CacheLimit::MIN));
+        // More than the smallest, fewer than the largest: it grows and then holds them.
+        let (rate, limit) = cyclic(20_000, 4);
+        assert_eq!(limit, CacheLimit::MAX);
+        assert_eq!(rate, 1.0);
+        // More than the largest: no size would pay, it stays at the smallest.
+        let (rate, limit) = cyclic(200_000, 3);
+        assert_eq!(limit, CacheLimit::MIN);
+        assert_eq!(rate, 0.0);
     }
 }

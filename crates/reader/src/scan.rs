@@ -17,7 +17,7 @@ use crate::input::{block_lines, Block, BlockReader, FileRange, Source, MAX_LINE}
 use crate::matcher::MetricMatcher;
 use metricsctl_format::record::{parse_line, LineParser, MetricType, Record, SampleValue, Scope};
 use metricsctl_format::series::{make_series, ChunkSeries};
-use metricsctl_format::template::{Split, TemplateCache};
+use metricsctl_format::template::{CacheLimit, Split, TemplateCache};
 
 #[derive(Debug)]
 pub struct Sample {
@@ -510,13 +510,12 @@ impl RawSeriesText {
 
 type CachedSeries = Result<Arc<ChunkSeries>, String>;
 
-/// Above this many cached spellings (hostile input) the cache starts over.
-const SERIES_CACHE_LIMIT: usize = 1 << 16;
-
 /// Canonical identities by raw spelling (hash of the spelling -> candidates).
 #[derive(Default)]
 struct SeriesCache {
     entries: usize,
+    hits: u64,
+    limit: CacheLimit,
     by_hash: HashMap<u64, Vec<(RawSeriesText, CachedSeries)>, FixedState>,
 }
 
@@ -526,12 +525,16 @@ impl SeriesCache {
         let hash = FixedState::with_seed(7).hash_one(key);
         if let Some(entries) = self.by_hash.get(&hash) {
             if let Some((_, found)) = entries.iter().find(|(raw, _)| raw.matches(key)) {
+                self.hits += 1;
                 return found.clone();
             }
         }
-        if self.entries >= SERIES_CACHE_LIMIT {
-            *self = SeriesCache::default();
+        if self.limit.is_full(self.entries) {
+            let mut limit = std::mem::take(&mut self.limit);
+            limit.next_round(self.entries, self.hits);
+            *self = SeriesCache { limit, ..SeriesCache::default() };
         }
+        self.limit.learning(hash);
         let made = make_series(record).map(Arc::new);
         let raw = RawSeriesText {
             service: key.service.as_deref().map(str::to_string),
