@@ -590,6 +590,7 @@ impl Engine {
             self.push(id, sample, pos, learn, sink);
         }
         self.bad_lines_seen += bad.count() as u64;
+        metricsctl_reader::scan::release(chunk.series);
     }
 
     /// The global id of a chunk's series, in the lineage its process has in `source`

@@ -61,11 +61,15 @@ impl Grouper {
             }
         }
         let key = GroupKey { metric: info.key.metric.clone(), metric_type: info.key.metric_type, labels: values };
-        let next = self.keys.len();
-        let group = *self.index.entry(key.clone()).or_insert(next);
-        if group == next {
-            self.keys.push(key);
-        }
+        let group = match self.index.get(&key) {
+            Some(&group) => group,
+            None => {
+                let group = self.keys.len();
+                self.index.insert(key.clone(), group);
+                self.keys.push(key);
+                group
+            }
+        };
         let id = id as usize;
         if self.series_group.len() <= id {
             self.series_group.resize(id + 1, NO_GROUP);

@@ -287,10 +287,10 @@ impl Entry {
 /// more series than it holds, seen in turn (a cardinality explosion: every series once
 /// per export), each entry is learnt, never used and thrown away: a copy of the line,
 /// memory and the allocator's time for nothing, in every parser. So a cache starts small
-/// ([`CacheLimit::MIN`]) and grows to [`CacheLimit::MAX`] (which also bounds hostile
-/// input) only once the series it learns are seen coming back: the hashes of the last
-/// `MAX` entries learnt are remembered (8 bytes each, not the entries), and a full cache
-/// whose lookups found it, or whose new entries were mostly ones learnt before, grows.
+/// ([`CacheLimit::MIN`]); one that fills without paying rests (learns nothing), and it
+/// grows to [`CacheLimit::MAX`] (which also bounds hostile input) once the series are
+/// seen coming back: the hashes of the last `MAX` entries learnt, or that would have
+/// been while resting, are remembered (8 bytes each, not the entries).
 #[derive(Debug, Clone)]
 pub struct CacheLimit {
     limit: usize,
@@ -299,11 +299,15 @@ pub struct CacheLimit {
     /// Entries learnt this round whose hash was in `learnt`: they would have been hits
     /// in a cache large enough.
     returning: u64,
+    /// Learning nothing, since the smallest cache did not pay; `calls` counts the
+    /// entries not learnt, in rounds of `MIN`.
+    resting: bool,
+    calls: usize,
 }
 
 impl Default for CacheLimit {
     fn default() -> CacheLimit {
-        CacheLimit { limit: CacheLimit::MIN, learnt: HashSet::default(), returning: 0 }
+        CacheLimit { limit: CacheLimit::MIN, learnt: HashSet::default(), returning: 0, resting: false, calls: 0 }
     }
 }
 
@@ -311,14 +315,26 @@ impl CacheLimit {
     pub const MAX: usize = 1 << 16;
     pub const MIN: usize = 1 << 10;
 
-    /// An entry with this hash is being learnt.
-    pub fn learning(&mut self, hash: u64) {
+    /// An entry with this hash would be learnt: whether the cache should keep it.
+    pub fn learning(&mut self, hash: u64) -> bool {
         if self.learnt.len() >= CacheLimit::MAX {
             self.learnt.clear();
         }
         if !self.learnt.insert(hash) {
             self.returning += 1;
         }
+        if self.resting {
+            self.calls += 1;
+            if self.calls >= CacheLimit::MIN {
+                if self.returning >= CacheLimit::MIN as u64 / 2 {
+                    self.resting = false;
+                    self.limit = CacheLimit::MAX;
+                }
+                self.calls = 0;
+                self.returning = 0;
+            }
+        }
+        !self.resting
     }
 
     pub fn is_full(&self, entries: usize) -> bool {
@@ -329,8 +345,10 @@ impl CacheLimit {
     /// lookups found one `hits` times.
     pub fn next_round(&mut self, entries: usize, hits: u64) {
         let pays = hits >= entries as u64 / 2 || self.returning >= entries as u64 / 2;
+        self.resting = !pays && self.limit == CacheLimit::MIN;
         self.limit = if pays { CacheLimit::MAX } else { (self.limit / 2).max(CacheLimit::MIN) };
         self.returning = 0;
+        self.calls = 0;
     }
 
     pub fn limit(&self) -> usize {
@@ -399,6 +417,10 @@ impl TemplateCache {
         // the full parse's, which may be about the value.
         let Ok(series) = series else { return };
         let Some(split) = Split::new(line) else { return };
+        let hash = split.hash();
+        if !self.limit.learning(hash) {
+            return;
+        }
         if memchr::memchr(b'\\', split.tail).is_some() {
             return;
         }
@@ -417,7 +439,6 @@ impl TemplateCache {
         {
             return;
         }
-        let hash = split.hash();
         if self.limit.is_full(self.entries.len()) {
             let mut limit = std::mem::take(&mut self.limit);
             limit.next_round(self.entries.len(), self.hits.get());
@@ -432,7 +453,6 @@ impl TemplateCache {
             return;
         }
         candidates.push(self.entries.len() as u32);
-        self.limit.learning(hash);
         let mut text = Vec::with_capacity(split.head.len() + split.middle.len() + split.tail.len());
         text.extend_from_slice(split.head);
         text.extend_from_slice(split.middle);
@@ -475,8 +495,9 @@ mod tests {
                     cache.clear();
                     hits = 0;
                 }
-                limit.learning(hash);
-                cache.insert(hash);
+                if limit.learning(hash) {
+                    cache.insert(hash);
+                }
             }
         }
         (last_hits as f64 / series as f64, limit.limit())
