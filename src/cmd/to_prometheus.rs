@@ -65,11 +65,7 @@ pub fn run(args: ToPrometheusArgs, out: &mut dyn Write) -> Result<ExitCode> {
             // Every sample, sorted through temporary files: memory stays bounded.
             sink.write_history(&engine.catalog, w)?;
         } else {
-            w.write_all(&sink.render_latest(
-                &engine.catalog,
-                ExpositionFormat { openmetrics: args.openmetrics },
-                None,
-            ))?;
+            sink.write_latest(&engine.catalog, ExpositionFormat { openmetrics: args.openmetrics }, None, w)?;
         }
         Ok(())
     };

@@ -4,15 +4,17 @@
 //! writer, so that the three agree on names, labels and values.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::history::{ExternalSorter, SortKey, DEFAULT_RUN_BYTES};
 use crate::text::{
     target_info_labels, write_exposition, write_family_header, write_family_sample, write_target_info_header,
-    write_target_info_sample, ExposedSample, ExposedValue, ExpositionFormat, FamilyBuilder, TargetInfo, TARGET_INFO,
+    write_target_info_sample, ExposedSample, ExposedValue, ExpositionFormat, FamilyBuilder, Labels, TargetInfo,
+    TARGET_INFO,
 };
 use metricsctl_engine::engine::{Catalog, ProcessId, SeriesId, SeriesInfo, Sink, Step, StepKind};
 use metricsctl_engine::live::{Fed, LiveEngine};
-use metricsctl_format::record::{MetricType, Num, SampleValue};
+use metricsctl_format::record::{Num, SampleValue};
 use metricsctl_reader::matcher::MetricMatcher;
 use metricsctl_reader::scan::{ParsedChunk, ScanOptions};
 
@@ -22,7 +24,7 @@ pub struct ExpositionSink {
     builder: FamilyBuilder,
     resource_labels: bool,
     history: bool,
-    labels: HashMap<SeriesId, Vec<(String, String)>>,
+    labels: HashMap<SeriesId, Labels>,
     /// Latest value per series (or the running total of delta lines), with its time.
     current: HashMap<SeriesId, Current>,
     processes: BTreeSet<ProcessId>,
@@ -37,7 +39,6 @@ pub struct ExpositionSink {
     export_times: HashMap<ProcessId, Vec<i64>>,
     /// With `--history`: every sample's lines, sorted in bounded memory.
     sorter: Option<ExternalSorter>,
-    meta: HashMap<SeriesId, (String, MetricType)>,
     pub error: Option<anyhow::Error>,
 }
 
@@ -70,7 +71,6 @@ impl ExpositionSink {
             delta_series: HashSet::new(),
             export_times: HashMap::new(),
             sorter: history.then(|| ExternalSorter::new(DEFAULT_RUN_BYTES)),
-            meta: HashMap::new(),
             error: None,
         }
     }
@@ -96,29 +96,41 @@ impl ExpositionSink {
     /// The exposition of the latest samples; with `staleness`, series that a scrape of
     /// their process would no longer show are left out.
     pub fn render_latest(&self, catalog: &Catalog, format: ExpositionFormat, staleness: Option<Staleness>) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(1 << 16);
+        self.write_latest(catalog, format, staleness, &mut bytes).expect("writing to memory does not fail");
+        bytes
+    }
+
+    /// [`ExpositionSink::render_latest`] written out as it is made (`to-prometheus`).
+    pub fn write_latest(
+        &self,
+        catalog: &Catalog,
+        format: ExpositionFormat,
+        staleness: Option<Staleness>,
+        w: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
         let newest = self.process_newest.values().copied().max().unwrap_or(i64::MIN);
-        let mut builder = self.builder.clone();
+        let mut builder = self.builder.empty_families();
         let mut live_processes = BTreeSet::new();
         for (&id, current) in &self.current {
-            let process = catalog.series[id as usize].process;
+            let info = &catalog.series[id as usize];
+            let process = info.process;
             let value = &current.value;
             if let Some(staleness) = staleness {
                 if !self.is_live(id, process, current, newest, staleness) {
                     continue;
                 }
             }
-            if let (Some(labels), Some((metric, kind))) = (self.labels.get(&id), self.meta.get(&id)) {
-                let sample = ExposedSample { labels: labels.clone(), value: value.clone(), timestamp: None };
-                builder.push(metric, *kind, sample);
+            if let Some(labels) = self.labels.get(&id) {
+                let sample = ExposedSample { labels: Arc::clone(labels), value: value.clone(), timestamp: None };
+                builder.push(&info.key.metric, info.key.metric_type, sample);
                 live_processes.insert(process);
             }
         }
         let target_info = self.target_info(catalog, &live_processes, false);
         let mut families = builder.into_families();
         families.retain(|f| !f.samples.is_empty() || staleness.is_none());
-        let mut bytes = Vec::with_capacity(1 << 16);
-        write_exposition(&mut bytes, &mut families, &target_info, format);
-        bytes
+        write_exposition(w, &mut families, &target_info, format)
     }
 
     /// Every sample with its timestamp (`--history`), as OpenMetrics. Returns how many
@@ -193,7 +205,6 @@ impl Sink for ExpositionSink {
             Ok(labels) => {
                 self.labels.insert(id, labels);
                 self.processes.insert(info.process);
-                self.meta.insert(id, (info.key.metric.clone(), info.key.metric_type));
                 true
             }
             Err(e) => {
@@ -219,7 +230,7 @@ impl Sink for ExpositionSink {
         }
         let value = exposed_value(self.current.get(&id).map(|c| &c.value), step);
         if let Some(sorter) = self.sorter.as_mut() {
-            let family = self.meta.get(&id).and_then(|(metric, kind)| self.builder.family(metric, *kind));
+            let family = self.builder.family(&info.key.metric, info.key.metric_type);
             if let (Some(labels), Some(family)) = (self.labels.get(&id), family) {
                 let format = ExpositionFormat { openmetrics: true };
                 let name = family.exposed_name(true);
@@ -229,10 +240,10 @@ impl Sink for ExpositionSink {
                     sorter.set_header(&name, header);
                 }
                 let sample =
-                    ExposedSample { labels: labels.clone(), value: value.clone(), timestamp: Some(step.timestamp) };
+                    ExposedSample { labels: Arc::clone(labels), value: value.clone(), timestamp: Some(step.timestamp) };
                 let mut text = Vec::with_capacity(256);
                 write_family_sample(&mut text, family, &sample, format);
-                let key = SortKey { family: name, labels: labels.clone(), timestamp: step.timestamp, seq: 0 };
+                let key = SortKey { family: name, labels: labels.to_vec(), timestamp: step.timestamp, seq: 0 };
                 if let Err(e) = sorter.push(key, text) {
                     self.error.get_or_insert(e);
                 }

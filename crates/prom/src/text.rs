@@ -2,8 +2,12 @@
 //! series in this project's model. One writer for `to-prometheus` and anything else
 //! that exposes metrics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::io::Write;
+use std::sync::Arc;
+
+use foldhash::fast::FixedState;
 
 use anyhow::{bail, Result};
 
@@ -140,7 +144,9 @@ pub enum ExposedValue {
 /// One sample of one series, with its time for `--history`.
 #[derive(Debug, Clone)]
 pub struct ExposedSample {
-    pub labels: Vec<(String, String)>,
+    /// Shared with the sink that keeps them between scrapes: a million series are not
+    /// copied to be written.
+    pub labels: Labels,
     pub value: ExposedValue,
     pub timestamp: Option<i64>,
 }
@@ -240,13 +246,28 @@ fn num_text(n: Num) -> String {
 }
 
 /// Writes one family: HELP and TYPE once, then its samples (sorted by labels, then time).
-pub fn write_family(out: &mut Vec<u8>, family: &mut Family, format: ExpositionFormat) {
+/// `out` is handed to `w` and emptied whenever it holds [`SPILL_BYTES`]: an exposition of
+/// a million series is not held whole in memory.
+pub fn write_family(
+    out: &mut Vec<u8>,
+    w: &mut dyn Write,
+    family: &mut Family,
+    format: ExpositionFormat,
+) -> std::io::Result<()> {
     family.samples.sort_by(|a, b| a.labels.cmp(&b.labels).then(a.timestamp.cmp(&b.timestamp)));
     write_family_header(out, family, format);
     for s in &family.samples {
         write_family_sample(out, family, s, format);
+        if out.len() >= SPILL_BYTES {
+            w.write_all(out)?;
+            out.clear();
+        }
     }
+    Ok(())
 }
+
+/// How much of an exposition is buffered before it is written out.
+pub const SPILL_BYTES: usize = 1 << 20;
 
 /// `# HELP` and `# TYPE` of a family.
 pub fn write_family_header(out: &mut Vec<u8>, family: &Family, format: ExpositionFormat) {
@@ -331,26 +352,28 @@ pub fn bucket_label(bound: Option<f64>) -> String {
 pub type TargetInfo = (Vec<(String, String)>, Option<i64>);
 
 pub fn write_exposition(
-    out: &mut Vec<u8>,
+    w: &mut dyn Write,
     families: &mut [Family],
     target_info: &[TargetInfo],
     format: ExpositionFormat,
-) {
+) -> std::io::Result<()> {
     families.sort_by_key(|f| f.exposed_name(format.openmetrics));
+    let mut out = Vec::with_capacity(SPILL_BYTES + (1 << 12));
     let mut target_written = target_info.is_empty();
     for family in families.iter_mut() {
         if !target_written && family.exposed_name(format.openmetrics).as_str() > TARGET_INFO {
-            write_target_info(out, target_info, format);
+            write_target_info(&mut out, target_info, format);
             target_written = true;
         }
-        write_family(out, family, format);
+        write_family(&mut out, w, family, format)?;
     }
     if !target_written {
-        write_target_info(out, target_info, format);
+        write_target_info(&mut out, target_info, format);
     }
     if format.openmetrics {
         out.extend_from_slice(b"# EOF\n");
     }
+    w.write_all(&out)
 }
 
 fn write_target_info(out: &mut Vec<u8>, target_info: &[TargetInfo], format: ExpositionFormat) {
@@ -380,12 +403,21 @@ pub fn write_target_info_sample(out: &mut Vec<u8>, (labels, ts): &TargetInfo, fo
     write_sample(out, "target_info", labels, None, "1", ts.as_deref());
 }
 
+/// A series' Prometheus labels, sorted by name.
+pub type Labels = Arc<[(String, String)]>;
+
+/// The series that registered a metric's label set: its id, the metric, the labels.
+type Owner = (u32, Arc<str>, Labels);
+
 /// Families being assembled from series, keyed by metric name.
 #[derive(Default, Clone)]
 pub struct FamilyBuilder {
     families: HashMap<(String, MetricType), Family>,
-    /// Prometheus label set -> the series that produced it, to catch collisions.
-    owners: HashMap<(String, Vec<(String, String)>), u32>,
+    /// Hash of a metric and a Prometheus label set -> the series that produced them, to
+    /// catch collisions (labels shared with the caller, not copied).
+    owners: HashMap<u64, Vec<Owner>, FixedState>,
+    /// One copy of each metric name the owners refer to.
+    metric_names: HashSet<Arc<str>>,
     /// Family and sample names (in either format) -> the metric exposed under them.
     claimed: HashMap<String, (String, MetricType)>,
 }
@@ -408,14 +440,8 @@ fn exposed_names(metric: &str, metric_type: MetricType) -> Vec<String> {
 impl FamilyBuilder {
     /// Registers a series; fails when its labels collide with another series' after
     /// translation (two series would become one).
-    pub fn labels_for(
-        &mut self,
-        id: u32,
-        key: &SeriesKey,
-        meta: &SeriesMeta,
-        resource_labels: bool,
-    ) -> Result<Vec<(String, String)>> {
-        let labels = series_labels(key, meta, resource_labels)?;
+    pub fn labels_for(&mut self, id: u32, key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) -> Result<Labels> {
+        let labels: Labels = series_labels(key, meta, resource_labels)?.into();
         let family = (key.metric.clone(), key.metric_type);
         if !self.families.contains_key(&family) {
             let names = exposed_names(&key.metric, key.metric_type);
@@ -433,8 +459,24 @@ impl FamilyBuilder {
                 self.claimed.insert(name, family.clone());
             }
         }
-        let owner = self.owners.entry((key.metric.clone(), labels.clone())).or_insert(id);
-        if *owner != id {
+        let hash = FixedState::with_seed(5).hash_one((&key.metric, &labels));
+        let owners = self.owners.entry(hash).or_default();
+        let owner = match owners.iter().find(|(_, metric, known)| **metric == *key.metric && *known == labels) {
+            Some((owner, _, _)) => *owner,
+            None => {
+                let metric = match self.metric_names.get(key.metric.as_str()) {
+                    Some(name) => Arc::clone(name),
+                    None => {
+                        let name: Arc<str> = key.metric.as_str().into();
+                        self.metric_names.insert(Arc::clone(&name));
+                        name
+                    }
+                };
+                owners.push((id, metric, Arc::clone(&labels)));
+                id
+            }
+        };
+        if owner != id {
             bail!(
                 "two series of {} have the same Prometheus labels {{{}}} (they differ in resource attributes that are not labels: try --resource-labels)",
                 key.metric,
@@ -459,6 +501,25 @@ impl FamilyBuilder {
     /// The family of a registered metric (its samples are whatever was pushed).
     pub fn family(&self, metric: &str, metric_type: MetricType) -> Option<&Family> {
         self.families.get(&(metric.to_string(), metric_type))
+    }
+
+    /// The families registered, with no samples: what a render fills, without a copy of
+    /// the owners of every series.
+    pub fn empty_families(&self) -> FamilyBuilder {
+        let families = self
+            .families
+            .iter()
+            .map(|(k, f)| {
+                let family = Family {
+                    name: f.name.clone(),
+                    metric_type: f.metric_type,
+                    help: f.help.clone(),
+                    samples: Vec::new(),
+                };
+                (k.clone(), family)
+            })
+            .collect();
+        FamilyBuilder { families, ..FamilyBuilder::default() }
     }
 
     pub fn into_families(self) -> Vec<Family> {

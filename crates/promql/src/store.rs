@@ -217,7 +217,7 @@ impl Sink for SeriesStore {
                 let route = Route {
                     metric: info.key.metric.clone(),
                     metric_type: info.key.metric_type,
-                    labels,
+                    labels: labels.to_vec(),
                     bounds: None,
                     targets: Vec::new(),
                 };
