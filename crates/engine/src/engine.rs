@@ -38,7 +38,7 @@
 //! written by another instance with the same resource (rotated files of one process do
 //! not overlap in time): its samples are read as a separate process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -107,6 +107,8 @@ pub struct Catalog {
     same_fingerprint: Vec<SeriesId>,
     pub processes: Vec<ProcessInfo>,
     process_ids: HashMap<(String, Arc<str>, u32), ProcessId>,
+    /// One copy of each unit and description text, shared by the series that have it.
+    texts: HashSet<Arc<str>>,
 }
 
 /// The fingerprints are already well-mixed hashes.
@@ -151,6 +153,16 @@ impl Catalog {
         self.process_ids.get(&(cs.key.service.clone(), cs.key.resource.clone(), 0)).copied()
     }
 
+    fn shared_text(&mut self, text: Arc<str>) -> Arc<str> {
+        match self.texts.get(&text) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                self.texts.insert(Arc::clone(&text));
+                text
+            }
+        }
+    }
+
     /// Returns the id of the series and whether it is new.
     fn intern(&mut self, cs: &ChunkSeries, lineage: u32) -> (SeriesId, bool) {
         if let Some(id) = self.find(cs, lineage) {
@@ -177,6 +189,8 @@ impl Catalog {
         key.resource = shared.resource.clone();
         let mut meta = cs.meta.clone();
         meta.resource = shared.meta_resource.clone();
+        meta.unit = meta.unit.map(|t| self.shared_text(t));
+        meta.description = meta.description.map(|t| self.shared_text(t));
         self.series.push(SeriesInfo { key, meta, process });
         (id, true)
     }

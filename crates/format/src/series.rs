@@ -1,6 +1,7 @@
 //! Series identity (docs/SEMANTICS.md): service, metric, attributes, resource and
 //! instrumentation scope, with attribute order not mattering.
 
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -33,8 +34,9 @@ pub struct SeriesMeta {
     pub labels: LabelSet,
     /// Shared by every series of a process (the catalog keeps one copy).
     pub resource: Arc<LabelSet>,
-    pub unit: Option<String>,
-    pub description: Option<String>,
+    /// Shared by every series with the same text (the catalog keeps one copy).
+    pub unit: Option<Arc<str>>,
+    pub description: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -46,31 +48,71 @@ pub struct ChunkSeries {
 
 /// Builds the canonical identity of the series a record belongs to.
 pub fn make_series(record: &Record<'_>) -> Result<ChunkSeries, String> {
-    let labels = parse_label_set(record.attributes, "attributes")?;
-    let resource = parse_label_set(record.resource, "resource")?;
-    let service = match &record.service_name {
-        Some(s) => s.to_string(),
-        None => resource
-            .iter()
-            .find(|(k, _)| k == "service.name")
-            .map_or_else(|| "unknown_service".to_string(), |(_, v)| v.to_string()),
-    };
-    let key = SeriesKey {
-        service,
-        metric: record.metric_name.to_string(),
-        metric_type: record.metric_type,
-        attributes: canonical_text(&labels),
-        resource: canonical_text(&resource).into(),
-        scope: record.scope.clone(),
-    };
-    Ok(ChunkSeries {
-        fingerprint: key.fingerprint(),
-        key,
-        meta: SeriesMeta {
-            labels,
-            resource: Arc::new(resource),
-            unit: record.unit.as_ref().map(|s| s.to_string()),
-            description: record.description.as_ref().map(|s| s.to_string()),
-        },
-    })
+    SeriesMaker::default().make(record)
+}
+
+/// Makes series as [`make_series`] does, sharing what the series of one parser have in
+/// common: a process's resource (its canonical text and its parsed labels, made once per
+/// distinct raw text rather than once per series) and the unit and description texts. A
+/// million series of one process then cost one resource in the parser, not a million.
+#[derive(Default)]
+pub struct SeriesMaker {
+    resources: HashMap<String, (Arc<str>, Arc<LabelSet>), FixedState>,
+    texts: HashSet<Arc<str>, FixedState>,
+}
+
+/// Above this many distinct resources or texts (hostile input) the maker starts over.
+const SHARED_LIMIT: usize = 1 << 12;
+
+impl SeriesMaker {
+    pub fn make(&mut self, record: &Record<'_>) -> Result<ChunkSeries, String> {
+        let labels = parse_label_set(record.attributes, "attributes")?;
+        let raw_resource = record.resource.map_or("", |r| r.get());
+        let (resource_text, resource) = match self.resources.get(raw_resource) {
+            Some((text, labels)) => (Arc::clone(text), Arc::clone(labels)),
+            None => {
+                let resource = parse_label_set(record.resource, "resource")?;
+                let made: (Arc<str>, Arc<LabelSet>) = (canonical_text(&resource).into(), Arc::new(resource));
+                if self.resources.len() >= SHARED_LIMIT {
+                    self.resources.clear();
+                }
+                self.resources.insert(raw_resource.to_string(), made.clone());
+                made
+            }
+        };
+        let service = match &record.service_name {
+            Some(s) => s.to_string(),
+            None => resource
+                .iter()
+                .find(|(k, _)| k == "service.name")
+                .map_or_else(|| "unknown_service".to_string(), |(_, v)| v.to_string()),
+        };
+        let key = SeriesKey {
+            service,
+            metric: record.metric_name.to_string(),
+            metric_type: record.metric_type,
+            attributes: canonical_text(&labels),
+            resource: resource_text,
+            scope: record.scope.clone(),
+        };
+        let unit = record.unit.as_deref().map(|t| self.shared_text(t));
+        let description = record.description.as_deref().map(|t| self.shared_text(t));
+        Ok(ChunkSeries {
+            fingerprint: key.fingerprint(),
+            key,
+            meta: SeriesMeta { labels, resource, unit, description },
+        })
+    }
+
+    fn shared_text(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.texts.get(text) {
+            return Arc::clone(shared);
+        }
+        if self.texts.len() >= SHARED_LIMIT {
+            self.texts.clear();
+        }
+        let shared: Arc<str> = text.into();
+        self.texts.insert(Arc::clone(&shared));
+        shared
+    }
 }

@@ -486,7 +486,7 @@ impl FamilyBuilder {
         self.families.entry(family).or_insert_with(|| Family {
             name: key.metric.clone(),
             metric_type: key.metric_type,
-            help: meta.description.clone(),
+            help: meta.description.as_deref().map(str::to_string),
             samples: Vec::new(),
         });
         Ok(labels)

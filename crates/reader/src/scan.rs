@@ -16,7 +16,7 @@ use foldhash::fast::FixedState;
 use crate::input::{block_lines, Block, BlockReader, FileRange, Source, MAX_LINE};
 use crate::matcher::MetricMatcher;
 use metricsctl_format::record::{parse_line, LineParser, MetricType, Record, SampleValue, Scope};
-use metricsctl_format::series::{make_series, ChunkSeries};
+use metricsctl_format::series::{make_series, ChunkSeries, SeriesMaker};
 use metricsctl_format::template::{CacheLimit, Split, TemplateCache};
 
 #[derive(Debug)]
@@ -517,6 +517,8 @@ struct SeriesCache {
     hits: u64,
     limit: CacheLimit,
     by_hash: HashMap<u64, Vec<(RawSeriesText, CachedSeries)>, FixedState>,
+    /// Outlives the cache's rounds: what series share is shared across them.
+    maker: SeriesMaker,
 }
 
 impl SeriesCache {
@@ -532,9 +534,10 @@ impl SeriesCache {
         if self.limit.is_full(self.entries) {
             let mut limit = std::mem::take(&mut self.limit);
             limit.next_round(self.entries, self.hits);
-            *self = SeriesCache { limit, ..SeriesCache::default() };
+            let maker = std::mem::take(&mut self.maker);
+            *self = SeriesCache { limit, maker, ..SeriesCache::default() };
         }
-        let made = make_series(record).map(Arc::new);
+        let made = self.maker.make(record).map(Arc::new);
         if !self.limit.learning(hash) {
             return made;
         }
