@@ -304,13 +304,13 @@ def bench_growth(args):
         subprocess.run(["cat", data], stdout=subprocess.DEVNULL, check=True)
         for name, cmd in [("sum", ["sum", "by", "route"]), ("quantile", ["quantile", "by", "route"]),
                           ("to-prometheus", ["to-prometheus"])]:
-            samples = [timed_once([METRICSCTL] + cmd + [data]) for _ in range(3)]
+            samples = [timed_once([METRICSCTL] + cmd + [data]) for _ in range(min(args.runs, 3))]
             rows.append((axis, x, name, statistics.median(t for t, _, _ in samples), max(k for _, k, _ in samples)))
-    print("\n## Growth: median of 3 runs\n")
+    print(f"\n## Growth: median of {min(args.runs, 3)} run(s); {machine()}\n")
     print("| file | command | wall s | peak RSS MB |")
     print("|---|---|---:|---:|")
     for axis, x, name, t, kb in rows:
-        label = f"{x:.2f} GB" if axis == "size" else f"{x:,} series"
+        label = f"{x:.2f} GB" if axis == "size" else f"{x:,} users ({2 * x:,} series)"
         print(f"| {label} | {name} | {t:.3f} | {kb / 1024:.0f} |")
     import matplotlib
     matplotlib.use("Agg")
@@ -321,7 +321,7 @@ def bench_growth(args):
             pts = [(x, t, kb) for a, x, n, t, kb in rows if a == axis and n == name]
             axes[0][col].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
             axes[1][col].plot([p[0] for p in pts], [p[2] / 1024 for p in pts], marker="o", label=name)
-        xlabel = "file size (GB)" if axis == "size" else "series (3 exports each)"
+        xlabel = "file size (GB)" if axis == "size" else "users (a counter and a histogram each, 3 exports)"
         for row, ylabel in [(0, "wall time (s)"), (1, "peak RSS (MB)")]:
             ax = axes[row][col]
             ax.set_xlabel(xlabel)
