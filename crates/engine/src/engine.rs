@@ -38,13 +38,13 @@
 //! written by another instance with the same resource (rotated files of one process do
 //! not overlap in time): its samples are read as a separate process.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::filter::Window;
 use metricsctl_format::record::{Histogram, LabelSet, MetricType, Num, SampleValue};
-use metricsctl_format::series::{ChunkSeries, SeriesKey, SeriesMeta};
+use metricsctl_format::series::ChunkSeries;
 use metricsctl_format::timestamp::NANOS_PER_SEC;
 use metricsctl_reader::scan::{ChunkOrigin, ParsedChunk, Sample};
 
@@ -81,11 +81,20 @@ pub struct LinePos {
     pub line: u64,
 }
 
+/// A series as the catalog keeps it: its identity and metadata as a parser made them
+/// (`info.key`, `info.meta`, through `Deref`), shared with that parser's cache rather
+/// than copied, and its process.
 #[derive(Debug)]
 pub struct SeriesInfo {
-    pub key: SeriesKey,
-    pub meta: SeriesMeta,
+    series: Arc<ChunkSeries>,
     pub process: ProcessId,
+}
+
+impl std::ops::Deref for SeriesInfo {
+    type Target = ChunkSeries;
+    fn deref(&self) -> &ChunkSeries {
+        &self.series
+    }
 }
 
 #[derive(Debug)]
@@ -107,8 +116,6 @@ pub struct Catalog {
     same_fingerprint: Vec<SeriesId>,
     pub processes: Vec<ProcessInfo>,
     process_ids: HashMap<(String, Arc<str>, u32), ProcessId>,
-    /// One copy of each unit and description text, shared by the series that have it.
-    texts: HashSet<Arc<str>>,
 }
 
 /// The fingerprints are already well-mixed hashes.
@@ -153,18 +160,8 @@ impl Catalog {
         self.process_ids.get(&(cs.key.service.clone(), cs.key.resource.clone(), 0)).copied()
     }
 
-    fn shared_text(&mut self, text: Arc<str>) -> Arc<str> {
-        match self.texts.get(&text) {
-            Some(shared) => Arc::clone(shared),
-            None => {
-                self.texts.insert(Arc::clone(&text));
-                text
-            }
-        }
-    }
-
     /// Returns the id of the series and whether it is new.
-    fn intern(&mut self, cs: &ChunkSeries, lineage: u32) -> (SeriesId, bool) {
+    fn intern(&mut self, cs: &Arc<ChunkSeries>, lineage: u32) -> (SeriesId, bool) {
         if let Some(id) = self.find(cs, lineage) {
             return (id, false);
         }
@@ -182,16 +179,9 @@ impl Catalog {
             });
             next_process
         });
-        // The process's copy of the resource, not one per series: a million series of
-        // one process cost one resource.
-        let shared = &self.processes[process as usize];
-        let mut key = cs.key.clone();
-        key.resource = shared.resource.clone();
-        let mut meta = cs.meta.clone();
-        meta.resource = shared.meta_resource.clone();
-        meta.unit = meta.unit.map(|t| self.shared_text(t));
-        meta.description = meta.description.map(|t| self.shared_text(t));
-        self.series.push(SeriesInfo { key, meta, process });
+        // Not a copy: a parser's series share their process's resource (`SeriesMaker`),
+        // and the parser's cache holds this same series.
+        self.series.push(SeriesInfo { series: Arc::clone(cs), process });
         (id, true)
     }
 }
@@ -609,7 +599,7 @@ impl Engine {
 
     /// The global id of a chunk's series, in the lineage its process has in `source`
     /// (decided by the process's first sample there).
-    fn resolve(&mut self, source: usize, cs: &ChunkSeries, sample: &Sample, sink: &mut dyn Sink) -> SeriesId {
+    fn resolve(&mut self, source: usize, cs: &Arc<ChunkSeries>, sample: &Sample, sink: &mut dyn Sink) -> SeriesId {
         let known = self.catalog.find(cs, 0);
         let base = match known {
             Some(id) => Some(self.catalog.series[id as usize].process),

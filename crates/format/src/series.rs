@@ -66,7 +66,11 @@ const SHARED_LIMIT: usize = 1 << 12;
 
 impl SeriesMaker {
     pub fn make(&mut self, record: &Record<'_>) -> Result<ChunkSeries, String> {
-        let labels = parse_label_set(record.attributes, "attributes")?;
+        // Kept for as long as the series is known: no room to grow.
+        let mut labels = parse_label_set(record.attributes, "attributes")?;
+        labels.shrink_to_fit();
+        let mut attributes = canonical_text(&labels);
+        attributes.shrink_to_fit();
         let raw_resource = record.resource.map_or("", |r| r.get());
         let (resource_text, resource) = match self.resources.get(raw_resource) {
             Some((text, labels)) => (Arc::clone(text), Arc::clone(labels)),
@@ -91,7 +95,7 @@ impl SeriesMaker {
             service,
             metric: record.metric_name.to_string(),
             metric_type: record.metric_type,
-            attributes: canonical_text(&labels),
+            attributes,
             resource: resource_text,
             scope: record.scope.clone(),
         };
