@@ -34,7 +34,7 @@ pub struct SeriesMeta {
     pub labels: LabelSet,
     /// Shared by every series of a process (the catalog keeps one copy).
     pub resource: Arc<LabelSet>,
-    /// Shared by every series with the same text (the catalog keeps one copy).
+    /// Shared by the series a parser made with the same text ([`SeriesMaker`]).
     pub unit: Option<Arc<str>>,
     pub description: Option<Arc<str>>,
 }
