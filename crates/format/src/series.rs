@@ -17,7 +17,7 @@ pub struct SeriesKey {
     pub metric: String,
     pub metric_type: MetricType,
     pub attributes: String,
-    /// Shared by every series of a process (the catalog keeps one copy).
+    /// Shared by the series of a process that one parser made ([`SeriesMaker`]).
     pub resource: Arc<str>,
     pub scope: Option<Scope>,
 }
@@ -32,7 +32,7 @@ impl SeriesKey {
 #[derive(Debug, Clone)]
 pub struct SeriesMeta {
     pub labels: LabelSet,
-    /// Shared by every series of a process (the catalog keeps one copy).
+    /// Shared by the series of a process that one parser made ([`SeriesMaker`]).
     pub resource: Arc<LabelSet>,
     /// Shared by the series a parser made with the same text ([`SeriesMaker`]).
     pub unit: Option<Arc<str>>,
