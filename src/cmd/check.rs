@@ -13,8 +13,9 @@ use crate::output::{sanitize, Cell, Format, Table, Terminal};
 use metricsctl_engine::engine::{Engine, SeriesId, SeriesInfo, Sink, Step};
 use metricsctl_engine::filter::Filter;
 use metricsctl_engine::query::{self, line_name, process_name, restart_evidence, QueryOptions, ScanReport};
-use metricsctl_format::record::{AttrValue, MetricType};
+use metricsctl_format::record::MetricType;
 use metricsctl_format::timestamp::format_utc;
+use metricsctl_format::value::AttrRef;
 use metricsctl_reader::input::{sources, Source};
 
 const SHOWN_BAD_LINES: usize = 20;
@@ -57,7 +58,7 @@ struct MetricReport<'a> {
     series: usize,
     /// Label -> distinct values, borrowed from the catalog: a label with a million values
     /// is counted without a copy of each.
-    labels: BTreeMap<&'a str, HashSet<&'a AttrValue>>,
+    labels: BTreeMap<&'a str, HashSet<AttrRef<'a>>>,
 }
 
 /// Naming problems of a metric name (the reference design's naming rules), empty when it
@@ -90,17 +91,17 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let options = QueryOptions { keep_bad: SHOWN_BAD_LINES, ..QueryOptions::default() };
     let (engine, report) = query::run(&sources, &Filter::default(), &options, &mut Everything)?;
 
-    let mut metrics: BTreeMap<(String, MetricType), MetricReport> = BTreeMap::new();
+    let mut metrics: BTreeMap<(&str, MetricType), MetricReport> = BTreeMap::new();
     for s in &engine.catalog.series {
-        let m = metrics.entry((s.key.metric.clone(), s.key.metric_type)).or_insert_with(|| MetricReport {
-            name: s.key.metric.clone(),
+        let m = metrics.entry((&s.key.metric, s.key.metric_type)).or_insert_with(|| MetricReport {
+            name: s.key.metric.to_string(),
             metric_type: s.key.metric_type,
             series: 0,
             labels: BTreeMap::new(),
         });
         m.series += 1;
-        for (k, v) in &s.meta.labels {
-            m.labels.entry(k.as_str()).or_default().insert(v);
+        for (k, v) in s.meta.labels.iter() {
+            m.labels.entry(k).or_default().insert(v);
         }
     }
 
@@ -226,7 +227,7 @@ struct Findings<'a> {
     sources: &'a [Source],
     report: &'a ScanReport,
     engine: &'a Engine,
-    metrics: &'a BTreeMap<(String, MetricType), MetricReport<'a>>,
+    metrics: &'a BTreeMap<(&'a str, MetricType), MetricReport<'a>>,
     problems: &'a [String],
     notes: &'a [String],
 }
@@ -334,8 +335,8 @@ impl Findings<'_> {
         .map(|(pid, p)| {
             let info = &engine.catalog.processes[pid];
             json!({
-                "service": info.service,
-                "resource": info.meta_resource.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<serde_json::Map<_, _>>(),
+                "service": &*info.service,
+                "resource": info.meta_resource.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect::<serde_json::Map<_, _>>(),
                 "exports": p.exports,
                 "interval_seconds": p.interval.map(|i| i as f64 / metricsctl_format::timestamp::NANOS_PER_SEC as f64),
                 "restarts": p.restarts.iter().map(|r| json!({

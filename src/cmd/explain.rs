@@ -166,11 +166,10 @@ pub fn run(args: ExplainArgs, out: &mut dyn Write) -> Result<ExitCode> {
             _ => Cell::Empty,
         };
         let process = &engine.catalog.processes[entry.process as usize];
-        let instance_id =
-            process.meta_resource.iter().find(|(k, _)| k == "service.instance.id").map(|(_, v)| v.to_string());
+        let instance_id = process.meta_resource.get("service.instance.id").map(|v| v.to_string());
         let mut instance = match instance_id {
             Some(id) => format!("{} {id}", process.service),
-            None => process.service.clone(),
+            None => process.service.to_string(),
         };
         if process.lineage > 0 {
             instance.push_str(&format!(" (from {})", input.sources[process.lineage as usize - 1].name));

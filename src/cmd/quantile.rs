@@ -45,8 +45,8 @@ impl QuantileSink {
 impl Sink for QuantileSink {
     fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
         if info.key.metric_type != MetricType::Histogram {
-            if !self.not_histograms.contains(&info.key.metric) {
-                self.not_histograms.push(info.key.metric.clone());
+            if !self.not_histograms.iter().any(|m| **m == *info.key.metric) {
+                self.not_histograms.push(info.key.metric.to_string());
             }
             return false;
         }

@@ -40,8 +40,8 @@ impl RateSink {
 impl Sink for RateSink {
     fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
         if info.key.metric_type == MetricType::Gauge {
-            if !self.gauges.contains(&info.key.metric) {
-                self.gauges.push(info.key.metric.clone());
+            if !self.gauges.iter().any(|m| **m == *info.key.metric) {
+                self.gauges.push(info.key.metric.to_string());
             }
             return false;
         }

@@ -13,9 +13,10 @@ use crate::output::{format_float_short, sanitize, Format};
 use metricsctl_engine::filter::{Filter, Window};
 use metricsctl_engine::query::resolve_window;
 use metricsctl_format::histogram::HistogramSum;
-use metricsctl_format::record::{parse_line, AttrValue, Histogram, MetricType, Num, Record, SampleValue};
+use metricsctl_format::record::{parse_line, Histogram, MetricType, Num, Record, SampleValue};
 use metricsctl_format::series::{make_series, SeriesKey};
 use metricsctl_format::timestamp::NANOS_PER_SEC;
+use metricsctl_format::value::Labels;
 use metricsctl_reader::backwards::BackwardLines;
 use metricsctl_reader::follow::{FollowEvent, Follower, POLL_INTERVAL};
 use metricsctl_reader::input::{open_file, sources, Source, SourceKind};
@@ -455,7 +456,7 @@ fn write_record(
 }
 
 fn service_of(r: &Record<'_>) -> String {
-    make_series(r).map(|s| s.key.service).unwrap_or_else(|_| "unknown_service".into())
+    make_series(r).map(|s| s.key.service.to_string()).unwrap_or_else(|_| "unknown_service".into())
 }
 
 /// A record as a JSON object with the format's field names (normalised: service_name
@@ -463,8 +464,8 @@ fn service_of(r: &Record<'_>) -> String {
 /// `--rate`, `increase`, `interval_seconds` and `rate` are added.
 fn record_json(r: &Record<'_>, rate: Option<Option<&(i64, SampleValue)>>) -> serde_json::Value {
     let series = make_series(r).ok();
-    let labels = |set: &[(String, AttrValue)]| -> serde_json::Map<String, serde_json::Value> {
-        set.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()
+    let labels = |set: &Labels| -> serde_json::Map<String, serde_json::Value> {
+        set.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()
     };
     let mut obj = serde_json::Map::new();
     obj.insert("timestamp".into(), r.timestamp_text.as_ref().into());

@@ -48,7 +48,7 @@ impl TopFed {
 
     pub fn snapshot(&self, inputs: &[String], bad_lines: u64) -> Snapshot {
         let engine = &self.live.engine;
-        let mut services: Vec<String> = engine.catalog.processes.iter().map(|p| p.service.clone()).collect();
+        let mut services: Vec<String> = engine.catalog.processes.iter().map(|p| p.service.to_string()).collect();
         services.sort();
         services.dedup();
         let options = &self.model.options;

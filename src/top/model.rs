@@ -12,8 +12,9 @@ use std::collections::{HashMap, VecDeque};
 use metricsctl_engine::engine::{Engine, Increase, SeriesId, SeriesInfo, Sink, Step};
 use metricsctl_engine::filter::lookup_label;
 use metricsctl_format::histogram::{HistogramSum, ObservedRange};
-use metricsctl_format::record::{AttrValue, MetricType, SampleValue};
+use metricsctl_format::record::{MetricType, SampleValue};
 use metricsctl_format::timestamp::NANOS_PER_SEC;
+use metricsctl_format::value::AttrRef;
 
 /// The instruments `top` reads when none are named: the reference design's HTTP server
 /// metrics.
@@ -98,13 +99,13 @@ pub struct TopModel {
 fn is_error(info: &SeriesInfo) -> bool {
     info.meta.labels.iter().any(|(key, value)| {
         let number = || match value {
-            AttrValue::Num(text) | AttrValue::Str(text) => text.parse::<i64>().ok(),
-            AttrValue::Bool(_) => None,
+            AttrRef::Num(text) | AttrRef::Str(text) => text.parse::<i64>().ok(),
+            AttrRef::Bool(_) => None,
         };
-        match key.as_str() {
+        match key {
             "http.status_code" | "http.response.status_code" => number().is_some_and(|code| code >= 500),
             "rpc.status_code" | "rpc.grpc.status_code" => number().is_some_and(|code| code != 0),
-            "status" => matches!(value, AttrValue::Str(s) if s == "error"),
+            "status" => matches!(value, AttrRef::Str("error")),
             _ => false,
         }
     })
@@ -272,9 +273,9 @@ impl TopModel {
 
 impl Sink for TopModel {
     fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
-        let role = if info.key.metric == self.options.requests_metric && info.key.metric_type == MetricType::Counter {
+        let role = if *info.key.metric == *self.options.requests_metric && info.key.metric_type == MetricType::Counter {
             Role::Requests { error: is_error(info) }
-        } else if info.key.metric == self.options.latency_metric && info.key.metric_type == MetricType::Histogram {
+        } else if *info.key.metric == *self.options.latency_metric && info.key.metric_type == MetricType::Histogram {
             self.latency_in_seconds = info.meta.unit.as_deref() == Some("s") || info.key.metric.ends_with("_seconds");
             Role::Latency { error: is_error(info) }
         } else {

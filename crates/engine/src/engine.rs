@@ -43,9 +43,10 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::filter::Window;
-use metricsctl_format::record::{Histogram, LabelSet, MetricType, Num, SampleValue};
+use metricsctl_format::record::{Histogram, MetricType, Num, SampleValue};
 use metricsctl_format::series::ChunkSeries;
 use metricsctl_format::timestamp::NANOS_PER_SEC;
+use metricsctl_format::value::Labels;
 use metricsctl_reader::scan::{ChunkOrigin, ParsedChunk, Sample};
 
 /// Exports closer together than this cannot be told apart reliably (test setups export
@@ -99,9 +100,9 @@ impl std::ops::Deref for SeriesInfo {
 
 #[derive(Debug)]
 pub struct ProcessInfo {
-    pub service: String,
+    pub service: Arc<str>,
     pub resource: Arc<str>,
-    pub meta_resource: Arc<LabelSet>,
+    pub meta_resource: Arc<Labels>,
     /// 0 for the process as first read; `source + 1` when a source held another
     /// instance with the same service and resource (see the module doc).
     pub lineage: u32,
@@ -115,7 +116,7 @@ pub struct Catalog {
     /// Next series with the same fingerprint (collision chain), or `u32::MAX`.
     same_fingerprint: Vec<SeriesId>,
     pub processes: Vec<ProcessInfo>,
-    process_ids: HashMap<(String, Arc<str>, u32), ProcessId>,
+    process_ids: HashMap<(Arc<str>, Arc<str>, u32), ProcessId>,
 }
 
 /// The fingerprints are already well-mixed hashes.

@@ -6,9 +6,10 @@ use regex::Regex;
 
 pub use metricsctl_reader::matcher::MetricMatcher;
 
-use metricsctl_format::record::{AttrValue, LabelSet};
+use metricsctl_format::record::AttrValue;
 use metricsctl_format::series::{SeriesKey, SeriesMeta};
 use metricsctl_format::timestamp::TimeArg;
+use metricsctl_format::value::{AttrRef, Labels};
 
 /// A label's value as a query sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,8 +38,8 @@ impl LabelValue {
 /// then a key whose last dot-segment is `name` when exactly one such key exists.
 pub fn lookup_label(key: &SeriesKey, meta: &SeriesMeta, name: &str) -> Result<LabelValue> {
     match name {
-        "service" => return Ok(LabelValue::Attr(AttrValue::Str(key.service.clone()))),
-        "metric" => return Ok(LabelValue::Attr(AttrValue::Str(key.metric.clone()))),
+        "service" => return Ok(LabelValue::Attr(AttrValue::Str(key.service.to_string()))),
+        "metric" => return Ok(LabelValue::Attr(AttrValue::Str(key.metric.to_string()))),
         "instance" => {
             return Ok(find_exact(&meta.resource, "service.instance.id").map_or(LabelValue::Missing, LabelValue::Attr))
         }
@@ -60,20 +61,20 @@ pub fn lookup_label(key: &SeriesKey, meta: &SeriesMeta, name: &str) -> Result<La
     if let Some(v) = find_exact(&meta.labels, name).or_else(|| find_exact(&meta.resource, name)) {
         return Ok(LabelValue::Attr(v));
     }
-    for set in [&meta.labels, &meta.resource] {
+    for set in [&meta.labels, &*meta.resource] {
         let mut found = set.iter().filter(|(k, _)| k.rsplit('.').next() == Some(name));
         if let Some((k1, v)) = found.next() {
             if let Some((k2, _)) = found.next() {
                 bail!("label name {name:?} is ambiguous ({k1:?} and {k2:?} both end in it): use the full name");
             }
-            return Ok(LabelValue::Attr(v.clone()));
+            return Ok(LabelValue::Attr(v.to_owned()));
         }
     }
     Ok(LabelValue::Missing)
 }
 
-fn find_exact(set: &LabelSet, name: &str) -> Option<AttrValue> {
-    set.binary_search_by(|(k, _)| k.as_str().cmp(name)).ok().map(|i| set[i].1.clone())
+fn find_exact(set: &Labels, name: &str) -> Option<AttrValue> {
+    set.get(name).map(AttrRef::to_owned)
 }
 
 #[derive(Debug, Clone)]

@@ -60,7 +60,7 @@ impl Grouper {
                 }
             }
         }
-        let key = GroupKey { metric: info.key.metric.clone(), metric_type: info.key.metric_type, labels: values };
+        let key = GroupKey { metric: info.key.metric.to_string(), metric_type: info.key.metric_type, labels: values };
         let group = match self.index.get(&key) {
             Some(&group) => group,
             None => {

@@ -7,19 +7,23 @@ use std::sync::Arc;
 
 use foldhash::fast::FixedState;
 
-use crate::record::{parse_label_set, LabelSet, MetricType, Record, Scope};
+use crate::record::{parse_label_set, MetricType, Record, Scope};
 use crate::text::canonical_text;
+use crate::value::Labels;
 
 /// What identifies a series (docs/SEMANTICS.md), in canonical text form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SeriesKey {
-    pub service: String,
-    pub metric: String,
+    /// Shared by the series a parser made with the same text ([`SeriesMaker`]), as are
+    /// the metric name, unit and description.
+    pub service: Arc<str>,
+    pub metric: Arc<str>,
     pub metric_type: MetricType,
     pub attributes: String,
     /// Shared by the series of a process that one parser made ([`SeriesMaker`]).
     pub resource: Arc<str>,
-    pub scope: Option<Scope>,
+    /// Shared by the series a parser made with the same scope ([`SeriesMaker`]).
+    pub scope: Option<Arc<Scope>>,
 }
 
 impl SeriesKey {
@@ -31,9 +35,9 @@ impl SeriesKey {
 /// What a series carries besides its identity, taken from the first line that named it.
 #[derive(Debug, Clone)]
 pub struct SeriesMeta {
-    pub labels: LabelSet,
+    pub labels: Labels,
     /// Shared by the series of a process that one parser made ([`SeriesMaker`]).
-    pub resource: Arc<LabelSet>,
+    pub resource: Arc<Labels>,
     /// Shared by the series a parser made with the same text ([`SeriesMaker`]).
     pub unit: Option<Arc<str>>,
     pub description: Option<Arc<str>>,
@@ -57,8 +61,9 @@ pub fn make_series(record: &Record<'_>) -> Result<ChunkSeries, String> {
 /// million series of one process then cost one resource in the parser, not a million.
 #[derive(Default)]
 pub struct SeriesMaker {
-    resources: HashMap<String, (Arc<str>, Arc<LabelSet>), FixedState>,
+    resources: HashMap<String, (Arc<str>, Arc<Labels>), FixedState>,
     texts: HashSet<Arc<str>, FixedState>,
+    scopes: HashSet<Arc<Scope>, FixedState>,
 }
 
 /// Above this many distinct resources or texts (hostile input) the maker starts over.
@@ -67,16 +72,17 @@ const SHARED_LIMIT: usize = 1 << 12;
 impl SeriesMaker {
     pub fn make(&mut self, record: &Record<'_>) -> Result<ChunkSeries, String> {
         // Kept for as long as the series is known: no room to grow.
-        let mut labels = parse_label_set(record.attributes, "attributes")?;
-        labels.shrink_to_fit();
+        let labels = parse_label_set(record.attributes, "attributes")?;
         let mut attributes = canonical_text(&labels);
         attributes.shrink_to_fit();
+        let labels = compact(&labels, "attributes")?;
         let raw_resource = record.resource.map_or("", |r| r.get());
         let (resource_text, resource) = match self.resources.get(raw_resource) {
             Some((text, labels)) => (Arc::clone(text), Arc::clone(labels)),
             None => {
                 let resource = parse_label_set(record.resource, "resource")?;
-                let made: (Arc<str>, Arc<LabelSet>) = (canonical_text(&resource).into(), Arc::new(resource));
+                let made: (Arc<str>, Arc<Labels>) =
+                    (canonical_text(&resource).into(), Arc::new(compact(&resource, "resource")?));
                 if self.resources.len() >= SHARED_LIMIT {
                     self.resources.clear();
                 }
@@ -85,19 +91,19 @@ impl SeriesMaker {
             }
         };
         let service = match &record.service_name {
-            Some(s) => s.to_string(),
-            None => resource
-                .iter()
-                .find(|(k, _)| k == "service.name")
-                .map_or_else(|| "unknown_service".to_string(), |(_, v)| v.to_string()),
+            Some(s) => self.shared_text(s),
+            None => match resource.get("service.name") {
+                Some(v) => self.shared_text(&v.to_string()),
+                None => self.shared_text("unknown_service"),
+            },
         };
         let key = SeriesKey {
             service,
-            metric: record.metric_name.to_string(),
+            metric: self.shared_text(&record.metric_name),
             metric_type: record.metric_type,
             attributes,
             resource: resource_text,
-            scope: record.scope.clone(),
+            scope: record.scope.as_ref().map(|s| self.shared_scope(s)),
         };
         let unit = record.unit.as_deref().map(|t| self.shared_text(t));
         let description = record.description.as_deref().map(|t| self.shared_text(t));
@@ -106,6 +112,24 @@ impl SeriesMaker {
             key,
             meta: SeriesMeta { labels, resource, unit, description },
         })
+    }
+}
+
+fn compact(set: &[(String, crate::value::AttrValue)], what: &str) -> Result<Labels, String> {
+    Labels::new(set).ok_or_else(|| format!("{what}: over 4 GiB of text"))
+}
+
+impl SeriesMaker {
+    fn shared_scope(&mut self, scope: &Scope) -> Arc<Scope> {
+        if let Some(shared) = self.scopes.get(scope) {
+            return Arc::clone(shared);
+        }
+        if self.scopes.len() >= SHARED_LIMIT {
+            self.scopes.clear();
+        }
+        let shared = Arc::new(scope.clone());
+        self.scopes.insert(Arc::clone(&shared));
+        shared
     }
 
     fn shared_text(&mut self, text: &str) -> Arc<str> {

@@ -4,16 +4,17 @@
 use std::borrow::Cow;
 
 use crate::record::{AttrValue, LabelSet};
+use crate::value::{AttrRef, Labels};
 
 /// `{key="string",key=200}`: how series are written for people (empty set: nothing).
-pub fn labels_text(labels: &LabelSet) -> String {
+pub fn labels_text(labels: &Labels) -> String {
     if labels.is_empty() {
         return String::new();
     }
     let parts: Vec<String> = labels
         .iter()
         .map(|(k, v)| match v {
-            AttrValue::Str(s) => format!("{k}={}", serde_json::to_string(s).unwrap_or_default()),
+            AttrRef::Str(s) => format!("{k}={}", serde_json::to_string(s).unwrap_or_default()),
             other => format!("{k}={other}"),
         })
         .collect();

@@ -2,7 +2,7 @@
 //! series in this project's model. One writer for `to-prometheus` and anything else
 //! that exposes metrics.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::io::Write;
 use std::sync::Arc;
@@ -11,8 +11,9 @@ use foldhash::fast::FixedState;
 
 use anyhow::{bail, Result};
 
-use metricsctl_format::record::{format_float, AttrValue, Histogram, LabelSet, MetricType, Num};
+use metricsctl_format::record::{format_float, Histogram, MetricType, Num};
 use metricsctl_format::series::{SeriesKey, SeriesMeta};
+use metricsctl_format::value::{self, AttrRef};
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`: other characters become `_`.
 pub fn metric_name(name: &str) -> String {
@@ -68,7 +69,7 @@ pub fn escape_help(v: &str, openmetrics: bool) -> String {
     out
 }
 
-fn attr_text(v: &AttrValue) -> String {
+fn attr_text(v: AttrRef<'_>) -> String {
     v.to_string()
 }
 
@@ -91,11 +92,11 @@ pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) 
         labels.insert(name, (value, origin));
         Ok(())
     };
-    for (k, v) in &meta.labels {
+    for (k, v) in meta.labels.iter() {
         put(label_name(k), attr_text(v), format!("attribute {k:?}"))?;
     }
-    put("job".into(), key.service.clone(), "service_name".into())?;
-    if let Some((_, v)) = meta.resource.iter().find(|(k, _)| k == "service.instance.id") {
+    put("job".into(), key.service.to_string(), "service_name".into())?;
+    if let Some(v) = meta.resource.get("service.instance.id") {
         put("instance".into(), attr_text(v), "resource service.instance.id".into())?;
     }
     // The names of the OpenTelemetry–Prometheus compatibility specification.
@@ -107,7 +108,7 @@ pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) 
     }
     if resource_labels {
         for (k, v) in meta.resource.iter() {
-            if !IDENTIFYING.contains(&k.as_str()) {
+            if !IDENTIFYING.contains(&k) {
                 put(label_name(k), attr_text(v), format!("resource attribute {k:?}"))?;
             }
         }
@@ -117,10 +118,10 @@ pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) 
 
 /// `target_info` labels of a process: job, instance and its other resource attributes;
 /// `None` when it has no other attributes.
-pub fn target_info_labels(service: &str, resource: &LabelSet) -> Option<Vec<(String, String)>> {
+pub fn target_info_labels(service: &str, resource: &value::Labels) -> Option<Vec<(String, String)>> {
     let mut labels: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in resource {
-        if !IDENTIFYING.contains(&k.as_str()) {
+    for (k, v) in resource.iter() {
+        if !IDENTIFYING.contains(&k) {
             labels.entry(label_name(k)).or_insert_with(|| attr_text(v));
         }
     }
@@ -128,7 +129,7 @@ pub fn target_info_labels(service: &str, resource: &LabelSet) -> Option<Vec<(Str
         return None;
     }
     labels.insert("job".into(), service.to_string());
-    if let Some((_, v)) = resource.iter().find(|(k, _)| k == "service.instance.id") {
+    if let Some(v) = resource.get("service.instance.id") {
         labels.insert("instance".into(), attr_text(v));
     }
     Some(labels.into_iter().collect())
@@ -409,17 +410,17 @@ pub type Labels = Arc<[(String, String)]>;
 /// The series that registered a metric's label set: its id, the metric, the labels.
 type Owner = (u32, Arc<str>, Labels);
 
-/// Families being assembled from series, keyed by metric name.
+/// Families being assembled from series, keyed by metric name (and then type: one name
+/// of two types is two families, which [`FamilyBuilder::labels_for`] rejects when their
+/// exposed names clash).
 #[derive(Default, Clone)]
 pub struct FamilyBuilder {
-    families: HashMap<(String, MetricType), Family>,
+    families: HashMap<Arc<str>, Vec<Family>>,
     /// Hash of a metric and a Prometheus label set -> the series that produced them, to
     /// catch collisions (labels shared with the caller, not copied).
     owners: HashMap<u64, Vec<Owner>, FixedState>,
-    /// One copy of each metric name the owners refer to.
-    metric_names: HashSet<Arc<str>>,
     /// Family and sample names (in either format) -> the metric exposed under them.
-    claimed: HashMap<String, (String, MetricType)>,
+    claimed: HashMap<String, (Arc<str>, MetricType)>,
 }
 
 /// Every family and sample name a metric takes in the text format or OpenMetrics.
@@ -442,8 +443,8 @@ impl FamilyBuilder {
     /// translation (two series would become one).
     pub fn labels_for(&mut self, id: u32, key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) -> Result<Labels> {
         let labels: Labels = series_labels(key, meta, resource_labels)?.into();
-        let family = (key.metric.clone(), key.metric_type);
-        if !self.families.contains_key(&family) {
+        let family = (Arc::clone(&key.metric), key.metric_type);
+        if self.family(&key.metric, key.metric_type).is_none() {
             let names = exposed_names(&key.metric, key.metric_type);
             for name in &names {
                 if let Some((other, other_type)) = self.claimed.get(name).filter(|c| **c != family) {
@@ -464,15 +465,7 @@ impl FamilyBuilder {
         let owner = match owners.iter().find(|(_, metric, known)| **metric == *key.metric && *known == labels) {
             Some((owner, _, _)) => *owner,
             None => {
-                let metric = match self.metric_names.get(key.metric.as_str()) {
-                    Some(name) => Arc::clone(name),
-                    None => {
-                        let name: Arc<str> = key.metric.as_str().into();
-                        self.metric_names.insert(Arc::clone(&name));
-                        name
-                    }
-                };
-                owners.push((id, metric, Arc::clone(&labels)));
+                owners.push((id, Arc::clone(&key.metric), Arc::clone(&labels)));
                 id
             }
         };
@@ -483,24 +476,27 @@ impl FamilyBuilder {
                 labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v))).collect::<Vec<_>>().join(",")
             );
         }
-        self.families.entry(family).or_insert_with(|| Family {
-            name: key.metric.clone(),
-            metric_type: key.metric_type,
-            help: meta.description.as_deref().map(str::to_string),
-            samples: Vec::new(),
-        });
+        if self.family(&key.metric, key.metric_type).is_none() {
+            self.families.entry(family.0).or_default().push(Family {
+                name: key.metric.to_string(),
+                metric_type: key.metric_type,
+                help: meta.description.as_deref().map(str::to_string),
+                samples: Vec::new(),
+            });
+        }
         Ok(labels)
     }
 
     pub fn push(&mut self, metric: &str, metric_type: MetricType, sample: ExposedSample) {
-        if let Some(f) = self.families.get_mut(&(metric.to_string(), metric_type)) {
+        let family = self.families.get_mut(metric).and_then(|f| f.iter_mut().find(|f| f.metric_type == metric_type));
+        if let Some(f) = family {
             f.samples.push(sample);
         }
     }
 
     /// The family of a registered metric (its samples are whatever was pushed).
     pub fn family(&self, metric: &str, metric_type: MetricType) -> Option<&Family> {
-        self.families.get(&(metric.to_string(), metric_type))
+        self.families.get(metric)?.iter().find(|f| f.metric_type == metric_type)
     }
 
     /// The families registered, with no samples: what a render fills, without a copy of
@@ -509,21 +505,24 @@ impl FamilyBuilder {
         let families = self
             .families
             .iter()
-            .map(|(k, f)| {
-                let family = Family {
-                    name: f.name.clone(),
-                    metric_type: f.metric_type,
-                    help: f.help.clone(),
-                    samples: Vec::new(),
-                };
-                (k.clone(), family)
+            .map(|(name, of_name)| {
+                let empty = of_name
+                    .iter()
+                    .map(|f| Family {
+                        name: f.name.clone(),
+                        metric_type: f.metric_type,
+                        help: f.help.clone(),
+                        samples: Vec::new(),
+                    })
+                    .collect();
+                (Arc::clone(name), empty)
             })
             .collect();
         FamilyBuilder { families, ..FamilyBuilder::default() }
     }
 
     pub fn into_families(self) -> Vec<Family> {
-        self.families.into_values().collect()
+        self.families.into_values().flatten().collect()
     }
 }
 

@@ -215,7 +215,7 @@ impl Sink for SeriesStore {
         match self.builder.labels_for(id, &info.key, &info.meta, self.resource_labels) {
             Ok(labels) => {
                 let route = Route {
-                    metric: info.key.metric.clone(),
+                    metric: info.key.metric.to_string(),
                     metric_type: info.key.metric_type,
                     labels: labels.to_vec(),
                     bounds: None,
