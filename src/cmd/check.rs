@@ -100,7 +100,7 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
             labels: BTreeMap::new(),
         });
         m.series += 1;
-        for (k, v) in s.meta.labels.iter() {
+        for (k, v) in s.key.attributes.iter() {
             m.labels.entry(k).or_default().insert(v);
         }
     }

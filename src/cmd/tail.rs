@@ -488,7 +488,7 @@ fn record_json(r: &Record<'_>, rate: Option<Option<&(i64, SampleValue)>>) -> ser
         obj.insert("description".into(), d.as_ref().into());
     }
     if let Some(s) = &series {
-        obj.insert("attributes".into(), labels(&s.meta.labels).into());
+        obj.insert("attributes".into(), labels(&s.key.attributes).into());
         if !s.meta.resource.is_empty() {
             obj.insert("resource".into(), labels(&s.meta.resource).into());
         }
@@ -559,7 +559,7 @@ fn increase_since(r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Opti
 }
 
 fn labels_text(r: &Record<'_>) -> String {
-    make_series(r).map(|s| metricsctl_format::text::labels_text(&s.meta.labels)).unwrap_or_default()
+    make_series(r).map(|s| metricsctl_format::text::labels_text(&s.key.attributes)).unwrap_or_default()
 }
 
 fn histogram_text(h: &Histogram) -> String {

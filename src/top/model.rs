@@ -97,7 +97,7 @@ pub struct TopModel {
 /// A status label that says the request failed: an HTTP 5xx, `status="error"`, or a
 /// gRPC status other than OK.
 fn is_error(info: &SeriesInfo) -> bool {
-    info.meta.labels.iter().any(|(key, value)| {
+    info.key.attributes.iter().any(|(key, value)| {
         let number = || match value {
             AttrRef::Num(text) | AttrRef::Str(text) => text.parse::<i64>().ok(),
             AttrRef::Bool(_) => None,

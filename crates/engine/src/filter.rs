@@ -58,10 +58,10 @@ pub fn lookup_label(key: &SeriesKey, meta: &SeriesMeta, name: &str) -> Result<La
         }
         _ => {}
     }
-    if let Some(v) = find_exact(&meta.labels, name).or_else(|| find_exact(&meta.resource, name)) {
+    if let Some(v) = find_exact(&key.attributes, name).or_else(|| find_exact(&meta.resource, name)) {
         return Ok(LabelValue::Attr(v));
     }
-    for set in [&meta.labels, &*meta.resource] {
+    for set in [&key.attributes, &*meta.resource] {
         let mut found = set.iter().filter(|(k, _)| k.rsplit('.').next() == Some(name));
         if let Some((k1, v)) = found.next() {
             if let Some((k2, _)) = found.next() {

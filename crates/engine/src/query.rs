@@ -251,7 +251,7 @@ pub fn line_name(sources: &[Source], pos: LinePos) -> String {
 
 /// A series as people read it: `metric{labels}`.
 pub fn series_name(info: &SeriesInfo) -> String {
-    sanitize(&format!("{}{}", info.key.metric, metricsctl_format::text::labels_text(&info.meta.labels))).into_owned()
+    sanitize(&format!("{}{}", info.key.metric, metricsctl_format::text::labels_text(&info.key.attributes))).into_owned()
 }
 
 /// A process as people read it: `service [resource]`.

@@ -11,7 +11,8 @@ use crate::record::{parse_label_set, MetricType, Record, Scope};
 use crate::text::canonical_text;
 use crate::value::Labels;
 
-/// What identifies a series (docs/SEMANTICS.md), in canonical text form.
+/// What identifies a series (docs/SEMANTICS.md), in canonical form: attributes sorted
+/// by key, the resource as canonical text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SeriesKey {
     /// Shared by the series a parser made with the same text ([`SeriesMaker`]), as are
@@ -19,7 +20,9 @@ pub struct SeriesKey {
     pub service: Arc<str>,
     pub metric: Arc<str>,
     pub metric_type: MetricType,
-    pub attributes: String,
+    /// Sorted by key: equal for equal sets whatever their order in the line. Kept once:
+    /// they are the series' labels too.
+    pub attributes: Labels,
     /// Shared by the series of a process that one parser made ([`SeriesMaker`]).
     pub resource: Arc<str>,
     /// Shared by the series a parser made with the same scope ([`SeriesMaker`]).
@@ -35,7 +38,6 @@ impl SeriesKey {
 /// What a series carries besides its identity, taken from the first line that named it.
 #[derive(Debug, Clone)]
 pub struct SeriesMeta {
-    pub labels: Labels,
     /// Shared by the series of a process that one parser made ([`SeriesMaker`]).
     pub resource: Arc<Labels>,
     /// Shared by the series a parser made with the same text ([`SeriesMaker`]).
@@ -72,10 +74,7 @@ const SHARED_LIMIT: usize = 1 << 12;
 impl SeriesMaker {
     pub fn make(&mut self, record: &Record<'_>) -> Result<ChunkSeries, String> {
         // Kept for as long as the series is known: no room to grow.
-        let labels = parse_label_set(record.attributes, "attributes")?;
-        let mut attributes = canonical_text(&labels);
-        attributes.shrink_to_fit();
-        let labels = compact(&labels, "attributes")?;
+        let attributes = compact(&parse_label_set(record.attributes, "attributes")?, "attributes")?;
         let raw_resource = record.resource.map_or("", |r| r.get());
         let (resource_text, resource) = match self.resources.get(raw_resource) {
             Some((text, labels)) => (Arc::clone(text), Arc::clone(labels)),
@@ -107,11 +106,7 @@ impl SeriesMaker {
         };
         let unit = record.unit.as_deref().map(|t| self.shared_text(t));
         let description = record.description.as_deref().map(|t| self.shared_text(t));
-        Ok(ChunkSeries {
-            fingerprint: key.fingerprint(),
-            key,
-            meta: SeriesMeta { labels, resource, unit, description },
-        })
+        Ok(ChunkSeries { fingerprint: key.fingerprint(), key, meta: SeriesMeta { resource, unit, description } })
     }
 }
 

@@ -92,7 +92,7 @@ pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) 
         labels.insert(name, (value, origin));
         Ok(())
     };
-    for (k, v) in meta.labels.iter() {
+    for (k, v) in key.attributes.iter() {
         put(label_name(k), attr_text(v), format!("attribute {k:?}"))?;
     }
     put("job".into(), key.service.to_string(), "service_name".into())?;
