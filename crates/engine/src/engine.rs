@@ -358,8 +358,44 @@ struct Pending {
 struct Seen {
     timestamp: i64,
     fingerprint: u64,
-    /// Line 0 marks an empty slot (lines are numbered from 1).
-    pos: LinePos,
+    at: PackedPos,
+}
+
+impl Seen {
+    fn filled(&self) -> bool {
+        self.at != PackedPos::EMPTY
+    }
+}
+
+/// A [`LinePos`] in 8 bytes instead of 16, as every series keeps four of them: the
+/// source in the top 20 bits, the line in the other 44. A position beyond that (a
+/// millionth file, or a line past the 17 trillionth) is kept as [`PackedPos::UNKNOWN`]:
+/// its sample is still recognised when sent again, only the report cannot name it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct PackedPos(u64);
+
+impl PackedPos {
+    const LINE_BITS: u32 = 44;
+    /// Line 0 does not exist (lines are numbered from 1).
+    const EMPTY: PackedPos = PackedPos(0);
+    const UNKNOWN: PackedPos = PackedPos(u64::MAX);
+
+    fn new(pos: LinePos) -> PackedPos {
+        let fits =
+            pos.line != 0 && pos.line < 1 << Self::LINE_BITS && (pos.source as u64) < (1 << (64 - Self::LINE_BITS)) - 1;
+        if fits {
+            PackedPos((pos.source as u64) << Self::LINE_BITS | pos.line)
+        } else {
+            PackedPos::UNKNOWN
+        }
+    }
+
+    fn get(self) -> Option<LinePos> {
+        (self != PackedPos::UNKNOWN && self != PackedPos::EMPTY).then(|| LinePos {
+            source: (self.0 >> Self::LINE_BITS) as usize,
+            line: self.0 & ((1 << Self::LINE_BITS) - 1),
+        })
+    }
 }
 
 /// A series' recent drops, to spot two writers taking turns (see [`Engine::suspicious_processes`]).
@@ -395,7 +431,6 @@ struct SeriesState {
     last_value: Option<SampleValue>,
     recent: [Seen; RECENT],
     recent_next: u8,
-    swing: Swing,
 }
 
 const NONE: u32 = u32::MAX;
@@ -513,6 +548,9 @@ pub struct EngineStats {
 pub struct Engine {
     pub catalog: Catalog,
     series: Vec<SeriesState>,
+    /// The swing of each series that is not [`Swing::Steady`]: few series ever drop, and
+    /// a swing kept in every series' state would cost 24 bytes each.
+    swings: HashMap<SeriesId, Swing, foldhash::fast::FixedState>,
     pub processes: Vec<ProcessState>,
     options: EngineOptions,
     pub stats: EngineStats,
@@ -565,6 +603,7 @@ impl Engine {
         Engine {
             catalog: Catalog::default(),
             series: Vec::new(),
+            swings: HashMap::default(),
             processes: Vec::new(),
             options,
             stats: EngineStats::default(),
@@ -630,7 +669,6 @@ impl Engine {
                 last_value: None,
                 recent: [Seen::default(); RECENT],
                 recent_next: 0,
-                swing: Swing::Steady,
             });
             while self.processes.len() < self.catalog.processes.len() {
                 self.processes.push(ProcessState::default());
@@ -663,7 +701,7 @@ impl Engine {
             let lineage = self.catalog.processes[p as usize].lineage;
             if let Some(id) = self.catalog.find(cs, lineage) {
                 let state = &self.series[id as usize];
-                if state.recent.iter().any(|s| s.pos.line != 0 && s.timestamp == sample.timestamp) {
+                if state.recent.iter().any(|s| s.filled() && s.timestamp == sample.timestamp) {
                     return lineage;
                 }
             }
@@ -729,12 +767,12 @@ impl Engine {
         let seen = state
             .recent
             .iter()
-            .find(|s| s.pos.line != 0 && s.timestamp == sample.timestamp)
-            .map(|s| (s.fingerprint == fingerprint, s.pos));
+            .find(|s| s.filled() && s.timestamp == sample.timestamp)
+            .map(|s| (s.fingerprint == fingerprint, s.at.get()));
         match seen {
             Some((same, at)) => {
                 let kind = if same { DropKind::Duplicate } else { DropKind::Conflict };
-                self.drop_sample(id, kind, sample, pos, Some(at), sink);
+                self.drop_sample(id, kind, sample, pos, at, sink);
                 true
             }
             None => false,
@@ -757,7 +795,8 @@ impl Engine {
         }
         state.latest_timestamp = ts;
         let slot = state.recent_next as usize;
-        state.recent[slot] = Seen { timestamp: ts, fingerprint: value_fingerprint(&sample.value), pos };
+        state.recent[slot] =
+            Seen { timestamp: ts, fingerprint: value_fingerprint(&sample.value), at: PackedPos::new(pos) };
         state.recent_next = ((slot + 1) % RECENT) as u8;
         let pid = self.catalog.series[id as usize].process;
         let process = &mut self.processes[pid as usize];
@@ -1095,7 +1134,7 @@ impl Engine {
         };
         if cumulative {
             let consecutive = state.last_export != NONE && state.last_export + 1 == export;
-            if swung(state, &sample, consecutive, decreased_now, start_changed) {
+            if swung(state, &mut self.swings, id, &sample, consecutive, decreased_now, start_changed) {
                 process.oscillations += 1;
             }
         }
@@ -1318,17 +1357,29 @@ fn estimate_phase(times: &mut [i64], interval: i64) -> Option<i64> {
 /// drop, in consecutive exports; or its start time back to the one before the last
 /// change. A restarted process does neither: its start times only grow, and its young
 /// series, once back above their old values, do not fall back.
-fn swung(state: &mut SeriesState, sample: &Sample, consecutive: bool, decreased: bool, start_changed: bool) -> bool {
+fn swung(
+    state: &SeriesState,
+    swings: &mut HashMap<SeriesId, Swing, foldhash::fast::FixedState>,
+    id: SeriesId,
+    sample: &Sample,
+    consecutive: bool,
+    decreased: bool,
+    start_changed: bool,
+) -> bool {
     if start_changed {
         return sample.start_timestamp.is_some() && sample.start_timestamp == state.start_before_change;
     }
+    if swings.is_empty() && !decreased {
+        return false;
+    }
     if sample.start_timestamp.is_some() {
-        state.swing = Swing::Steady;
+        swings.remove(&id);
         return false;
     }
     let now = level(&sample.value).as_f64();
     let before = state.last_value.as_ref().map_or(0.0, |v| level(v).as_f64());
-    let (next, turned) = match state.swing {
+    let swing = swings.get(&id).copied().unwrap_or(Swing::Steady);
+    let (next, turned) = match swing {
         Swing::Recovered { after, peak } if consecutive && now < peak && now >= after => {
             (Swing::Dropped { before: peak, after: now }, true)
         }
@@ -1338,7 +1389,10 @@ fn swung(state: &mut SeriesState, sample: &Sample, consecutive: bool, decreased:
         _ if decreased => (Swing::Dropped { before, after: now }, false),
         _ => (Swing::Steady, false),
     };
-    state.swing = next;
+    match next {
+        Swing::Steady => swings.remove(&id),
+        swinging => swings.insert(id, swinging),
+    };
     turned
 }
 

@@ -12,21 +12,35 @@ use crate::text::canonical_text;
 use crate::value::Labels;
 
 /// What identifies a series (docs/SEMANTICS.md), in canonical form: attributes sorted
-/// by key, the resource as canonical text.
+/// by key, the rest as its [`MetricKey`] (through `Deref`: `key.metric`, `key.service`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SeriesKey {
-    /// Shared by the series a parser made with the same text ([`SeriesMaker`]), as are
-    /// the metric name, unit and description.
-    pub service: Arc<str>,
-    pub metric: Arc<str>,
-    pub metric_type: MetricType,
+    /// Shared by the series of one metric of one process that a parser made
+    /// ([`SeriesMaker`]): a million series of a metric cost one, not a million.
+    pub metric_key: Arc<MetricKey>,
     /// Sorted by key: equal for equal sets whatever their order in the line. Kept once:
     /// they are the series' labels too.
     pub attributes: Labels,
-    /// Shared by the series of a process that one parser made ([`SeriesMaker`]).
+}
+
+/// A series' identity but for its attributes: what the series of one metric of one
+/// process have in common.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MetricKey {
+    pub service: Arc<str>,
+    pub metric: Arc<str>,
+    pub metric_type: MetricType,
+    /// The resource's canonical text.
     pub resource: Arc<str>,
-    /// Shared by the series a parser made with the same scope ([`SeriesMaker`]).
     pub scope: Option<Arc<Scope>>,
+}
+
+impl std::ops::Deref for SeriesKey {
+    type Target = MetricKey;
+
+    fn deref(&self) -> &MetricKey {
+        &self.metric_key
+    }
 }
 
 impl SeriesKey {
@@ -36,11 +50,9 @@ impl SeriesKey {
 }
 
 /// What a series carries besides its identity, taken from the first line that named it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SeriesMeta {
-    /// Shared by the series of a process that one parser made ([`SeriesMaker`]).
     pub resource: Arc<Labels>,
-    /// Shared by the series a parser made with the same text ([`SeriesMaker`]).
     pub unit: Option<Arc<str>>,
     pub description: Option<Arc<str>>,
 }
@@ -49,7 +61,8 @@ pub struct SeriesMeta {
 pub struct ChunkSeries {
     pub fingerprint: u64,
     pub key: SeriesKey,
-    pub meta: SeriesMeta,
+    /// Shared by the series a parser made with the same metadata ([`SeriesMaker`]).
+    pub meta: Arc<SeriesMeta>,
 }
 
 /// Builds the canonical identity of the series a record belongs to.
@@ -59,13 +72,16 @@ pub fn make_series(record: &Record<'_>) -> Result<ChunkSeries, String> {
 
 /// Makes series as [`make_series`] does, sharing what the series of one parser have in
 /// common: a process's resource (its canonical text and its parsed labels, made once per
-/// distinct raw text rather than once per series) and the unit and description texts. A
-/// million series of one process then cost one resource in the parser, not a million.
+/// distinct raw text rather than once per series), the texts, the [`MetricKey`]s and the
+/// [`SeriesMeta`]s. A million series of one metric then cost one of each in the parser,
+/// not a million.
 #[derive(Default)]
 pub struct SeriesMaker {
     resources: HashMap<String, (Arc<str>, Arc<Labels>), FixedState>,
     texts: HashSet<Arc<str>, FixedState>,
     scopes: HashSet<Arc<Scope>, FixedState>,
+    metric_keys: HashSet<Arc<MetricKey>, FixedState>,
+    metas: HashSet<Arc<SeriesMeta>, FixedState>,
 }
 
 /// Above this many distinct resources or texts (hostile input) the maker starts over.
@@ -96,18 +112,32 @@ impl SeriesMaker {
                 None => self.shared_text("unknown_service"),
             },
         };
-        let key = SeriesKey {
+        let metric_key = MetricKey {
             service,
             metric: self.shared_text(&record.metric_name),
             metric_type: record.metric_type,
-            attributes,
             resource: resource_text,
             scope: record.scope.as_ref().map(|s| self.shared_scope(s)),
         };
+        let key = SeriesKey { metric_key: shared(&mut self.metric_keys, metric_key), attributes };
         let unit = record.unit.as_deref().map(|t| self.shared_text(t));
         let description = record.description.as_deref().map(|t| self.shared_text(t));
-        Ok(ChunkSeries { fingerprint: key.fingerprint(), key, meta: SeriesMeta { resource, unit, description } })
+        let meta = shared(&mut self.metas, SeriesMeta { resource, unit, description });
+        Ok(ChunkSeries { fingerprint: key.fingerprint(), key, meta })
     }
+}
+
+/// The value in `set` equal to `value`, or `value`, then kept there.
+fn shared<T: Eq + std::hash::Hash>(set: &mut HashSet<Arc<T>, FixedState>, value: T) -> Arc<T> {
+    if let Some(known) = set.get(&value) {
+        return Arc::clone(known);
+    }
+    if set.len() >= SHARED_LIMIT {
+        set.clear();
+    }
+    let value = Arc::new(value);
+    set.insert(Arc::clone(&value));
+    value
 }
 
 fn compact(set: &[(String, crate::value::AttrValue)], what: &str) -> Result<Labels, String> {
@@ -116,15 +146,10 @@ fn compact(set: &[(String, crate::value::AttrValue)], what: &str) -> Result<Labe
 
 impl SeriesMaker {
     fn shared_scope(&mut self, scope: &Scope) -> Arc<Scope> {
-        if let Some(shared) = self.scopes.get(scope) {
-            return Arc::clone(shared);
+        match self.scopes.get(scope) {
+            Some(known) => Arc::clone(known),
+            None => shared(&mut self.scopes, scope.clone()),
         }
-        if self.scopes.len() >= SHARED_LIMIT {
-            self.scopes.clear();
-        }
-        let shared = Arc::new(scope.clone());
-        self.scopes.insert(Arc::clone(&shared));
-        shared
     }
 
     fn shared_text(&mut self, text: &str) -> Arc<str> {
