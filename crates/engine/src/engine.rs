@@ -391,7 +391,7 @@ impl PackedPos {
     }
 
     fn get(self) -> Option<LinePos> {
-        (self != PackedPos::UNKNOWN && self != PackedPos::EMPTY).then(|| LinePos {
+        (self != PackedPos::UNKNOWN && self != PackedPos::EMPTY).then_some(LinePos {
             source: (self.0 >> Self::LINE_BITS) as usize,
             line: self.0 & ((1 << Self::LINE_BITS) - 1),
         })
@@ -1439,6 +1439,27 @@ fn difference(old: &SampleValue, new: &SampleValue) -> Increase {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_positions_give_back_the_position_or_say_they_cannot() {
+        for pos in [
+            LinePos { source: 0, line: 1 },
+            LinePos { source: 7, line: (1 << 44) - 1 },
+            LinePos { source: (1 << 20) - 2, line: 3 },
+        ] {
+            assert_eq!(PackedPos::new(pos).get(), Some(pos));
+        }
+        for pos in [
+            LinePos { source: 0, line: 1 << 44 },
+            LinePos { source: (1 << 20) - 1, line: 1 },
+            LinePos { source: 1 << 40, line: 1 },
+        ] {
+            assert_eq!(PackedPos::new(pos), PackedPos::UNKNOWN);
+            assert_eq!(PackedPos::new(pos).get(), None);
+        }
+        assert_eq!(PackedPos::new(LinePos { source: 3, line: 0 }), PackedPos::UNKNOWN);
+        assert!(!Seen::default().filled());
+    }
 
     #[test]
     fn restart_between_exports() {
