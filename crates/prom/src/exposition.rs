@@ -24,9 +24,10 @@ pub struct ExpositionSink {
     builder: FamilyBuilder,
     resource_labels: bool,
     history: bool,
-    labels: HashMap<SeriesId, Labels>,
+    /// By series id (the catalog's ids are dense): `None` for series not exposed.
+    labels: Vec<Option<Labels>>,
     /// Latest value per series (or the running total of delta lines), with its time.
-    current: HashMap<SeriesId, Current>,
+    current: Vec<Option<Current>>,
     processes: BTreeSet<ProcessId>,
     /// Newest sample of each process, and its latest export: a cumulative series whose
     /// latest sample is from an earlier export was not in it.
@@ -63,8 +64,8 @@ impl ExpositionSink {
             builder: FamilyBuilder::default(),
             resource_labels,
             history,
-            labels: HashMap::new(),
-            current: HashMap::new(),
+            labels: Vec::new(),
+            current: Vec::new(),
             processes: BTreeSet::new(),
             process_newest: HashMap::new(),
             process_export: HashMap::new(),
@@ -81,6 +82,14 @@ impl ExpositionSink {
             self.sorter = Some(ExternalSorter::new(bytes));
         }
         self
+    }
+
+    fn labels_of(&self, id: SeriesId) -> Option<&Labels> {
+        self.labels.get(id as usize)?.as_ref()
+    }
+
+    fn current_of(&self, id: SeriesId) -> Option<&Current> {
+        self.current.get(id as usize)?.as_ref()
     }
 
     fn is_live(&self, id: SeriesId, process: ProcessId, current: &Current, newest: i64, staleness: Staleness) -> bool {
@@ -112,7 +121,8 @@ impl ExpositionSink {
         let newest = self.process_newest.values().copied().max().unwrap_or(i64::MIN);
         let mut builder = self.builder.empty_families();
         let mut live_processes = BTreeSet::new();
-        for (&id, current) in &self.current {
+        let current = self.current.iter().enumerate().filter_map(|(id, c)| Some((id as SeriesId, c.as_ref()?)));
+        for (id, current) in current {
             let info = &catalog.series[id as usize];
             let process = info.process;
             let value = &current.value;
@@ -121,8 +131,8 @@ impl ExpositionSink {
                     continue;
                 }
             }
-            if let Some(labels) = self.labels.get(&id) {
-                let sample = ExposedSample { labels: Arc::clone(labels), value: value.clone(), timestamp: None };
+            if let Some(labels) = self.labels_of(id) {
+                let sample = ExposedSample { labels: labels.clone(), value: value.clone(), timestamp: None };
                 builder.push(&info.key.metric, info.key.metric_type, sample);
                 live_processes.insert(process);
             }
@@ -191,11 +201,11 @@ pub fn exposed_value(before: Option<&ExposedValue>, step: &Step<'_>) -> ExposedV
             ExposedValue::Num(before.plus(*n))
         }
         (SampleValue::Hist(h), StepKind::Delta) => match before {
-            Some(ExposedValue::Hist(t)) => ExposedValue::Hist(t.plus(h).unwrap_or_else(|| (**h).clone())),
-            _ => ExposedValue::Hist((**h).clone()),
+            Some(ExposedValue::Hist(t)) => ExposedValue::Hist(Arc::new(t.plus(h).unwrap_or_else(|| (**h).clone()))),
+            _ => ExposedValue::Hist(Arc::new((**h).clone())),
         },
         (SampleValue::Num(n), _) => ExposedValue::Num(*n),
-        (SampleValue::Hist(h), _) => ExposedValue::Hist((**h).clone()),
+        (SampleValue::Hist(h), _) => ExposedValue::Hist(Arc::new((**h).clone())),
     }
 }
 
@@ -203,7 +213,7 @@ impl Sink for ExpositionSink {
     fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
         match self.builder.labels_for(id, &info.key, &info.meta, self.resource_labels) {
             Ok(labels) => {
-                self.labels.insert(id, labels);
+                put(&mut self.labels, id, labels);
                 self.processes.insert(info.process);
                 true
             }
@@ -228,10 +238,10 @@ impl Sink for ExpositionSink {
         if step.kind == StepKind::Delta {
             self.delta_series.insert(id);
         }
-        let value = exposed_value(self.current.get(&id).map(|c| &c.value), step);
+        let value = exposed_value(self.current_of(id).map(|c| &c.value), step);
         if let Some(sorter) = self.sorter.as_mut() {
             let family = self.builder.family(&info.key.metric, info.key.metric_type);
-            if let (Some(labels), Some(family)) = (self.labels.get(&id), family) {
+            if let (Some(Some(labels)), Some(family)) = (self.labels.get(id as usize), family) {
                 let format = ExpositionFormat { openmetrics: true };
                 let name = family.exposed_name(true);
                 if !sorter.has_header(&name) {
@@ -240,7 +250,7 @@ impl Sink for ExpositionSink {
                     sorter.set_header(&name, header);
                 }
                 let sample =
-                    ExposedSample { labels: Arc::clone(labels), value: value.clone(), timestamp: Some(step.timestamp) };
+                    ExposedSample { labels: labels.clone(), value: value.clone(), timestamp: Some(step.timestamp) };
                 let mut text = Vec::with_capacity(256);
                 write_family_sample(&mut text, family, &sample, format);
                 let key = SortKey { family: name, labels: labels.to_vec(), timestamp: step.timestamp, seq: 0 };
@@ -249,18 +259,19 @@ impl Sink for ExpositionSink {
                 }
             }
         }
-        let current = Current { timestamp: step.timestamp, export: step.export, value };
-        match self.current.entry(id) {
-            std::collections::hash_map::Entry::Occupied(mut slot) => {
-                if step.timestamp >= slot.get().timestamp {
-                    slot.insert(current);
-                }
-            }
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(current);
-            }
+        if self.current_of(id).is_none_or(|c| step.timestamp >= c.timestamp) {
+            put(&mut self.current, id, Current { timestamp: step.timestamp, export: step.export, value });
         }
     }
+}
+
+/// Sets `slots[id]`, growing `slots` as ids come.
+fn put<T>(slots: &mut Vec<Option<T>>, id: SeriesId, value: T) {
+    let id = id as usize;
+    if slots.len() <= id {
+        slots.resize_with(id + 1, || None);
+    }
+    slots[id] = Some(value);
 }
 
 /// Lines fed as they arrive (a followed file, an SDK collection), exposed on demand.
