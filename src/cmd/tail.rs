@@ -550,7 +550,7 @@ fn increase_since(r: &Record<'_>, previous: Option<&(i64, SampleValue)>) -> Opti
             SampleValue::Num(if now.less_than(*before) { *now } else { now.minus(*before) })
         }
         (SampleValue::Hist(now), SampleValue::Hist(before)) => match before.increase_to(now) {
-            Some(increase) => SampleValue::Hist(Box::new(increase)),
+            Some(increase) => SampleValue::Hist(std::sync::Arc::new(increase)),
             None => SampleValue::Hist(now.clone()),
         },
         _ => return None,

@@ -361,7 +361,7 @@ impl LineParser {
                 let histogram = normalise_histogram(&h, &mut self.last_bounds);
                 // The buckets' storage serves the next fast-path histogram.
                 self.buckets = h.buckets;
-                (SampleValue::Hist(Box::new(histogram?)), true)
+                (SampleValue::Hist(Arc::new(histogram?)), true)
             }
         };
         checked_kind(value, is_object, metric_type)
@@ -794,7 +794,7 @@ mod tests {
             r#"{{"timestamp":"2025-01-01T00:00:00Z","metric_name":"h","value":{{"count":{count},"sum":1.5,"buckets":{buckets}}}}}"#
         );
         match parse_line(&line)?.value {
-            SampleValue::Hist(h) => Ok(*h),
+            SampleValue::Hist(h) => Ok((*h).clone()),
             SampleValue::Num(_) => panic!("not a histogram"),
         }
     }

@@ -124,7 +124,9 @@ impl Histogram {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SampleValue {
     Num(Num),
-    Hist(Box<Histogram>),
+    /// Shared (not copied) by whoever keeps a series' latest value: the engine, and
+    /// `to-prometheus` and `serve`'s exposition.
+    Hist(Arc<Histogram>),
 }
 
 /// An attribute value: the JSON types OpenTelemetry attributes map to.

@@ -202,10 +202,10 @@ pub fn exposed_value(before: Option<&ExposedValue>, step: &Step<'_>) -> ExposedV
         }
         (SampleValue::Hist(h), StepKind::Delta) => match before {
             Some(ExposedValue::Hist(t)) => ExposedValue::Hist(Arc::new(t.plus(h).unwrap_or_else(|| (**h).clone()))),
-            _ => ExposedValue::Hist(Arc::new((**h).clone())),
+            _ => ExposedValue::Hist(Arc::clone(h)),
         },
         (SampleValue::Num(n), _) => ExposedValue::Num(*n),
-        (SampleValue::Hist(h), _) => ExposedValue::Hist(Arc::new((**h).clone())),
+        (SampleValue::Hist(h), _) => ExposedValue::Hist(Arc::clone(h)),
     }
 }
 
