@@ -5,6 +5,7 @@
 //! ~70 bytes per wanted line and the canonical key of each series it saw once.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash};
 use std::sync::mpsc::{channel, sync_channel};
@@ -371,20 +372,22 @@ impl BlockParser {
         if record.type_inferred {
             out.inferred_types += 1;
         }
-        let series = match state.local.get(&key) {
-            Some(Ok(id)) => {
-                // A series seen in this block whose line did not match its template:
-                // a new start_timestamp after a restart, or another spelling.
-                let known = Ok(Arc::clone(&out.series[*id as usize]));
-                self.templates.learn(line, &record, &known, &mut self.lines);
-                *id
-            }
-            Some(Err(reason)) => {
-                out.bad.push(BadLine { line: index, reason: reason.clone() });
-                return;
-            }
-            None => {
-                let made = self.series.get_or_make(&key, &record);
+        let series = match state.local.entry(key) {
+            Entry::Occupied(known) => match known.get() {
+                Ok(id) => {
+                    // A series seen in this block whose line did not match its template:
+                    // a new start_timestamp after a restart, or another spelling.
+                    let known = Ok(Arc::clone(&out.series[*id as usize]));
+                    self.templates.learn(line, &record, &known, &mut self.lines);
+                    *id
+                }
+                Err(reason) => {
+                    out.bad.push(BadLine { line: index, reason: reason.clone() });
+                    return;
+                }
+            },
+            Entry::Vacant(slot) => {
+                let made = self.series.get_or_make(slot.key(), &record);
                 self.templates.learn(line, &record, &made, &mut self.lines);
                 let made = made.map(|s| {
                     *state.by_pointer.entry(Arc::as_ptr(&s)).or_insert_with(|| {
@@ -392,7 +395,7 @@ impl BlockParser {
                         (out.series.len() - 1) as u32
                     })
                 });
-                state.local.insert(key, made.clone());
+                slot.insert(made.clone());
                 match made {
                     Ok(id) => id,
                     Err(reason) => {
