@@ -82,6 +82,37 @@ pub struct SeriesMaker {
     scopes: HashSet<Arc<Scope>, FixedState>,
     metric_keys: HashSet<Arc<MetricKey>, FixedState>,
     metas: HashSet<Arc<SeriesMeta>, FixedState>,
+    /// The metrics of the last lines, by their text: lines of a few metrics take turns,
+    /// and a line whose metric is among them skips six lookups.
+    recent: Vec<RecentMetric>,
+    recent_next: usize,
+}
+
+/// The text a metric's identity and metadata were made from, and what was made.
+struct RecentMetric {
+    service_name: Option<String>,
+    metric_name: String,
+    metric_type: MetricType,
+    raw_resource: String,
+    scope: Option<Scope>,
+    unit: Option<String>,
+    description: Option<String>,
+    metric_key: Arc<MetricKey>,
+    meta: Arc<SeriesMeta>,
+}
+
+const RECENT_METRICS: usize = 4;
+
+impl RecentMetric {
+    fn made_from(&self, record: &Record<'_>) -> bool {
+        self.metric_name == record.metric_name
+            && self.metric_type == record.metric_type
+            && self.service_name.as_deref() == record.service_name.as_deref()
+            && self.raw_resource == record.resource.map_or("", |r| r.get())
+            && self.unit.as_deref() == record.unit.as_deref()
+            && self.description.as_deref() == record.description.as_deref()
+            && self.scope == record.scope
+    }
 }
 
 /// Above this many distinct resources or texts (hostile input) the maker starts over.
@@ -91,6 +122,10 @@ impl SeriesMaker {
     pub fn make(&mut self, record: &Record<'_>) -> Result<ChunkSeries, String> {
         // Kept for as long as the series is known: no room to grow.
         let attributes = compact(&parse_label_set(record.attributes, "attributes")?, "attributes")?;
+        if let Some(recent) = self.recent.iter().find(|r| r.made_from(record)) {
+            let key = SeriesKey { metric_key: Arc::clone(&recent.metric_key), attributes };
+            return Ok(ChunkSeries { fingerprint: key.fingerprint(), key, meta: Arc::clone(&recent.meta) });
+        }
         let raw_resource = record.resource.map_or("", |r| r.get());
         let (resource_text, resource) = match self.resources.get(raw_resource) {
             Some((text, labels)) => (Arc::clone(text), Arc::clone(labels)),
@@ -123,6 +158,23 @@ impl SeriesMaker {
         let unit = record.unit.as_deref().map(|t| self.shared_text(t));
         let description = record.description.as_deref().map(|t| self.shared_text(t));
         let meta = shared(&mut self.metas, SeriesMeta { resource, unit, description });
+        let recent = RecentMetric {
+            service_name: record.service_name.as_deref().map(str::to_string),
+            metric_name: record.metric_name.to_string(),
+            metric_type: record.metric_type,
+            raw_resource: raw_resource.to_string(),
+            scope: record.scope.clone(),
+            unit: record.unit.as_deref().map(str::to_string),
+            description: record.description.as_deref().map(str::to_string),
+            metric_key: Arc::clone(&key.metric_key),
+            meta: Arc::clone(&meta),
+        };
+        if self.recent.len() < RECENT_METRICS {
+            self.recent.push(recent);
+        } else {
+            self.recent[self.recent_next] = recent;
+            self.recent_next = (self.recent_next + 1) % RECENT_METRICS;
+        }
         Ok(ChunkSeries { fingerprint: key.fingerprint(), key, meta })
     }
 }
@@ -162,5 +214,45 @@ impl SeriesMaker {
         let shared: Arc<str> = text.into();
         self.texts.insert(Arc::clone(&shared));
         shared
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::parse_line;
+
+    #[test]
+    fn a_maker_that_shares_makes_what_a_fresh_one_makes() {
+        // More metrics than the maker remembers, taking turns, and lines that differ from
+        // a remembered one in one field each.
+        let variants = [
+            r#""service_name":"a","metric_name":"m0_total","unit":"1""#,
+            r#""service_name":"a","metric_name":"m0_total","unit":"2""#,
+            r#""service_name":"a","metric_name":"m0_total","unit":"1","description":"d""#,
+            r#""service_name":"b","metric_name":"m0_total","unit":"1""#,
+            r#""metric_name":"m0_total","unit":"1""#,
+            r#""service_name":"a","metric_name":"m0_total","metric_type":"gauge","unit":"1""#,
+            r#""service_name":"a","metric_name":"m0_total","unit":"1","scope":{"name":"lib"}"#,
+            r#""service_name":"a","metric_name":"m1_total","unit":"1""#,
+            r#""service_name":"a","metric_name":"m2_total""#,
+        ];
+        let resources = [r#"{"service.name":"r","host":"h1"}"#, r#"{"service.name":"r","host":"h2"}"#, "{}"];
+        let mut maker = SeriesMaker::default();
+        for round in 0..3 {
+            for (i, fields) in variants.iter().enumerate() {
+                for resource in resources {
+                    let line = format!(
+                        r#"{{"timestamp":"2025-01-01T00:00:00Z",{fields},"value":{round},"attributes":{{"user":"u{i}"}},"resource":{resource}}}"#
+                    );
+                    let record = parse_line(&line).unwrap();
+                    let shared = maker.make(&record).unwrap();
+                    let fresh = make_series(&record).unwrap();
+                    assert_eq!(shared.key, fresh.key, "{line}");
+                    assert_eq!(shared.fingerprint, fresh.fingerprint, "{line}");
+                    assert_eq!(shared.meta, fresh.meta, "{line}");
+                }
+            }
+        }
     }
 }
