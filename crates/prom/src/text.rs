@@ -55,13 +55,17 @@ pub fn escape_label_value(v: &str) -> String {
     out
 }
 
-/// HELP text: `\` and newlines escaped (and `"` in OpenMetrics).
+/// HELP text: `\` and newlines escaped (and `"` in OpenMetrics), a carriage return made a
+/// space.
 pub fn escape_help(v: &str, openmetrics: bool) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            // Neither format has an escape for it, and readers that split lines on it
+            // would cut the HELP line in two (a name or description can hold one).
+            '\r' => out.push(' '),
             '"' if openmetrics => out.push_str("\\\""),
             c => out.push(c),
         }
