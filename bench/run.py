@@ -233,12 +233,20 @@ def bench_shape(shape, args):
 
 def bench_cardinality(series, args):
     """A cardinality explosion: `series` users with a counter and a histogram each."""
-    data = os.path.join(ROOT, "bench", "data", f"cardinality-{series}.jsonl")
+    # The generator's shapes apply to a cardinality file; the other shapes' flags
+    # (disturbances, instances) do not.
+    flags = SHAPES.get(args.shape, ([], ""))[0]
+    shape_flags = flags[flags.index("--shape"):flags.index("--shape") + 2] if "--shape" in flags else []
+    if args.shape != "exporter" and not shape_flags:
+        sys.exit(f"--cardinality takes one of the shapes the generator writes: "
+                 f"{', '.join(n for n, (f, _) in SHAPES.items() if '--shape' in f)} (not {args.shape})")
+    suffix = f"-{shape_flags[1]}" if shape_flags else ""
+    data = os.path.join(ROOT, "bench", "data", f"cardinality-{series}{suffix}.jsonl")
     truth_path = data + ".truth.json"
     if not os.path.exists(data) or not os.path.exists(truth_path):
         os.makedirs(os.path.dirname(data), exist_ok=True)
         subprocess.run([GENERATE, "--cardinality", str(series), "--exports", "3", "--out", data,
-                        "--truth", truth_path, "--force"], check=True)
+                        "--truth", truth_path, "--force"] + shape_flags, check=True)
     with open(truth_path) as f:
         truth = {k: int(v) for k, v in json.load(f).items()}
     subprocess.run(["cat", data], stdout=subprocess.DEVNULL, check=True)
@@ -265,7 +273,7 @@ def bench_cardinality(series, args):
             outputs[n] = out
     sum_time = statistics.median(times["metricsctl sum by route"])
     size = os.path.getsize(data)
-    print(f"\n## Cardinality: {series:,} users ({data}, {size / 1e9:.2f} GB, 3 exports)")
+    print(f"\n## Cardinality: {series:,} users, shape {args.shape} ({data}, {size / 1e9:.2f} GB, 3 exports)")
     print(f"Machine: {machine()}; median of {args.runs} interleaved rounds\n")
     print("| command | wall s | vs metricsctl sum | peak RSS MB | series read | bytes per series |")
     print("|---|---:|---:|---:|---:|---:|")

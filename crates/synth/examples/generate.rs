@@ -64,7 +64,8 @@ struct Args {
     #[arg(long, default_value = "writer", value_parser = ["writer", "go", "no-resource", "utc-nanos", "colon-offset", "reordered"])]
     shape: String,
     /// Instead: a cardinality explosion of this many users (a `user_id` label on a
-    /// counter and a histogram each), one process, --exports exports.
+    /// counter and a histogram each), one process, --exports exports, in --shape (the
+    /// disturbances do not apply to it).
     #[arg(long, value_name = "SERIES")]
     cardinality: Option<u64>,
     /// Exports of the --cardinality file.
@@ -132,7 +133,7 @@ fn main() -> Result<()> {
     };
     let mut writer = BufWriter::with_capacity(1 << 20, file);
     let g = match args.cardinality {
-        Some(series) => generate_cardinality(&mut writer, series, args.exports, args.seed)?,
+        Some(series) => generate_cardinality(&mut writer, series, args.exports, args.seed, options.shape)?,
         None => generate(&mut writer, &options)?,
     };
     writer.flush()?;

@@ -376,15 +376,22 @@ fn write_when_full(out: &mut dyn Write, buf: &mut Vec<u8>, result: &mut Generate
 
 /// A cardinality explosion: `series` users, each with a request counter and a
 /// duration histogram labelled by its `user_id`, exported `exports` times by one
-/// process (10 s apart). What `check` is for, and what the reader must stay fast and
-/// small on. The truth counts the requests per route.
-pub fn generate_cardinality(out: &mut dyn Write, series: u64, exports: u64, seed: u64) -> Result<Generated> {
+/// process (10 s apart), its lines in `shape`. What `check` is for, and what the reader
+/// must stay fast and small on. The truth counts the requests per route.
+pub fn generate_cardinality(
+    out: &mut dyn Write,
+    series: u64,
+    exports: u64,
+    seed: u64,
+    shape: Shape,
+) -> Result<Generated> {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut result = Generated::default();
     let resource = r#"{"service.name":"sre","service.instance.id":"sre-0"}"#;
     let mut requests = vec![0u64; series as usize];
     let mut hist: Vec<Hist> = (0..series).map(|_| Hist::new(DURATION_BOUNDS.len())).collect();
     let mut buf: Vec<u8> = Vec::with_capacity(4 << 20);
+    let mut line: Vec<u8> = Vec::new();
     for export in 0..exports {
         let now = 1_765_850_400 * NANOS_PER_SEC + export as i64 * 10 * NANOS_PER_SEC;
         for user in 0..series as usize {
@@ -409,7 +416,13 @@ pub fn generate_cardinality(out: &mut dyn Write, series: u64, exports: u64, seed
                 };
                 let point =
                     Point { metric_type, time: now, start: None, delta: false, value: &value, attributes: &attributes };
-                push_line_styled(&mut buf, &head, &point, TIME_STYLE);
+                if shape == Shape::Writer {
+                    push_line_styled(&mut buf, &head, &point, TIME_STYLE);
+                } else {
+                    line.clear();
+                    push_line_styled(&mut line, &head, &point, TIME_STYLE);
+                    shape.rewrite(line.strip_suffix(b"\n").unwrap_or(&line), &mut buf);
+                }
                 result.lines += 1;
             }
             write_when_full(out, &mut buf, &mut result)?;
