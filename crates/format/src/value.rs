@@ -235,17 +235,22 @@ enum AttrKind {
 impl Labels {
     /// `None` when the text is over 4 GiB, which no line of the format can hold.
     pub fn new(set: &[(String, AttrValue)]) -> Option<Labels> {
-        let mut text = String::with_capacity(set.iter().map(|(k, v)| k.len() + value_text(v).len()).sum());
-        let mut ends = Vec::with_capacity(set.len());
-        for (key, value) in set {
+        Labels::from_pairs(set.iter().map(|(k, v)| (k.as_str(), v.as_ref())))
+    }
+
+    /// From key-value pairs already in key order.
+    pub fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, AttrRef<'a>)> + Clone) -> Option<Labels> {
+        let mut text = String::with_capacity(pairs.clone().map(|(k, v)| k.len() + value_text(v).len()).sum());
+        let mut ends = Vec::with_capacity(pairs.size_hint().0);
+        for (key, value) in pairs {
             text.push_str(key);
             let key_end = u32::try_from(text.len()).ok()?;
             text.push_str(value_text(value));
             let kind = match value {
-                AttrValue::Str(_) => AttrKind::Str,
-                AttrValue::Num(_) => AttrKind::Num,
-                AttrValue::Bool(true) => AttrKind::True,
-                AttrValue::Bool(false) => AttrKind::False,
+                AttrRef::Str(_) => AttrKind::Str,
+                AttrRef::Num(_) => AttrKind::Num,
+                AttrRef::Bool(true) => AttrKind::True,
+                AttrRef::Bool(false) => AttrKind::False,
             };
             ends.push(LabelEnds { key: key_end, value: u32::try_from(text.len()).ok()?, kind });
         }
@@ -285,10 +290,10 @@ impl Labels {
     }
 }
 
-fn value_text(value: &AttrValue) -> &str {
+fn value_text(value: AttrRef<'_>) -> &str {
     match value {
-        AttrValue::Str(s) | AttrValue::Num(s) => s,
-        AttrValue::Bool(_) => "",
+        AttrRef::Str(s) | AttrRef::Num(s) => s,
+        AttrRef::Bool(_) => "",
     }
 }
 
