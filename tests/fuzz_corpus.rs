@@ -151,6 +151,50 @@ fn corpus_lines_and_splices_read_the_same_with_templates() {
     }
 }
 
+/// The corpus lines, and lines with another text in their first attribute value (plain,
+/// or one that escapes, ends the string or the object early), read through a parser
+/// whose templates rest (a cardinality explosion), so that shapes read them, give
+/// exactly what parsing each line alone gives.
+#[test]
+fn corpus_lines_with_other_attribute_values_read_the_same_with_shapes() {
+    use metricsctl_reader::input::Block;
+    use metricsctl_reader::scan::{full_parse_outcome, BlockParser, ScanOptions};
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_line");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    let mut lines: Vec<String> = paths
+        .iter()
+        .filter_map(|p| String::from_utf8(std::fs::read(p).unwrap()).ok())
+        .filter(|t| !t.contains(['\n', '\r']) && !t.trim().is_empty())
+        .collect();
+    let others = ["u42", "", "é", r#"a\"b"#, "\u{7}", r#"x","y":"z"#, r#"x"}"#, "{"];
+    let mut varied = 0;
+    for i in 0..lines.len() {
+        let line = lines[i].clone();
+        let Some(at) = line.find(r#""attributes":{""#) else { continue };
+        let Some(colon) = line[at + 15..].find(r#"":""#).map(|c| at + 15 + c + 3) else { continue };
+        let Some(end) = line[colon..].find('"').map(|e| colon + e) else { continue };
+        for other in others {
+            lines.push(format!("{}{other}{}", &line[..colon], &line[end..]));
+            varied += 1;
+        }
+    }
+    assert!(varied > 500, "{varied} lines with other attribute values");
+
+    let options = ScanOptions { metrics: Default::default(), block_size: 1 << 20, latest_only: false };
+    let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
+    let mut parser = BlockParser::with_templates_resting();
+    parser.parse(&block(), &options);
+    let second = parser.parse(&block(), &options);
+    assert!(second.by_shape > 300, "only {} lines read by shape", second.by_shape);
+    let scanned = second.line_outcomes();
+    for (i, line) in lines.iter().enumerate() {
+        let want = full_parse_outcome(line);
+        assert_eq!(scanned.get(&(i as u64)), Some(&want), "line {i}: {line}");
+    }
+}
+
 /// The `promql` target's corpus: a query, then lines. Every query that parses is
 /// evaluated over the lines without a panic (the first crash it found: a line dated
 /// 1696 beside one of 2025, whose spacing overflowed; such a line is now bad).

@@ -1,7 +1,9 @@
 //! Fuzzes the template path of the block parser: the input's lines, and lines spliced
 //! from them (one line's text around another's value), read through `parse_block` with
 //! templates learnt must give what parsing each line alone gives; reading only the
-//! newest values must give the same outcome for every line it reports.
+//! newest values must give the same outcome for every line it reports. The same holds
+//! for a parser whose templates rest (a cardinality explosion), which reads lines by
+//! their metric's shape.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -13,10 +15,10 @@ use metricsctl_format::template::Split;
 
 type Outcomes = BTreeMap<u64, LineOutcome>;
 
-fn scanned(text: &str, latest_only: bool) -> Outcomes {
+fn scanned(text: &str, latest_only: bool, resting: bool) -> Outcomes {
     let options = ScanOptions { metrics: Default::default(), block_size: 1 << 20, latest_only };
     let block = || Block::from_bytes(0, text.as_bytes().to_vec());
-    let mut parser = BlockParser::default();
+    let mut parser = if resting { BlockParser::with_templates_resting() } else { BlockParser::default() };
     parser.parse(&block(), &options);
     parser.parse(&block(), &options).line_outcomes()
 }
@@ -50,8 +52,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let joined = lines.join("\n");
     let reference: Outcomes = lines.iter().enumerate().map(|(i, line)| (i as u64, full_parse_outcome(line))).collect();
-    assert_eq!(scanned(&joined, false), reference);
-    for (line, outcome) in scanned(&joined, true) {
-        assert_eq!(Some(&outcome), reference.get(&line), "line {line}");
+    for resting in [false, true] {
+        assert_eq!(scanned(&joined, false, resting), reference);
+        for (line, outcome) in scanned(&joined, true, resting) {
+            assert_eq!(Some(&outcome), reference.get(&line), "line {line}");
+        }
     }
 });

@@ -6,6 +6,8 @@
 //! - [`series`]: what identifies a series.
 //! - [`histogram`]: histogram arithmetic: increases, sums across layouts, quantiles.
 //! - [`template`]: lines of a known series recognised by their bytes.
+//! - [`shape`]: lines of a known metric recognised by their bytes but for their
+//!   attribute values (more series than templates can hold).
 //! - [`write`]: the one writer of the line format, and the appender that writes
 //!   whole lines to a file.
 //! - [`timestamp`]: RFC 3339 timestamps, durations, time arguments.
@@ -14,6 +16,7 @@
 pub mod histogram;
 pub mod record;
 pub mod series;
+pub mod shape;
 pub mod template;
 pub mod text;
 pub mod timestamp;

@@ -2,7 +2,7 @@
 //! instrumentation scope, with attribute order not mattering.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use foldhash::fast::FixedState;
@@ -45,7 +45,28 @@ impl std::ops::Deref for SeriesKey {
 
 impl SeriesKey {
     pub fn fingerprint(&self) -> u64 {
-        FixedState::with_seed(0x6d65_7472_6963_7363).hash_one(self)
+        FingerprintPrefix::new(&self.metric_key).fingerprint(&self.attributes)
+    }
+}
+
+/// A fingerprint hashed as far as the metric identity: what the fingerprints of one
+/// metric's series share, so that a series made from its attributes alone
+/// ([`crate::shape`]) hashes only them.
+#[derive(Clone)]
+pub struct FingerprintPrefix(foldhash::fast::FoldHasher);
+
+impl FingerprintPrefix {
+    pub fn new(metric_key: &Arc<MetricKey>) -> FingerprintPrefix {
+        let mut hasher = FixedState::with_seed(0x6d65_7472_6963_7363).build_hasher();
+        // As `SeriesKey`'s derived `Hash` does: its fields in order.
+        metric_key.hash(&mut hasher);
+        FingerprintPrefix(hasher)
+    }
+
+    pub fn fingerprint(&self, attributes: &Labels) -> u64 {
+        let mut hasher = self.0.clone();
+        attributes.hash(&mut hasher);
+        hasher.finish()
     }
 }
 

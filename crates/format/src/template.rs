@@ -184,7 +184,7 @@ impl<'a> Split<'a> {
     }
 }
 
-fn skip_space(line: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_space(line: &[u8], mut i: usize) -> usize {
     while line.get(i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
         i += 1;
     }
@@ -195,7 +195,7 @@ fn skip_space(line: &[u8], mut i: usize) -> usize {
 /// array with everything nested in it, or a number or literal up to its delimiter.
 /// Validity is not checked beyond the nesting: a template is learnt only from a line that
 /// parsed, and matched only by lines equal to it outside the timestamp and the value.
-fn skip_value(line: &[u8], i: usize) -> Option<usize> {
+pub(crate) fn skip_value(line: &[u8], i: usize) -> Option<usize> {
     match *line.get(i)? {
         b'"' => skip_string(line, i),
         b'{' | b'[' => {
@@ -230,7 +230,7 @@ fn skip_value(line: &[u8], i: usize) -> Option<usize> {
 }
 
 /// The end of the string starting at the quote at `i`.
-fn skip_string(line: &[u8], i: usize) -> Option<usize> {
+pub(crate) fn skip_string(line: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     loop {
         j += memchr::memchr2(b'"', b'\\', line.get(j..)?)?;
@@ -251,6 +251,29 @@ pub struct Template {
     pub value_is_object: bool,
     pub delta: bool,
     pub start_timestamp: Option<i64>,
+}
+
+impl Template {
+    /// The template of a line that parsed into `record` and `series`, when its split cut
+    /// the value where it ends and its timestamp reads as the parse read it.
+    pub fn checked(
+        split: &Split<'_>,
+        record: &Record<'_>,
+        series: &Arc<ChunkSeries>,
+        parser: &mut LineParser,
+    ) -> Option<Template> {
+        let template = Template {
+            series: Arc::clone(series),
+            metric_name: record.metric_name.as_ref().into(),
+            metric_type: record.metric_type,
+            type_inferred: record.type_inferred,
+            value_is_object: split.value_is_object(),
+            delta: record.delta,
+            start_timestamp: record.start_timestamp,
+        };
+        let value_cut_right = split.parse_value(&template, parser).as_ref() == Some(&record.value);
+        (value_cut_right && split.parse_timestamp() == Some(record.timestamp)).then_some(template)
+    }
 }
 
 struct Entry {
@@ -354,6 +377,11 @@ impl CacheLimit {
     pub fn limit(&self) -> usize {
         self.limit
     }
+
+    /// A cache as it is after a cardinality explosion: resting, learning nothing.
+    pub fn resting() -> CacheLimit {
+        CacheLimit { resting: true, ..CacheLimit::default() }
+    }
 }
 
 const NO_ENTRY: u32 = u32::MAX;
@@ -385,6 +413,9 @@ impl TemplateCache {
     /// The template whose MIDDLE and TAIL the line has, if one was learnt, and the slot
     /// where the caller keeps the series' index in its chunk.
     pub fn find(&self, split: &Split<'_>) -> Option<(&Template, &Cell<(u64, u32)>)> {
+        if self.entries.is_empty() {
+            return None;
+        }
         let previous = self.entries.get(self.last.get() as usize);
         let predicted =
             previous.map(|p| p.next.get()).filter(|&i| self.entries.get(i as usize).is_some_and(|e| e.matches(split)));
@@ -402,6 +433,23 @@ impl TemplateCache {
         self.hits.set(self.hits.get() + 1);
         let entry = &self.entries[found as usize];
         Some((&entry.template, &entry.chunk_slot))
+    }
+
+    /// A cache as it is after a cardinality explosion ([`CacheLimit::resting`]).
+    pub fn resting() -> TemplateCache {
+        TemplateCache { limit: CacheLimit::resting(), ..TemplateCache::default() }
+    }
+
+    /// Learning nothing: more series than the cache can hold, each seen once per round.
+    /// Lines of unknown series then go to the shapes ([`crate::shape`]) before a full parse.
+    pub fn is_resting(&self) -> bool {
+        self.limit.resting
+    }
+
+    /// Counts a line of an unknown series that did not go through [`TemplateCache::learn`],
+    /// as that would: a resting cache wakes when the series it did not learn come back.
+    pub fn observe(&mut self, split: &Split<'_>) {
+        self.limit.learning(split.hash());
     }
 
     /// Learns the template of a line that parsed into `record` and `series`, when the
@@ -424,21 +472,7 @@ impl TemplateCache {
         if memchr::memchr(b'\\', split.tail).is_some() {
             return;
         }
-        let template = Template {
-            series: Arc::clone(series),
-            metric_name: record.metric_name.as_ref().into(),
-            metric_type: record.metric_type,
-            type_inferred: record.type_inferred,
-            value_is_object: split.value_is_object(),
-            delta: record.delta,
-            start_timestamp: record.start_timestamp,
-        };
-        // The value must have been cut where it ends, and the timestamp read as the parse did.
-        if split.parse_value(&template, parser).as_ref() != Some(&record.value)
-            || split.parse_timestamp() != Some(record.timestamp)
-        {
-            return;
-        }
+        let Some(template) = Template::checked(&split, record, series, parser) else { return };
         if self.limit.is_full(self.entries.len()) {
             let mut limit = std::mem::take(&mut self.limit);
             limit.next_round(self.entries.len(), self.hits.get());

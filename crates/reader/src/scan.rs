@@ -18,6 +18,7 @@ use crate::input::{block_lines, Block, BlockReader, FileRange, Source, MAX_LINE}
 use crate::matcher::MetricMatcher;
 use metricsctl_format::record::{parse_line, LineParser, MetricType, Record, SampleValue, Scope};
 use metricsctl_format::series::{make_series, ChunkSeries, SeriesMaker};
+use metricsctl_format::shape::ShapeCache;
 use metricsctl_format::template::{CacheLimit, Split, TemplateCache};
 
 #[derive(Debug)]
@@ -57,6 +58,8 @@ pub struct ParsedChunk {
     pub fragments: u64,
     /// Lines read by a template learnt before (timestamp and value only).
     pub by_template: u64,
+    /// Lines read by a shape learnt before (timestamp, value and attribute values).
+    pub by_shape: u64,
     /// Only the newest sample of each series was read ([`ScanOptions::latest_only`]): the
     /// spacing of the samples says nothing about the export interval.
     pub latest_only: bool,
@@ -142,6 +145,7 @@ struct LocalKey<'a> {
 #[derive(Default)]
 pub struct BlockParser {
     templates: TemplateCache,
+    shapes: ShapeCache,
     series: SeriesCache,
     lines: LineParser,
     /// Blocks parsed so far: numbers the templates' chunk slots.
@@ -168,6 +172,15 @@ impl BlockState<'_> {
     fn offsets(&self, part: &[u8]) -> std::ops::Range<usize> {
         let start = part.as_ptr() as usize - self.data_start;
         start..start + part.len()
+    }
+}
+
+impl BlockParser {
+    /// A parser as it is after a cardinality explosion: its templates resting, so that
+    /// lines of series it has not learnt go to its shapes. Tests and fuzzing compare it
+    /// with a full parse.
+    pub fn with_templates_resting() -> BlockParser {
+        BlockParser { templates: TemplateCache::resting(), ..BlockParser::default() }
     }
 }
 
@@ -282,23 +295,46 @@ impl BlockParser {
         state: &mut BlockState<'b>,
     ) -> bool {
         let Some(split) = Split::new(line) else { return false };
-        let Some((template, chunk_slot)) = self.templates.find(&split) else { return false };
         let out = &mut state.out;
-        out.by_template += 1;
-        if !options.metrics.matches(&template.metric_name) {
-            out.skipped += 1;
-            return true;
-        }
-        let series = match chunk_slot.get() {
-            (block, index) if block == state.number => index,
-            _ => {
-                // (A series may then appear twice in a chunk, once by its template and
-                // once by a full parse: the engine merges them.)
-                out.series.push(Arc::clone(&template.series));
-                let index = (out.series.len() - 1) as u32;
-                chunk_slot.set((state.number, index));
-                index
+        let (template, series) = match self.templates.find(&split) {
+            Some((template, chunk_slot)) => {
+                out.by_template += 1;
+                if !options.metrics.matches(&template.metric_name) {
+                    out.skipped += 1;
+                    return true;
+                }
+                let series = match chunk_slot.get() {
+                    (block, index) if block == state.number => index,
+                    _ => {
+                        // (A series may then appear twice in a chunk, once by its template and
+                        // once by a full parse: the engine merges them.)
+                        out.series.push(Arc::clone(&template.series));
+                        let index = (out.series.len() - 1) as u32;
+                        chunk_slot.set((state.number, index));
+                        index
+                    }
+                };
+                (template, series)
             }
+            // More series than templates hold: the line's metric may have a shape.
+            None if self.templates.is_resting() => {
+                let Some(found) = self.shapes.find(&split) else { return false };
+                let template = self.shapes.template(found);
+                if !options.metrics.matches(&template.metric_name) {
+                    self.templates.observe(&split);
+                    out.by_shape += 1;
+                    out.skipped += 1;
+                    return true;
+                }
+                let Some(series) = self.shapes.series(found, &split) else { return false };
+                self.templates.observe(&split);
+                out.by_shape += 1;
+                // Not looked up in the block: a series met twice in it is two entries,
+                // which the engine merges.
+                out.series.push(Arc::new(series));
+                (template, (out.series.len() - 1) as u32)
+            }
+            None => return false,
         };
         let timestamp = if state.last_timestamp.0 == split.timestamp {
             state.last_timestamp.1
@@ -334,6 +370,14 @@ impl BlockParser {
         true
     }
 
+    /// Learns the template of a line parsed in full, or its shape when templates rest.
+    fn learn(&mut self, line: &[u8], record: &Record<'_>, series: &CachedSeries) {
+        self.templates.learn(line, record, series, &mut self.lines);
+        if let (true, Ok(series)) = (self.templates.is_resting(), series) {
+            self.shapes.learn(line, record, series, &mut self.lines);
+        }
+    }
+
     /// Parses a line in full, makes (or finds) its series, and learns its template.
     fn by_full_parse<'b>(&mut self, line: &'b [u8], index: u64, options: &ScanOptions, state: &mut BlockState<'b>) {
         let out = &mut state.out;
@@ -365,7 +409,7 @@ impl BlockParser {
             // The byte search did not find this line's name (keys in another order than
             // the writer's): its template lets the series' next lines be skipped unparsed.
             let made = self.series.get_or_make(&key, &record);
-            self.templates.learn(line, &record, &made, &mut self.lines);
+            self.learn(line, &record, &made);
             out.skipped += 1;
             return;
         }
@@ -378,7 +422,7 @@ impl BlockParser {
                     // A series seen in this block whose line did not match its template:
                     // a new start_timestamp after a restart, or another spelling.
                     let known = Ok(Arc::clone(&out.series[*id as usize]));
-                    self.templates.learn(line, &record, &known, &mut self.lines);
+                    self.learn(line, &record, &known);
                     *id
                 }
                 Err(reason) => {
@@ -388,7 +432,7 @@ impl BlockParser {
             },
             Entry::Vacant(slot) => {
                 let made = self.series.get_or_make(slot.key(), &record);
-                self.templates.learn(line, &record, &made, &mut self.lines);
+                self.learn(line, &record, &made);
                 let made = made.map(|s| {
                     *state.by_pointer.entry(Arc::as_ptr(&s)).or_insert_with(|| {
                         out.series.push(s);
@@ -731,12 +775,29 @@ mod tests {
     }
 
     fn scanned(lines: &[String], latest_only: bool) -> Outcomes {
+        scanned_by(BlockParser::default(), lines, latest_only).line_outcomes()
+    }
+
+    fn scanned_by(mut parser: BlockParser, lines: &[String], latest_only: bool) -> ParsedChunk {
         let options = ScanOptions { metrics: MetricMatcher::default(), block_size: 1 << 20, latest_only };
         let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
         // The first pass teaches the parser the templates; the second uses them.
-        let mut parser = BlockParser::default();
         parser.parse(&block(), &options);
-        parser.parse(&block(), &options).line_outcomes()
+        parser.parse(&block(), &options)
+    }
+
+    /// Attribute values for the lines of a shape: plain, empty, not ASCII, and ones a
+    /// shape must refuse (a quote, an escape, a control character) or that end the
+    /// string early and make the line another one, or a bad one.
+    const ATTRIBUTE_VALUES: [&str; 10] =
+        ["u1", "", "ü/{id}", r#"a\"b"#, r#"\u0041"#, "tab\there", "\u{1}", r#"x","k2":"y"#, r#"x"}"#, "}, ["];
+
+    /// A line of `line_of` with another value in its first attribute.
+    fn with_attribute(line: &str, value: &str) -> String {
+        ["/x/{id}", "/y/{id}", "\"v\"", "[v, }"].iter().fold(line.to_string(), |l, old| {
+            let new = if old.starts_with('"') { format!("\"{value}\"") } else { value.to_string() };
+            l.replacen(old, &new, 1)
+        })
     }
 
     /// MIDDLE and TAIL of three series: one without a resource, one with, and one whose
@@ -852,8 +913,45 @@ mod tests {
         assert_eq!(second.line_outcomes(), reference(&lines));
     }
 
+    /// With more series than templates hold, lines of a known metric with other
+    /// attribute values are read by its shape, and give what a full parse gives.
+    #[test]
+    fn lines_of_many_series_are_read_by_their_shape() {
+        let lines: Vec<String> = (0..SHAPES.len() + OTHER_ORDERS.len())
+            .flat_map(|shape| {
+                let value = if shape == 2 || shape == 5 { VALUES[5] } else { VALUES[1] };
+                (0..50).map(move |user| with_attribute(&line_of(shape, value, TIMESTAMPS[0]), &format!("u{user}")))
+            })
+            .collect();
+        let read = scanned_by(BlockParser::with_templates_resting(), &lines, false);
+        assert!(read.by_shape >= lines.len() as u64 - 6, "{} of {} lines by shape", read.by_shape, lines.len());
+        assert_eq!(read.by_template, 0);
+        assert_eq!(read.line_outcomes(), reference(&lines));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
+        /// Lines read by a shape (templates resting) give what a full parse gives,
+        /// whatever their attribute values; with only the newest value read as well.
+        #[test]
+        fn shapes_change_nothing(
+            lines in lines_strategy(),
+            values in proptest::collection::vec(0..ATTRIBUTE_VALUES.len(), 40),
+            latest_only in proptest::bool::ANY,
+        ) {
+            let lines: Vec<String> =
+                lines.iter().enumerate().map(|(i, l)| with_attribute(l, ATTRIBUTE_VALUES[values[i % 40]])).collect();
+            let read = scanned_by(BlockParser::with_templates_resting(), &lines, latest_only).line_outcomes();
+            let reference = reference(&lines);
+            if latest_only {
+                for (line, outcome) in &read {
+                    prop_assert_eq!(Some(outcome), reference.get(line), "line {}", line);
+                }
+            } else {
+                prop_assert_eq!(read, reference);
+            }
+        }
+
         /// Lines recognised by their template give exactly what a full parse gives:
         /// the same series, timestamp and value, or the same reason they are bad.
         #[test]
