@@ -2,12 +2,15 @@
 //! series in this project's model. One writer for `to-prometheus` and anything else
 //! that exposes metrics.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::hash::BuildHasher;
 use std::io::Write;
 use std::sync::Arc;
 
 use foldhash::fast::FixedState;
+use rayon::prelude::*;
 
 use anyhow::{bail, Context, Result};
 
@@ -30,6 +33,15 @@ pub fn metric_name(name: &str) -> String {
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`: `http.route` -> `http_route`.
 pub fn label_name(key: &str) -> String {
+    translated_name(key).into_owned()
+}
+
+/// [`label_name`], borrowed when the name needs no translation (most do not).
+fn translated_name(key: &str) -> Cow<'_, str> {
+    let ok = |(i, b): (usize, u8)| b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit());
+    if !key.is_empty() && key.bytes().enumerate().all(ok) {
+        return Cow::Borrowed(key);
+    }
     let mut out = String::with_capacity(key.len());
     for (i, c) in key.chars().enumerate() {
         let ok = c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit());
@@ -38,7 +50,7 @@ pub fn label_name(key: &str) -> String {
     if out.is_empty() {
         out.push('_');
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Label values escape `\`, `"` and newlines: a value can never start a new line.
@@ -77,47 +89,85 @@ fn attr_text(v: AttrRef<'_>) -> String {
     v.to_string()
 }
 
+fn attr_str(v: AttrRef<'_>) -> &str {
+    match v {
+        AttrRef::Str(s) | AttrRef::Num(s) => s,
+        AttrRef::Bool(true) => "true",
+        AttrRef::Bool(false) => "false",
+    }
+}
+
 /// Resource attributes that become `job` and `instance` rather than `target_info` labels.
 const IDENTIFYING: [&str; 2] = ["service.name", "service.instance.id"];
+
+/// What a Prometheus label was made from, said when two clash.
+enum LabelOrigin<'a> {
+    Attribute(&'a str),
+    ServiceName,
+    InstanceId,
+    ScopeName,
+    ScopeVersion,
+    Resource(&'a str),
+}
+
+impl fmt::Display for LabelOrigin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LabelOrigin::Attribute(k) => write!(f, "attribute {k:?}"),
+            LabelOrigin::ServiceName => f.write_str("service_name"),
+            LabelOrigin::InstanceId => f.write_str("resource service.instance.id"),
+            LabelOrigin::ScopeName => f.write_str("scope name"),
+            LabelOrigin::ScopeVersion => f.write_str("scope version"),
+            LabelOrigin::Resource(k) => write!(f, "resource attribute {k:?}"),
+        }
+    }
+}
 
 /// The Prometheus labels of a series: translated attributes, `job`, `instance`, the
 /// scope's `otel_scope_name` and `otel_scope_version`, and with `resource_labels` the
 /// other resource attributes. A clash after translation is an
-/// error, not a silent merge.
-pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) -> Result<Vec<(String, String)>> {
-    let mut labels: BTreeMap<String, (String, String)> = BTreeMap::new();
-    let mut put = |name: String, value: String, origin: String| -> Result<()> {
-        if let Some((_, other)) = labels.get(&name) {
-            bail!(
-                "series {}: label {name:?} from {origin} clashes with {other} after translation to Prometheus names",
-                key.metric
-            );
-        }
-        labels.insert(name, (value, origin));
-        Ok(())
-    };
+/// error, not a silent merge. Made once per series (a million, in a cardinality
+/// explosion), so nothing is allocated but the translated names that differ.
+pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) -> Result<Labels> {
+    let mut labels: Vec<(Cow<'_, str>, &str, LabelOrigin<'_>)> = Vec::with_capacity(key.attributes.len() + 2);
     for (k, v) in key.attributes.iter() {
-        put(label_name(k), attr_text(v), format!("attribute {k:?}"))?;
+        labels.push((translated_name(k), attr_str(v), LabelOrigin::Attribute(k)));
     }
-    put("job".into(), key.service.to_string(), "service_name".into())?;
+    labels.push((Cow::Borrowed("job"), &key.service, LabelOrigin::ServiceName));
     if let Some(v) = meta.resource.get("service.instance.id") {
-        put("instance".into(), attr_text(v), "resource service.instance.id".into())?;
+        labels.push((Cow::Borrowed("instance"), attr_str(v), LabelOrigin::InstanceId));
     }
     // The names of the OpenTelemetry–Prometheus compatibility specification.
     if let Some(scope) = &key.scope {
-        put("otel_scope_name".into(), scope.name.clone(), "scope name".into())?;
+        labels.push((Cow::Borrowed("otel_scope_name"), &scope.name, LabelOrigin::ScopeName));
         if let Some(version) = &scope.version {
-            put("otel_scope_version".into(), version.clone(), "scope version".into())?;
+            labels.push((Cow::Borrowed("otel_scope_version"), version, LabelOrigin::ScopeVersion));
         }
     }
     if resource_labels {
         for (k, v) in meta.resource.iter() {
             if !IDENTIFYING.contains(&k) {
-                put(label_name(k), attr_text(v), format!("resource attribute {k:?}"))?;
+                labels.push((translated_name(k), attr_str(v), LabelOrigin::Resource(k)));
             }
         }
     }
-    Ok(labels.into_iter().map(|(k, (v, _))| (k, v)).collect())
+    // Stable: labels of one name stay in the order they were made. The clash reported
+    // is the first one met making them in that order: the earliest second of a name.
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by(|&a, &b| labels[a].0.cmp(&labels[b].0));
+    let clash = order.windows(2).filter(|w| labels[w[0]].0 == labels[w[1]].0).min_by_key(|w| w[1]);
+    if let Some(w) = clash {
+        let (name, _, origin) = &labels[w[1]];
+        let other = &labels[order[order.partition_point(|&i| labels[i].0 < *name)]].2;
+        bail!(
+            "series {}: label {name:?} from {origin} clashes with {other} after translation to Prometheus names",
+            key.metric
+        );
+    }
+    let pairs = order.iter().map(|&i| (&*labels[i].0, AttrRef::Str(labels[i].1)));
+    value::Labels::from_pairs(pairs)
+        .map(|packed| Labels(Arc::new(packed)))
+        .with_context(|| format!("series {}: labels over 4 GiB", key.metric))
 }
 
 /// `target_info` labels of a process: job, instance and its other resource attributes;
@@ -263,17 +313,37 @@ pub fn write_family(
     family: &mut Family,
     format: ExpositionFormat,
 ) -> std::io::Result<()> {
-    family.samples.sort_by(|a, b| a.labels.cmp(&b.labels).then(a.timestamp.cmp(&b.timestamp)));
+    // On every core: after a cardinality explosion a family has a million samples, and
+    // sorting and rendering them on one thread was most of `to-prometheus`.
+    family.samples.par_sort_by(|a, b| a.labels.cmp(&b.labels).then(a.timestamp.cmp(&b.timestamp)));
     write_family_header(out, family, format);
-    for s in &family.samples {
-        write_family_sample(out, family, s, format);
-        if out.len() >= SPILL_BYTES {
-            w.write_all(out)?;
-            out.clear();
+    let family = &*family;
+    let slices_at_once = 4 * rayon::current_num_threads();
+    for group in family.samples.chunks(RENDER_SLICE * slices_at_once) {
+        let rendered: Vec<Vec<u8>> = group
+            .par_chunks(RENDER_SLICE)
+            .map(|slice| {
+                let mut text = Vec::with_capacity(slice.len() * 128);
+                for s in slice {
+                    write_family_sample(&mut text, family, s, format);
+                }
+                text
+            })
+            .collect();
+        for text in rendered {
+            out.extend_from_slice(&text);
+            if out.len() >= SPILL_BYTES {
+                w.write_all(out)?;
+                out.clear();
+            }
         }
     }
     Ok(())
 }
+
+/// Samples rendered by one task: enough to be worth a task, few enough that the slices
+/// rendered at once stay a few megabytes (a histogram's sample is a dozen lines).
+const RENDER_SLICE: usize = 1024;
 
 /// How much of an exposition is buffered before it is written out.
 pub const SPILL_BYTES: usize = 1 << 20;
@@ -501,8 +571,7 @@ impl FamilyBuilder {
     /// Registers a series; fails when its labels collide with another series' after
     /// translation (two series would become one).
     pub fn labels_for(&mut self, id: u32, key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) -> Result<Labels> {
-        let labels = Labels::new(&series_labels(key, meta, resource_labels)?)
-            .with_context(|| format!("series {}: labels over 4 GiB", key.metric))?;
+        let labels = series_labels(key, meta, resource_labels)?;
         let family = (Arc::clone(&key.metric), key.metric_type);
         if self.family(&key.metric, key.metric_type).is_none() {
             let names = exposed_names(&key.metric, key.metric_type);
@@ -621,6 +690,59 @@ mod tests {
         assert_eq!(metric_name("1abc"), "_abc");
         assert_eq!(label_name("http.route"), "http_route");
         assert_eq!(label_name("rpc:method"), "rpc_method");
+        assert_eq!(label_name("route"), "route");
+        assert_eq!(label_name("2xx"), "_xx");
+        assert_eq!(label_name(""), "_");
+        assert_eq!(label_name("é"), "_");
+    }
+
+    fn labels_of(line: &str, resource_labels: bool) -> Result<Vec<(String, String)>> {
+        let record = metricsctl_format::record::parse_line(line).unwrap();
+        let series = metricsctl_format::series::make_series(&record).unwrap();
+        series_labels(&series.key, &series.meta, resource_labels).map(|l| l.to_vec())
+    }
+
+    #[test]
+    fn series_labels_are_sorted_translated_and_clashes_named_in_the_order_met() {
+        let line = |attributes: &str| {
+            format!(
+                r#"{{"timestamp":"2025-01-01T00:00:00Z","service_name":"svc","metric_name":"m","value":1,"attributes":{attributes},"resource":{{"service.instance.id":"i-1","host.name":"h","zone":"z"}},"scope":{{"name":"lib","version":"2"}}}}"#
+            )
+        };
+        let pairs = |p: &[(&str, &str)]| p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            labels_of(&line(r#"{"http.route":"/a","code":200,"ok":true}"#), true).unwrap(),
+            pairs(&[
+                ("code", "200"),
+                ("host_name", "h"),
+                ("http_route", "/a"),
+                ("instance", "i-1"),
+                ("job", "svc"),
+                ("ok", "true"),
+                ("otel_scope_name", "lib"),
+                ("otel_scope_version", "2"),
+                ("zone", "z"),
+            ])
+        );
+        let error = |attributes: &str, resource_labels: bool| {
+            labels_of(&line(attributes), resource_labels).unwrap_err().to_string()
+        };
+        assert_eq!(
+            error(r#"{"a.b":"1","a_b":"2","a-b":"3"}"#, false),
+            r#"series m: label "a_b" from attribute "a.b" clashes with attribute "a-b" after translation to Prometheus names"#
+        );
+        assert_eq!(
+            error(r#"{"job":"x","z.z":"1","z_z":"2"}"#, false),
+            r#"series m: label "z_z" from attribute "z_z" clashes with attribute "z.z" after translation to Prometheus names"#
+        );
+        assert_eq!(
+            error(r#"{"zone":"other"}"#, true),
+            r#"series m: label "zone" from resource attribute "zone" clashes with attribute "zone" after translation to Prometheus names"#
+        );
+        assert_eq!(
+            error(r#"{"instance":"x"}"#, false),
+            r#"series m: label "instance" from resource service.instance.id clashes with attribute "instance" after translation to Prometheus names"#
+        );
     }
 
     #[test]
