@@ -214,7 +214,7 @@ fn shared<T: Eq + std::hash::Hash>(set: &mut HashSet<Arc<T>, FixedState>, value:
 }
 
 fn compact(set: &[(String, crate::value::AttrValue)], what: &str) -> Result<Labels, String> {
-    Labels::new(set).ok_or_else(|| format!("{what}: over 4 GiB of text"))
+    Labels::new(set).ok_or_else(|| format!("{what}: over 256 MiB of text"))
 }
 
 impl SeriesMaker {

@@ -207,75 +207,105 @@ impl fmt::Display for AttrRef<'_> {
     }
 }
 
-/// A label set kept for as long as its series is known, in two allocations however many
-/// labels it has: the keys' and values' text end to end, and where each ends. A
-/// [`LabelSet`] of four labels costs nine allocations and about 500 bytes; with a
-/// million series that is most of a command's memory.
+/// A label set kept for as long as its series is known, in one allocation however many
+/// labels it has: the keys' and values' text end to end, then where each key and value
+/// ends and what kind of value it is, then how many labels there are. The positions are
+/// written in four ASCII bytes of seven bits each, so that the whole stays one `str`. A
+/// [`LabelSet`] of four labels costs nine allocations and about 500 bytes; with a million
+/// series that is most of a command's memory.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Labels {
-    text: Box<str>,
-    ends: Box<[LabelEnds]>,
+    /// Text, then a table entry per label (key end, value end, kind), then the count;
+    /// empty for no labels.
+    packed: Box<str>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct LabelEnds {
-    key: u32,
-    value: u32,
-    kind: AttrKind,
+/// Bytes of one position in the table: seven bits each.
+const POSITION_BYTES: usize = 4;
+/// Text a label set can hold: what four bytes of seven bits can point into (no line the
+/// reader takes is longer: `MAX_LINE` is 64 MiB).
+const MAX_LABELS_TEXT: usize = 1 << (7 * POSITION_BYTES);
+const ENTRY_BYTES: usize = 2 * POSITION_BYTES + 1;
+
+fn push_position(packed: &mut String, position: usize) {
+    for i in 0..POSITION_BYTES {
+        packed.push(char::from(((position >> (7 * i)) & 0x7f) as u8));
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum AttrKind {
-    Str,
-    Num,
-    True,
-    False,
+fn read_position(bytes: &[u8]) -> usize {
+    bytes[..POSITION_BYTES].iter().rev().fold(0, |n, &b| n << 7 | usize::from(b))
 }
 
 impl Labels {
-    /// `None` when the text is over 4 GiB, which no line of the format can hold.
+    /// `None` when the text is over 256 MiB, which no line the reader takes can hold.
     pub fn new(set: &[(String, AttrValue)]) -> Option<Labels> {
         Labels::from_pairs(set.iter().map(|(k, v)| (k.as_str(), v.as_ref())))
     }
 
     /// From key-value pairs already in key order.
     pub fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, AttrRef<'a>)> + Clone) -> Option<Labels> {
-        let mut text = String::with_capacity(pairs.clone().map(|(k, v)| k.len() + value_text(v).len()).sum());
-        let mut ends = Vec::with_capacity(pairs.size_hint().0);
-        for (key, value) in pairs {
-            text.push_str(key);
-            let key_end = u32::try_from(text.len()).ok()?;
-            text.push_str(value_text(value));
-            let kind = match value {
-                AttrRef::Str(_) => AttrKind::Str,
-                AttrRef::Num(_) => AttrKind::Num,
-                AttrRef::Bool(true) => AttrKind::True,
-                AttrRef::Bool(false) => AttrKind::False,
-            };
-            ends.push(LabelEnds { key: key_end, value: u32::try_from(text.len()).ok()?, kind });
+        let count = pairs.clone().count();
+        if count == 0 {
+            return Some(Labels::default());
         }
-        Some(Labels { text: text.into_boxed_str(), ends: ends.into_boxed_slice() })
+        let text: usize = pairs.clone().map(|(k, v)| k.len() + value_text(v).len()).sum();
+        if text >= MAX_LABELS_TEXT || count >= MAX_LABELS_TEXT {
+            return None;
+        }
+        let mut packed = String::with_capacity(text + count * ENTRY_BYTES + POSITION_BYTES);
+        for (key, value) in pairs.clone() {
+            packed.push_str(key);
+            packed.push_str(value_text(value));
+        }
+        let mut end = 0;
+        for (key, value) in pairs {
+            end += key.len();
+            push_position(&mut packed, end);
+            end += value_text(value).len();
+            push_position(&mut packed, end);
+            packed.push(match value {
+                AttrRef::Str(_) => 's',
+                AttrRef::Num(_) => 'n',
+                AttrRef::Bool(true) => 't',
+                AttrRef::Bool(false) => 'f',
+            });
+        }
+        push_position(&mut packed, count);
+        Some(Labels { packed: packed.into_boxed_str() })
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        match self.packed.len() {
+            0 => 0,
+            n => read_position(&self.packed.as_bytes()[n - POSITION_BYTES..]),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.packed.is_empty()
     }
 
     /// Key and value of each label, in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, AttrRef<'_>)> + Clone + '_ {
-        self.ends.iter().enumerate().map(|(i, e)| {
-            let start = if i == 0 { 0 } else { self.ends[i - 1].value as usize };
-            let key = &self.text[start..e.key as usize];
-            let value = &self.text[e.key as usize..e.value as usize];
-            let value = match e.kind {
-                AttrKind::Str => AttrRef::Str(value),
-                AttrKind::Num => AttrRef::Num(value),
-                AttrKind::True => AttrRef::Bool(true),
-                AttrKind::False => AttrRef::Bool(false),
+        let count = self.len();
+        let bytes = self.packed.as_bytes();
+        let table = bytes.len().saturating_sub(POSITION_BYTES + count * ENTRY_BYTES);
+        (0..count).map(move |i| {
+            let entry = &bytes[table + i * ENTRY_BYTES..];
+            let start = match i {
+                0 => 0,
+                _ => read_position(&bytes[table + (i - 1) * ENTRY_BYTES + POSITION_BYTES..]),
+            };
+            let key_end = read_position(entry);
+            let value_end = read_position(&entry[POSITION_BYTES..]);
+            let key = &self.packed[start..key_end];
+            let value = &self.packed[key_end..value_end];
+            let value = match entry[2 * POSITION_BYTES] {
+                b's' => AttrRef::Str(value),
+                b'n' => AttrRef::Num(value),
+                b't' => AttrRef::Bool(true),
+                _ => AttrRef::Bool(false),
             };
             (key, value)
         })
@@ -324,6 +354,14 @@ mod tests {
         assert_eq!(labels.get(""), Some(AttrRef::Str("")));
         assert_eq!(labels.get("missing"), None);
         assert!(Labels::new(&[]).unwrap().is_empty());
+        assert_eq!(Labels::new(&[]).unwrap().len(), 0);
         assert_ne!(labels, Labels::new(&set[1..]).unwrap());
+        // Positions past one byte of seven bits, and many labels.
+        let long: LabelSet =
+            (0..300).map(|i| (format!("key{i:03}"), AttrValue::Str("v".repeat(i * 7) + "é"))).collect();
+        let labels = Labels::new(&long).unwrap();
+        assert_eq!(labels.len(), 300);
+        assert_eq!(labels.to_label_set(), long);
+        assert_eq!(std::mem::size_of::<Labels>(), 16);
     }
 }

@@ -167,7 +167,7 @@ pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) 
     let pairs = order.iter().map(|&i| (&*labels[i].0, AttrRef::Str(labels[i].1)));
     value::Labels::from_pairs(pairs)
         .map(|packed| Labels(Arc::new(packed)))
-        .with_context(|| format!("series {}: labels over 4 GiB", key.metric))
+        .with_context(|| format!("series {}: labels over 256 MiB", key.metric))
 }
 
 /// `target_info` labels of a process: job, instance and its other resource attributes;
@@ -490,7 +490,7 @@ pub fn write_target_info_sample(out: &mut Vec<u8>, (labels, ts): &TargetInfo, fo
 pub struct Labels(Arc<value::Labels>);
 
 impl Labels {
-    /// `None` when the text is over 4 GiB, which no line of the format can hold.
+    /// `None` when the text is over 256 MiB, which no line the reader takes can hold.
     pub fn new(pairs: &[(String, String)]) -> Option<Labels> {
         let pairs = pairs.iter().map(|(k, v)| (k.as_str(), AttrRef::Str(v)));
         value::Labels::from_pairs(pairs).map(|packed| Labels(Arc::new(packed)))
