@@ -361,12 +361,24 @@ pub struct Restart {
     pub resets: u64,
 }
 
-/// A sample held in a pending export.
+/// A sample held in a pending export: all of an export is held until it is complete
+/// (a million series: a million of these), so not the chunk's [`Sample`] (whose chunk
+/// index and line are `id` and `pos` here), and flat, with no padding inside a field.
 #[derive(Debug)]
 struct Pending {
     id: SeriesId,
-    sample: Sample,
     pos: LinePos,
+    timestamp: i64,
+    start_timestamp: Option<i64>,
+    delta: bool,
+    value: SampleValue,
+}
+
+impl Pending {
+    fn new(id: SeriesId, sample: Sample, pos: LinePos) -> Pending {
+        let Sample { timestamp, start_timestamp, delta, value, .. } = sample;
+        Pending { id, pos, timestamp, start_timestamp, delta, value }
+    }
 }
 
 /// A recent sample of a series, to recognise lines sent again.
@@ -832,13 +844,13 @@ impl Engine {
             if previous != i64::MIN && ts > previous {
                 process.bootstrap_spacings.push(ts.saturating_sub(previous));
             }
-            process.bootstrap.push(Pending { id, sample, pos });
+            process.bootstrap.push(Pending::new(id, sample, pos));
             if process.bootstrap_spacings.len() >= BOOTSTRAP_SPACINGS || process.bootstrap.len() >= BOOTSTRAP_LINES {
                 self.end_bootstrap(pid, sink);
             }
             return;
         }
-        self.group(pid, Pending { id, sample, pos }, sink);
+        self.group(pid, Pending::new(id, sample, pos), sink);
     }
 
     /// Learns the interval from the held lines' spacings, then groups them.
@@ -849,7 +861,7 @@ impl Engine {
         }
         process.bootstrapped = true;
         let mut spacings = std::mem::take(&mut process.bootstrap_spacings);
-        let lines: Vec<(SeriesId, i64)> = process.bootstrap.iter().map(|p| (p.id, p.sample.timestamp)).collect();
+        let lines: Vec<(SeriesId, i64)> = process.bootstrap.iter().map(|p| (p.id, p.timestamp)).collect();
         if let Some((interval, phase)) = fit_schedule(&lines, &mut spacings) {
             // As many times as the running estimate holds: one disturbed export later
             // does not outvote what the first lines showed.
@@ -867,7 +879,7 @@ impl Engine {
     /// the sample cannot belong to it.
     fn group(&mut self, pid: ProcessId, p: Pending, sink: &mut dyn Sink) {
         let id = p.id;
-        let ts = p.sample.timestamp;
+        let ts = p.timestamp;
         let process = &self.processes[pid as usize];
         if !process.export_started {
             if let Some(deadline) = process.previous_deadline {
@@ -886,7 +898,7 @@ impl Engine {
             None
         } else if state.pending_export == process.export {
             Some(Boundary::Repeat)
-        } else if p.sample.start_timestamp.is_some_and(|start| start > process.export_first_timestamp) {
+        } else if p.start_timestamp.is_some_and(|start| start > process.export_first_timestamp) {
             // Started after the pending export began: it cannot be in it.
             Some(Boundary::Repeat)
         } else {
@@ -947,8 +959,8 @@ impl Engine {
     fn add_pending(&mut self, pid: ProcessId, pending: Pending) {
         let process = &mut self.processes[pid as usize];
         let state = &mut self.series[pending.id as usize];
-        process.export_last_timestamp = process.export_last_timestamp.max(pending.sample.timestamp);
-        if !pending.sample.delta && state.last_export != NONE && state.last_export + 1 == process.export {
+        process.export_last_timestamp = process.export_last_timestamp.max(pending.timestamp);
+        if !pending.delta && state.last_export != NONE && state.last_export + 1 == process.export {
             process.continuing += 1;
         }
         state.pending_export = process.export;
@@ -977,7 +989,7 @@ impl Engine {
         let mut start_unchanged = false;
         self.spacing_scratch.clear();
         for p in &pending {
-            if p.sample.delta {
+            if p.delta {
                 continue;
             }
             cumulative += 1;
@@ -987,8 +999,8 @@ impl Engine {
             }
             if state.last_export + 1 == export {
                 continuing += 1;
-                self.spacing_scratch.push(p.sample.timestamp.saturating_sub(state.last_timestamp));
-                start_unchanged |= matches!((p.sample.start_timestamp, state.last_start), (Some(a), Some(b)) if a == b);
+                self.spacing_scratch.push(p.timestamp.saturating_sub(state.last_timestamp));
+                start_unchanged |= matches!((p.start_timestamp, state.last_start), (Some(a), Some(b)) if a == b);
             }
             // Evidence that an already recorded restart explains (a series that missed
             // exports since) is not a new restart.
@@ -997,7 +1009,7 @@ impl Engine {
             }
             let metric_type = self.catalog.series[p.id as usize].key.metric_type;
             if restart.is_none() {
-                if let Some(new) = p.sample.start_timestamp {
+                if let Some(new) = p.start_timestamp {
                     let changed = state.last_start.map_or(new > state.last_timestamp, |old| old != new);
                     if changed {
                         restart = Some(RestartReason::StartTimestamp { series: p.id, from: state.last_start, to: new });
@@ -1006,12 +1018,8 @@ impl Engine {
             }
             if restart.is_none() && metric_type != MetricType::Gauge {
                 if let Some(old) = &state.last_value {
-                    if decreased(old, &p.sample.value) {
-                        restart = Some(RestartReason::Decrease {
-                            series: p.id,
-                            from: level(old),
-                            to: level(&p.sample.value),
-                        });
+                    if decreased(old, &p.value) {
+                        restart = Some(RestartReason::Decrease { series: p.id, from: level(old), to: level(&p.value) });
                     }
                 }
             }
@@ -1058,7 +1066,7 @@ impl Engine {
             restart = None;
         }
         if let Some(reason) = restart {
-            let timestamp = pending.first().map_or(0, |p| p.sample.timestamp);
+            let timestamp = pending.first().map_or(0, |p| p.timestamp);
             let confirmed = !matches!(reason, RestartReason::Vanished { .. });
             process.restart_exports.push(export);
             process.restarts.push(Restart {
@@ -1073,7 +1081,7 @@ impl Engine {
         }
         process.previous_cumulative = cumulative;
         process.previous_members.clear();
-        process.previous_members.extend(pending.iter().filter(|p| !p.sample.delta).map(|p| p.id));
+        process.previous_members.extend(pending.iter().filter(|p| !p.delta).map(|p| p.id));
         process.previous_export_last_timestamp = process.export_last_timestamp;
         process.bad_lines_at_previous_export = process.bad_lines_at_export_start;
         process.previous_deadline = process.deadline();
@@ -1090,7 +1098,7 @@ impl Engine {
 
     /// A line of a new series that belongs to the export handed out last.
     fn apply_late_member(&mut self, pid: ProcessId, p: Pending, sink: &mut dyn Sink) {
-        let Pending { id, sample, pos } = p;
+        let (id, sample) = (p.id, &p);
         let process = &mut self.processes[pid as usize];
         let export = process.export - 1;
         if !sample.delta {
@@ -1099,13 +1107,14 @@ impl Engine {
         }
         process.previous_export_last_timestamp = process.previous_export_last_timestamp.max(sample.timestamp);
         let restart_exports = std::mem::take(&mut process.restart_exports);
-        self.apply(pid, Pending { id, sample, pos }, export, &restart_exports, sink);
+        self.apply(pid, p, export, &restart_exports, sink);
         self.processes[pid as usize].restart_exports = restart_exports;
     }
 
     /// Computes a sample's step in its export and hands it out.
     fn apply(&mut self, pid: ProcessId, p: Pending, export: u32, restart_exports: &[u32], sink: &mut dyn Sink) {
-        let Pending { id, sample, pos } = p;
+        let (id, pos) = (p.id, p.pos);
+        let sample = p;
         let input_start = self.stats.oldest_timestamp.unwrap_or(i64::MIN);
         let window = self.options.window;
         let baseline = self.options.baseline;
@@ -1385,7 +1394,7 @@ fn swung(
     state: &SeriesState,
     swings: &mut HashMap<SeriesId, Swing, foldhash::fast::FixedState>,
     id: SeriesId,
-    sample: &Sample,
+    sample: &Pending,
     consecutive: bool,
     decreased: bool,
     start_changed: bool,
@@ -1463,6 +1472,14 @@ fn difference(old: &SampleValue, new: &SampleValue) -> Increase {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What every series costs while an export is open, and for as long as it is known
+    /// (issue 17's memory per series): a field added here is paid a million times.
+    #[test]
+    fn per_series_state_stays_small() {
+        assert_eq!(std::mem::size_of::<Pending>(), 80);
+        assert_eq!(std::mem::size_of::<SeriesState>(), 192);
+    }
 
     #[test]
     fn packed_positions_give_back_the_position_or_say_they_cannot() {
