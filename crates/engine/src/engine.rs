@@ -454,8 +454,6 @@ struct SeriesState {
     /// Newest timestamp seen, pending samples included (for order checks).
     latest_timestamp: i64,
     last_start: Option<i64>,
-    /// The start time before the last change of `start_timestamp`.
-    start_before_change: Option<i64>,
     last_value: Option<SampleValue>,
     recent: [Seen; RECENT],
     recent_next: u8,
@@ -579,6 +577,9 @@ pub struct Engine {
     /// The swing of each series that is not [`Swing::Steady`]: few series ever drop, and
     /// a swing kept in every series' state would cost 24 bytes each.
     swings: HashMap<SeriesId, Swing, foldhash::fast::FixedState>,
+    /// The start time before the last change of `start_timestamp`, of the series whose
+    /// start time changed (few: kept aside for the same reason).
+    starts_before_change: HashMap<SeriesId, i64, foldhash::fast::FixedState>,
     pub processes: Vec<ProcessState>,
     options: EngineOptions,
     pub stats: EngineStats,
@@ -634,6 +635,7 @@ impl Engine {
             catalog: Catalog::default(),
             series: Vec::new(),
             swings: HashMap::default(),
+            starts_before_change: HashMap::default(),
             processes: Vec::new(),
             options,
             stats: EngineStats::default(),
@@ -701,7 +703,6 @@ impl Engine {
                 last_timestamp: i64::MIN,
                 latest_timestamp: i64::MIN,
                 last_start: None,
-                start_before_change: None,
                 last_value: None,
                 recent: [Seen::default(); RECENT],
                 recent_next: 0,
@@ -1167,7 +1168,14 @@ impl Engine {
         };
         if cumulative {
             let consecutive = state.last_export != NONE && state.last_export + 1 == export;
-            if swung(state, &mut self.swings, id, &sample, consecutive, decreased_now, start_changed) {
+            // A start time back to the one before its last change is a turn too.
+            let turned = if start_changed {
+                sample.start_timestamp.is_some()
+                    && sample.start_timestamp == self.starts_before_change.get(&id).copied()
+            } else {
+                swung(state, &mut self.swings, id, &sample, consecutive, decreased_now)
+            };
+            if turned {
                 process.oscillations += 1;
             }
         }
@@ -1194,7 +1202,10 @@ impl Engine {
         }
         if !sample.delta {
             if start_changed {
-                state.start_before_change = state.last_start;
+                match state.last_start {
+                    Some(before) => self.starts_before_change.insert(id, before),
+                    None => self.starts_before_change.remove(&id),
+                };
             }
             state.last_export = export;
             state.last_timestamp = sample.timestamp;
@@ -1387,9 +1398,9 @@ fn estimate_phase(times: &mut [i64], interval: i64) -> Option<i64> {
 
 /// Updates a series' swing and says whether it just took another turn: down, back at or
 /// above the level before, then down again to at or above the level after the first
-/// drop, in consecutive exports; or its start time back to the one before the last
-/// change. A restarted process does neither: its start times only grow, and its young
-/// series, once back above their old values, do not fall back.
+/// drop, in consecutive exports (or, said by the caller, its start time back to the one
+/// before the last change). A restarted process does neither: its start times only grow,
+/// and its young series, once back above their old values, do not fall back.
 fn swung(
     state: &SeriesState,
     swings: &mut HashMap<SeriesId, Swing, foldhash::fast::FixedState>,
@@ -1397,11 +1408,7 @@ fn swung(
     sample: &Pending,
     consecutive: bool,
     decreased: bool,
-    start_changed: bool,
 ) -> bool {
-    if start_changed {
-        return sample.start_timestamp.is_some() && sample.start_timestamp == state.start_before_change;
-    }
     if swings.is_empty() && !decreased {
         return false;
     }
@@ -1478,7 +1485,7 @@ mod tests {
     #[test]
     fn per_series_state_stays_small() {
         assert_eq!(std::mem::size_of::<Pending>(), 80);
-        assert_eq!(std::mem::size_of::<SeriesState>(), 192);
+        assert_eq!(std::mem::size_of::<SeriesState>(), 176);
     }
 
     #[test]
