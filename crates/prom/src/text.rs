@@ -547,7 +547,11 @@ pub struct FamilyBuilder {
     families: HashMap<Arc<str>, Vec<Family>>,
     /// Hash of a metric and a Prometheus label set -> the series that produced them, to
     /// catch collisions (labels shared with the caller, not copied).
-    owners: HashMap<u64, Vec<Owner>, FixedState>,
+    /// One owner inline per hash (a million series: no vector each); the owners whose
+    /// hash another took first are in `collided`, searched in turn (64-bit hashes of
+    /// distinct label sets collide about never).
+    owners: HashMap<u64, Owner, FixedState>,
+    collided: Vec<Owner>,
     /// Family and sample names (in either format) -> the metric exposed under them.
     claimed: HashMap<String, (Arc<str>, MetricType)>,
 }
@@ -590,13 +594,20 @@ impl FamilyBuilder {
             }
         }
         let hash = FixedState::with_seed(5).hash_one((&key.metric, &labels));
-        let owners = self.owners.entry(hash).or_default();
-        let owner = match owners.iter().find(|(_, metric, known)| **metric == *key.metric && *known == labels) {
-            Some((owner, _, _)) => *owner,
+        let same = |(_, metric, known): &Owner| **metric == *key.metric && *known == labels;
+        let owner = match self.owners.get(&hash) {
             None => {
-                owners.push((id, Arc::clone(&key.metric), labels.clone()));
+                self.owners.insert(hash, (id, Arc::clone(&key.metric), labels.clone()));
                 id
             }
+            Some(first) if same(first) => first.0,
+            Some(_) => match self.collided.iter().find(|o| same(o)) {
+                Some(other) => other.0,
+                None => {
+                    self.collided.push((id, Arc::clone(&key.metric), labels.clone()));
+                    id
+                }
+            },
         };
         if owner != id {
             bail!(
