@@ -102,24 +102,42 @@ fn every_exposition_of_the_expose_corpus_is_valid() {
     }
 }
 
+/// The `parse_line` corpus's inputs that are one line of UTF-8 each, in file order.
+fn corpus_lines() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_line");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|p| String::from_utf8(std::fs::read(p).unwrap()).ok())
+        .filter(|t| !t.contains(['\n', '\r']) && !t.trim().is_empty())
+        .collect()
+}
+
+/// The lines as one block, parsed twice by `parser`: the first pass teaches it, the
+/// second is returned.
+fn read_twice(
+    mut parser: metricsctl_reader::scan::BlockParser,
+    lines: &[String],
+) -> metricsctl_reader::scan::ParsedChunk {
+    use metricsctl_reader::input::Block;
+    use metricsctl_reader::scan::ScanOptions;
+    let options = ScanOptions { metrics: Default::default(), block_size: 1 << 20, latest_only: false };
+    let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
+    parser.parse(&block(), &options);
+    parser.parse(&block(), &options)
+}
+
 /// The corpus lines, and lines spliced from them (one line's text around another's
 /// value: what a template must never take for its series), read through the block
 /// parser with templates learnt give exactly what parsing each line alone gives.
 #[test]
 fn corpus_lines_and_splices_read_the_same_with_templates() {
     use metricsctl_format::template::Split;
-    use metricsctl_reader::input::Block;
-    use metricsctl_reader::scan::{full_parse_outcome, BlockParser, ScanOptions};
+    use metricsctl_reader::scan::{full_parse_outcome, BlockParser};
     use std::collections::BTreeMap;
 
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_line");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    paths.sort();
-    let mut lines: Vec<String> = paths
-        .iter()
-        .filter_map(|p| String::from_utf8(std::fs::read(p).unwrap()).ok())
-        .filter(|t| !t.contains(['\n', '\r']) && !t.trim().is_empty())
-        .collect();
+    let mut lines = corpus_lines();
     let splittable: Vec<String> = lines.iter().filter(|l| Split::new(l.as_bytes()).is_some()).cloned().collect();
     let values: Vec<String> = splittable
         .iter()
@@ -138,11 +156,7 @@ fn corpus_lines_and_splices_read_the_same_with_templates() {
 
     let reference: BTreeMap<u64, _> =
         lines.iter().enumerate().map(|(i, line)| (i as u64, full_parse_outcome(line))).collect();
-    let options = ScanOptions { metrics: Default::default(), block_size: 1 << 20, latest_only: false };
-    let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
-    let mut parser = BlockParser::default();
-    parser.parse(&block(), &options);
-    let second = parser.parse(&block(), &options);
+    let second = read_twice(BlockParser::default(), &lines);
     // (Spliced lines with a bad value take the full parse, for its reason.)
     assert!(second.by_template > 100, "only {} lines read by template", second.by_template);
     let scanned = second.line_outcomes();
@@ -157,17 +171,9 @@ fn corpus_lines_and_splices_read_the_same_with_templates() {
 /// exactly what parsing each line alone gives.
 #[test]
 fn corpus_lines_with_other_attribute_values_read_the_same_with_shapes() {
-    use metricsctl_reader::input::Block;
-    use metricsctl_reader::scan::{full_parse_outcome, BlockParser, ScanOptions};
+    use metricsctl_reader::scan::{full_parse_outcome, BlockParser};
 
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_line");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    paths.sort();
-    let mut lines: Vec<String> = paths
-        .iter()
-        .filter_map(|p| String::from_utf8(std::fs::read(p).unwrap()).ok())
-        .filter(|t| !t.contains(['\n', '\r']) && !t.trim().is_empty())
-        .collect();
+    let mut lines = corpus_lines();
     let others = ["u42", "", "é", r#"a\"b"#, "\u{7}", r#"x","y":"z"#, r#"x"}"#, "{"];
     let mut varied = 0;
     for i in 0..lines.len() {
@@ -182,11 +188,7 @@ fn corpus_lines_with_other_attribute_values_read_the_same_with_shapes() {
     }
     assert!(varied > 500, "{varied} lines with other attribute values");
 
-    let options = ScanOptions { metrics: Default::default(), block_size: 1 << 20, latest_only: false };
-    let block = || Block::from_bytes(0, lines.join("\n").into_bytes());
-    let mut parser = BlockParser::with_templates_resting();
-    parser.parse(&block(), &options);
-    let second = parser.parse(&block(), &options);
+    let second = read_twice(BlockParser::with_templates_resting(), &lines);
     assert!(second.by_shape > 300, "only {} lines read by shape", second.by_shape);
     let scanned = second.line_outcomes();
     for (i, line) in lines.iter().enumerate() {
