@@ -150,12 +150,6 @@ impl Shape {
 }
 
 impl ShapeCache {
-    /// The shape of the line, if one was learnt ([`ShapeCache::template`],
-    /// [`ShapeCache::series`]).
-    pub fn find(&mut self, split: &Split<'_>) -> Option<u32> {
-        self.find_index(split)
-    }
-
     pub fn template(&self, found: u32) -> &Template {
         &self.shapes[found as usize].template
     }
@@ -166,7 +160,9 @@ impl ShapeCache {
         self.shapes[found as usize].series(split, &self.holes)
     }
 
-    fn find_index(&mut self, split: &Split<'_>) -> Option<u32> {
+    /// The shape of the line, if one was learnt ([`ShapeCache::template`],
+    /// [`ShapeCache::series`]).
+    pub fn find(&mut self, split: &Split<'_>) -> Option<u32> {
         if self.shapes.is_empty() {
             return None;
         }
@@ -195,7 +191,7 @@ impl ShapeCache {
     /// attributes have string values to cut out and the shape remakes the series.
     pub fn learn(&mut self, line: &[u8], record: &Record<'_>, series: &Arc<ChunkSeries>, parser: &mut LineParser) {
         let Some(split) = Split::new(line) else { return };
-        if self.find_index(&split).is_some() {
+        if self.find(&split).is_some() {
             return;
         }
         let Some(attributes) = record.attributes else { return };

@@ -319,16 +319,16 @@ impl BlockParser {
             // More series than templates hold: the line's metric may have a shape.
             None if self.templates.is_resting() => {
                 let Some(found) = self.shapes.find(&split) else { return false };
+                // Counted as a full parse would count it: the templates wake when the
+                // series they did not learn come back.
+                self.templates.observe(&split);
+                out.by_shape += 1;
                 let template = self.shapes.template(found);
                 if !options.metrics.matches(&template.metric_name) {
-                    self.templates.observe(&split);
-                    out.by_shape += 1;
                     out.skipped += 1;
                     return true;
                 }
                 let Some(series) = self.shapes.series(found, &split) else { return false };
-                self.templates.observe(&split);
-                out.by_shape += 1;
                 // Not looked up in the block: a series met twice in it is two entries,
                 // which the engine merges.
                 out.series.push(Arc::new(series));
