@@ -18,7 +18,9 @@
 //! line does not move the schedule unless the next export is late too). A line belongs
 //! to a new export once it is three quarters of an interval past the pending export's
 //! scheduled start: pauses of up to half an interval stay inside their export, and the
-//! next export begins a full interval after the last.
+//! next export begins a full interval after the last. When an export ends, the line
+//! that ended it bounds when the export was due; its last lines later than that allows
+//! go to the next export (`take_next_exports_lines`).
 //!
 //! Until a process's interval is known (its first export), its lines are grouped until a
 //! series repeats; the repeat gives a first spacing, and the held lines three quarters of
@@ -448,8 +450,6 @@ struct SeriesState {
     last_export: u32,
     /// Export index the series has a sample pending in, or `NONE`.
     pending_export: u32,
-    /// Index of that sample in its process's pending export.
-    pending_slot: u32,
     last_timestamp: i64,
     /// Newest timestamp seen, pending samples included (for order checks).
     latest_timestamp: i64,
@@ -699,7 +699,6 @@ impl Engine {
                 wanted,
                 last_export: NONE,
                 pending_export: NONE,
-                pending_slot: 0,
                 last_timestamp: i64::MIN,
                 latest_timestamp: i64::MIN,
                 last_start: None,
@@ -912,16 +911,54 @@ impl Engine {
                 Grouping::FixedGap(gap) => (silence > gap).then_some(Boundary::Gap { silence }),
             }
         };
+        let mut carried = Vec::new();
         if let Some(boundary) = boundary {
+            carried = self.take_next_exports_lines(pid, id, ts);
             self.flush(pid, !self.latest_only, sink);
             if matches!(boundary, Boundary::Timing { .. }) {
                 self.processes[pid as usize].timing_boundaries += 1;
             }
         }
         if !self.processes[pid as usize].export_started {
-            self.start_export(pid, ts, boundary.unwrap_or(Boundary::First));
+            let first = carried.first().map_or(ts, |c| c.timestamp);
+            self.start_export(pid, first, boundary.unwrap_or(Boundary::First));
+        }
+        for c in carried {
+            self.add_pending(pid, c);
         }
         self.add_pending(pid, p);
+    }
+
+    /// The pending export's last lines that, seen from the line at `ts` of the next
+    /// export (of series `next`), were the next export's first: a line of the next export
+    /// means that export was due by `ts`, so the pending one was due an interval before,
+    /// and a line more than three quarters of an interval after that (and more than half
+    /// an interval after the pending export's schedule) is not a paused line of it. The
+    /// schedule a line was grouped by can be off when two exports in a row were paused
+    /// alike; this is where that is caught, before the export is handed out.
+    fn take_next_exports_lines(&mut self, pid: ProcessId, next: SeriesId, ts: i64) -> Vec<Pending> {
+        let process = &mut self.processes[pid as usize];
+        let interval = match (self.options.grouping, process.interval) {
+            (Grouping::Learned, Some(interval)) if interval >= MIN_SEPARABLE_INTERVAL && !self.latest_only => interval,
+            _ => return Vec::new(),
+        };
+        let cut = ts.saturating_sub(interval / 4).max(process.schedule.saturating_add(interval / 2));
+        let pending = &process.pending;
+        let mut keep = pending.len();
+        // The next export's line's own series was in the pending export before it: that
+        // line and the ones before it stay.
+        while keep > 1 && pending[keep - 1].timestamp >= cut && pending[keep - 1].id != next {
+            keep -= 1;
+        }
+        if keep == pending.len() {
+            return Vec::new();
+        }
+        let carried = process.pending.split_off(keep);
+        process.export_last_timestamp = process.pending.iter().map(|p| p.timestamp).max().unwrap_or(i64::MIN);
+        for c in &carried {
+            self.series[c.id as usize].pending_export = NONE;
+        }
+        carried
     }
 
     fn start_export(&mut self, pid: ProcessId, first: i64, began_by: Boundary) {
@@ -965,7 +1002,6 @@ impl Engine {
             process.continuing += 1;
         }
         state.pending_export = process.export;
-        state.pending_slot = process.pending.len() as u32;
         process.pending.push(pending);
     }
 
@@ -1295,10 +1331,14 @@ fn common_spacing(spacings: &mut [i64]) -> Option<i64> {
 /// The interval and due time that explain a process's first lines best. The candidates
 /// are the common spacings of its series' samples; each is judged by what it makes of
 /// the lines: a series twice in one export, or a line later than half an interval after
-/// its export was due, cannot be; a series missing from an export can, but only at a
-/// restart, so the fewer the better; then lines come soon after their export is due, so
-/// the smaller their mean delay the better. The last tie goes to the spacing seen most
-/// often.
+/// its export was due, cannot be. Then each candidate needs some rare events: restarts
+/// (series missing from exports: the fewest restarts that explain every gap) and long
+/// pauses (exports with a line more than a quarter of an interval late); the fewer the
+/// better. An interval nearly twice the true one needs no restart where a sparse export
+/// followed one, but pauses of almost half an interval to fit its lines, so neither
+/// kind is counted before the other. Then the fewer series missing, and the smaller the
+/// lines' mean delay (lines are written soon after their export is due). The last tie
+/// goes to the spacing seen most often.
 fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<(i64, i64)> {
     if spacings.is_empty() {
         return None;
@@ -1316,6 +1356,15 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<(i64,
     }
     candidates.sort_by_key(|&(support, interval)| (std::cmp::Reverse(support), interval));
     candidates.truncate(8);
+    // Intervals are configured as round numbers, and the spacings scatter around them by
+    // where each line fell in its export (2 ms a line): 298 and 304 ms are 300 ms, which
+    // neither cluster is within 2% of.
+    for i in 0..candidates.len() {
+        let round = round_interval(candidates[i].1);
+        if candidates.iter().all(|&(_, interval)| interval != round) {
+            candidates.push((0, round));
+        }
+    }
     // A pause lengthens one spacing and shortens the next: over a series' samples the
     // spacings average to the interval.
     let mut by_series: Vec<(SeriesId, i64)> = lines.to_vec();
@@ -1331,11 +1380,13 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<(i64,
         i = end;
     }
     candidates.retain(|&(_, interval)| interval > 0);
-    candidates.truncate(16);
+    candidates.truncate(24);
     let mut times: Vec<i64> = Vec::with_capacity(lines.len());
     let mut exports: Vec<(SeriesId, i64)> = Vec::with_capacity(lines.len());
-    // (impossible lines, missing series, mean delay, rank), interval, phase
-    type Fit = ((u64, u64, i64, usize), i64, i64);
+    let mut late_exports: Vec<i64> = Vec::new();
+    let mut gaps: Vec<(i64, i64)> = Vec::new();
+    // (impossible lines, rare events, missing series, mean delay, rank), interval, phase
+    type Fit = ((u64, u64, u64, i64, usize), i64, i64);
     let mut best: Option<Fit> = None;
     for (rank, &(_, interval)) in candidates.iter().enumerate() {
         times.clear();
@@ -1344,33 +1395,70 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<(i64,
         let mut impossible = 0u64;
         let mut delays = 0i128;
         exports.clear();
+        late_exports.clear();
         for &(id, t) in lines {
             let delay = (t - phase).rem_euclid(interval);
+            let export = (t - phase).div_euclid(interval);
             if delay >= interval / 2 {
                 impossible += 1;
+            } else if delay > interval / 4 {
+                late_exports.push(export);
             }
             delays += i128::from(delay);
-            exports.push((id, (t - phase).div_euclid(interval)));
+            exports.push((id, export));
         }
+        late_exports.sort_unstable();
+        late_exports.dedup();
         exports.sort_unstable();
         let mut missing = 0u64;
+        gaps.clear();
         for pair in exports.windows(2) {
             if pair[0].0 == pair[1].0 {
                 match pair[1].1 - pair[0].1 {
                     0 => impossible += 1,
-                    gap => missing += (gap - 1) as u64,
+                    1 => {}
+                    gap => {
+                        missing += (gap - 1) as u64;
+                        gaps.push((pair[0].1 + 1, pair[1].1 - 1));
+                    }
                 }
             }
         }
+        let restarts = fewest_points_in_every(&mut gaps);
+        let rare = restarts + late_exports.len() as u64;
         // Lines are written soon after their export is due: the mean delay, in
         // thousandths of the interval.
         let delay = (delays * 1000 / (i128::from(interval) * lines.len().max(1) as i128)) as i64;
-        let score = (impossible, missing, delay, rank);
+        let score = (impossible, rare, missing, delay, rank);
         if best.is_none_or(|(b, ..)| score < b) {
             best = Some((score, interval, phase));
         }
     }
     best.map(|(_, interval, phase)| (interval, phase))
+}
+
+/// The fewest points that lie in every one of `ranges` (inclusive): the fewest restarts
+/// that explain every run of exports a series missed.
+fn fewest_points_in_every(ranges: &mut [(i64, i64)]) -> u64 {
+    ranges.sort_unstable_by_key(|&(first, last)| (last, first));
+    let mut points = 0;
+    let mut last_point = i64::MIN;
+    for &(first, last) in ranges.iter() {
+        if first > last_point {
+            points += 1;
+            last_point = last;
+        }
+    }
+    points
+}
+
+/// `interval` to two significant digits (298 ms is 300 ms, 9.987 s is 10 s).
+fn round_interval(interval: i64) -> i64 {
+    let mut scale = 1i64;
+    while interval / scale >= 100 {
+        scale *= 10;
+    }
+    (interval + scale / 2) / scale * scale
 }
 
 /// When exports are due, modulo `interval`, from the times of their lines. Lines are
