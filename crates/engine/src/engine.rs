@@ -41,14 +41,14 @@
 //! not overlap in time): its samples are read as a separate process.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use crate::filter::Window;
 use metricsctl_format::record::{Histogram, MetricType, Num, SampleValue};
 use metricsctl_format::series::ChunkSeries;
 use metricsctl_format::timestamp::NANOS_PER_SEC;
-use metricsctl_format::value::Labels;
+use metricsctl_format::value::{CompactValue, Labels};
 use metricsctl_reader::scan::{ChunkOrigin, ParsedChunk, Sample};
 
 /// Exports closer together than this cannot be told apart reliably (test setups export
@@ -114,29 +114,13 @@ pub struct ProcessInfo {
 #[derive(Default)]
 pub struct Catalog {
     pub series: Vec<SeriesInfo>,
-    by_fingerprint: HashMap<u64, SeriesId, BuildHasherDefault<PassThrough>>,
-    /// Next series with the same fingerprint (collision chain), or `u32::MAX`.
-    same_fingerprint: Vec<SeriesId>,
+    /// Series ids by fingerprint (and lineage). The table holds only ids, 4 bytes a slot
+    /// where a map from fingerprint to id took 16: the hash is the series' own
+    /// fingerprint (already a well-mixed hash), read back from `series` when the table
+    /// grows, and series whose fingerprints collide are told apart by their keys.
+    by_fingerprint: hashbrown::HashTable<SeriesId>,
     pub processes: Vec<ProcessInfo>,
     process_ids: HashMap<(Arc<str>, Arc<str>, u32), ProcessId, foldhash::fast::FixedState>,
-}
-
-/// The fingerprints are already well-mixed hashes.
-#[derive(Default)]
-pub struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
 }
 
 fn lineage_fingerprint(fingerprint: u64, lineage: u32) -> u64 {
@@ -157,16 +141,14 @@ impl Catalog {
                 return Some(guess);
             }
         }
-        let mut candidate = self.by_fingerprint.get(&lineage_fingerprint(cs.fingerprint, lineage)).copied();
-        while let Some(id) = candidate {
-            let info = &self.series[id as usize];
-            if info.key == cs.key && self.processes[info.process as usize].lineage == lineage {
-                return Some(id);
-            }
-            let next = self.same_fingerprint[id as usize];
-            candidate = (next != u32::MAX).then_some(next);
-        }
-        None
+        self.by_fingerprint
+            .find(lineage_fingerprint(cs.fingerprint, lineage), |&id| {
+                let info = &self.series[id as usize];
+                info.fingerprint == cs.fingerprint
+                    && info.key == cs.key
+                    && self.processes[info.process as usize].lineage == lineage
+            })
+            .copied()
     }
 
     /// The process a series not seen yet belongs to as first read, if known.
@@ -185,8 +167,6 @@ impl Catalog {
     /// Adds a series that [`Catalog::find`] did not find.
     fn insert(&mut self, cs: &Arc<ChunkSeries>, lineage: u32) -> SeriesId {
         let id = self.series.len() as SeriesId;
-        let chain = self.by_fingerprint.insert(lineage_fingerprint(cs.fingerprint, lineage), id).unwrap_or(u32::MAX);
-        self.same_fingerprint.push(chain);
         let process_key = (cs.key.service.clone(), cs.key.resource.clone(), lineage);
         let next_process = self.processes.len() as ProcessId;
         let process = *self.process_ids.entry(process_key).or_insert_with(|| {
@@ -201,6 +181,11 @@ impl Catalog {
         // Not a copy: a parser's series share their process's resource (`SeriesMaker`),
         // and the parser's cache holds this same series.
         self.series.push(SeriesInfo { series: Arc::clone(cs), process });
+        let (series, processes) = (&self.series, &self.processes);
+        self.by_fingerprint.insert_unique(lineage_fingerprint(cs.fingerprint, lineage), id, |&id| {
+            let info = &series[id as usize];
+            lineage_fingerprint(info.fingerprint, processes[info.process as usize].lineage)
+        });
         id
     }
 }
@@ -365,39 +350,104 @@ pub struct Restart {
 
 /// A sample held in a pending export: all of an export is held until it is complete
 /// (a million series: a million of these), so not the chunk's [`Sample`] (whose chunk
-/// index and line are `id` and `pos` here), and flat, with no padding inside a field.
+/// index and line are `id` and `pos` here), and packed: 48 bytes.
 #[derive(Debug)]
 struct Pending {
     id: SeriesId,
-    pos: LinePos,
-    timestamp: i64,
-    start_timestamp: Option<i64>,
     delta: bool,
-    value: SampleValue,
+    pos: PackedPos,
+    timestamp: i64,
+    start: MaybeTime,
+    value: CompactValue,
 }
 
 impl Pending {
     fn new(id: SeriesId, sample: Sample, pos: LinePos) -> Pending {
         let Sample { timestamp, start_timestamp, delta, value, .. } = sample;
-        Pending { id, pos, timestamp, start_timestamp, delta, value }
+        let start = MaybeTime::new(start_timestamp);
+        Pending { id, delta, pos: PackedPos::new(pos), timestamp, start, value: CompactValue::from(value) }
+    }
+
+    fn start_timestamp(&self) -> Option<i64> {
+        self.start.get()
+    }
+
+    /// Where the line is. A position [`PackedPos`] cannot hold (a millionth file) reads
+    /// as the first line of the first file; no input has that many files.
+    fn line(&self) -> LinePos {
+        self.pos.get().unwrap_or_default()
     }
 }
 
-/// A recent sample of a series, to recognise lines sent again.
-#[derive(Debug, Clone, Copy, Default)]
+/// An optional time in 8 bytes instead of 16: `i64::MIN` (in the year 1677) is none, and
+/// a time given as `i64::MIN` is kept as one nanosecond later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MaybeTime(i64);
+
+impl MaybeTime {
+    const NONE: MaybeTime = MaybeTime(i64::MIN);
+
+    fn new(time: Option<i64>) -> MaybeTime {
+        time.map_or(MaybeTime::NONE, |t| MaybeTime(t.max(i64::MIN + 1)))
+    }
+
+    fn get(self) -> Option<i64> {
+        (self != MaybeTime::NONE).then_some(self.0)
+    }
+}
+
+/// A recent sample of a series, to recognise lines sent again, in 16 bytes (every series
+/// keeps four): its timestamp, and in one word 24 bits of its value's fingerprint and its
+/// position (the source in 10 bits, the line in 30). A position beyond that (a 1,023rd
+/// file, a line past the billionth) is kept as unknown: the sample is still recognised
+/// when sent again, only the report cannot name its line. Two values with the same
+/// timestamp and the same 24 bits are taken for a duplicate rather than a conflict: the
+/// line is dropped either way (the earlier value is kept), only the report differs.
+#[derive(Debug, Clone, Copy)]
 struct Seen {
     timestamp: i64,
-    fingerprint: u64,
-    at: PackedPos,
+    packed: u64,
 }
 
 impl Seen {
+    const EMPTY: Seen = Seen { timestamp: i64::MIN, packed: 0 };
+    const LINE_BITS: u32 = 30;
+    const SOURCE_BITS: u32 = 10;
+    const POSITION_BITS: u32 = Self::LINE_BITS + Self::SOURCE_BITS;
+    const UNKNOWN_SOURCE: u64 = (1 << Self::SOURCE_BITS) - 1;
+
+    fn new(timestamp: i64, fingerprint: u64, pos: LinePos) -> Seen {
+        let fits = pos.line != 0 && pos.line < 1 << Self::LINE_BITS && (pos.source as u64) < Self::UNKNOWN_SOURCE;
+        let position = if fits {
+            (pos.source as u64) << Self::LINE_BITS | pos.line
+        } else {
+            Self::UNKNOWN_SOURCE << Self::LINE_BITS
+        };
+        Seen { timestamp, packed: Self::fingerprint_bits(fingerprint) << Self::POSITION_BITS | position }
+    }
+
+    fn fingerprint_bits(fingerprint: u64) -> u64 {
+        fingerprint >> Self::POSITION_BITS
+    }
+
+    /// A filled entry's position is never 0: lines are numbered from 1.
     fn filled(&self) -> bool {
-        self.at != PackedPos::EMPTY
+        self.packed != 0
+    }
+
+    fn same_value(&self, fingerprint: u64) -> bool {
+        self.packed >> Self::POSITION_BITS == Self::fingerprint_bits(fingerprint)
+    }
+
+    fn at(&self) -> Option<LinePos> {
+        let position = self.packed & ((1 << Self::POSITION_BITS) - 1);
+        let source = position >> Self::LINE_BITS;
+        (self.filled() && source != Self::UNKNOWN_SOURCE)
+            .then_some(LinePos { source: source as usize, line: position & ((1 << Self::LINE_BITS) - 1) })
     }
 }
 
-/// A [`LinePos`] in 8 bytes instead of 16, as every series keeps four of them: the
+/// A [`LinePos`] in 8 bytes instead of 16, as every pending sample keeps one: the
 /// source in the top 20 bits, the line in the other 44. A position beyond that (a
 /// millionth file, or a line past the 17 trillionth) is kept as [`PackedPos::UNKNOWN`]:
 /// its sample is still recognised when sent again, only the report cannot name it.
@@ -445,18 +495,28 @@ enum Swing {
 }
 
 struct SeriesState {
-    wanted: bool,
     /// Export index of the last applied sample, or `NONE`.
     last_export: u32,
     /// Export index the series has a sample pending in, or `NONE`.
     pending_export: u32,
     last_timestamp: i64,
-    /// Newest timestamp seen, pending samples included (for order checks).
-    latest_timestamp: i64,
-    last_start: Option<i64>,
-    last_value: Option<SampleValue>,
+    last_start: MaybeTime,
+    last_value: Option<CompactValue>,
+    /// The newest samples taken, pending ones included; the newest is at `recent_next - 1`.
     recent: [Seen; RECENT],
     recent_next: u8,
+    wanted: bool,
+}
+
+impl SeriesState {
+    fn last_start(&self) -> Option<i64> {
+        self.last_start.get()
+    }
+
+    /// Newest timestamp taken, pending samples included (for order checks).
+    fn latest_timestamp(&self) -> i64 {
+        self.recent[(self.recent_next as usize + RECENT - 1) % RECENT].timestamp
+    }
 }
 
 const NONE: u32 = u32::MAX;
@@ -700,10 +760,9 @@ impl Engine {
                 last_export: NONE,
                 pending_export: NONE,
                 last_timestamp: i64::MIN,
-                latest_timestamp: i64::MIN,
-                last_start: None,
+                last_start: MaybeTime::NONE,
                 last_value: None,
-                recent: [Seen::default(); RECENT],
+                recent: [Seen::EMPTY; RECENT],
                 recent_next: 0,
             });
             while self.processes.len() < self.catalog.processes.len() {
@@ -796,7 +855,7 @@ impl Engine {
     /// Whether the sample repeats one the series already has (then it was dropped).
     fn drop_if_seen(&mut self, id: SeriesId, sample: &Sample, pos: LinePos, sink: &mut dyn Sink) -> bool {
         let state = &self.series[id as usize];
-        if sample.timestamp > state.latest_timestamp {
+        if sample.timestamp > state.latest_timestamp() {
             return false;
         }
         let fingerprint = value_fingerprint(&sample.value);
@@ -804,7 +863,7 @@ impl Engine {
             .recent
             .iter()
             .find(|s| s.filled() && s.timestamp == sample.timestamp)
-            .map(|s| (s.fingerprint == fingerprint, s.at.get()));
+            .map(|s| (s.same_value(fingerprint), s.at()));
         match seen {
             Some((same, at)) => {
                 let kind = if same { DropKind::Duplicate } else { DropKind::Conflict };
@@ -824,15 +883,13 @@ impl Engine {
             return;
         }
         let state = &mut self.series[id as usize];
-        let previous = state.latest_timestamp;
+        let previous = state.latest_timestamp();
         if ts < previous {
             self.drop_sample(id, DropKind::OutOfOrder, &sample, pos, None, sink);
             return;
         }
-        state.latest_timestamp = ts;
         let slot = state.recent_next as usize;
-        state.recent[slot] =
-            Seen { timestamp: ts, fingerprint: value_fingerprint(&sample.value), at: PackedPos::new(pos) };
+        state.recent[slot] = Seen::new(ts, value_fingerprint(&sample.value), pos);
         state.recent_next = ((slot + 1) % RECENT) as u8;
         let pid = self.catalog.series[id as usize].process;
         let process = &mut self.processes[pid as usize];
@@ -898,7 +955,7 @@ impl Engine {
             None
         } else if state.pending_export == process.export {
             Some(Boundary::Repeat)
-        } else if p.start_timestamp.is_some_and(|start| start > process.export_first_timestamp) {
+        } else if p.start_timestamp().is_some_and(|start| start > process.export_first_timestamp) {
             // Started after the pending export began: it cannot be in it.
             Some(Boundary::Repeat)
         } else {
@@ -1037,7 +1094,7 @@ impl Engine {
             if state.last_export + 1 == export {
                 continuing += 1;
                 self.spacing_scratch.push(p.timestamp.saturating_sub(state.last_timestamp));
-                start_unchanged |= matches!((p.start_timestamp, state.last_start), (Some(a), Some(b)) if a == b);
+                start_unchanged |= matches!((p.start_timestamp(), state.last_start()), (Some(a), Some(b)) if a == b);
             }
             // Evidence that an already recorded restart explains (a series that missed
             // exports since) is not a new restart.
@@ -1046,17 +1103,19 @@ impl Engine {
             }
             let metric_type = self.catalog.series[p.id as usize].key.metric_type;
             if restart.is_none() {
-                if let Some(new) = p.start_timestamp {
-                    let changed = state.last_start.map_or(new > state.last_timestamp, |old| old != new);
+                if let Some(new) = p.start_timestamp() {
+                    let changed = state.last_start().map_or(new > state.last_timestamp, |old| old != new);
                     if changed {
-                        restart = Some(RestartReason::StartTimestamp { series: p.id, from: state.last_start, to: new });
+                        restart =
+                            Some(RestartReason::StartTimestamp { series: p.id, from: state.last_start(), to: new });
                     }
                 }
             }
             if restart.is_none() && metric_type != MetricType::Gauge {
                 if let Some(old) = &state.last_value {
-                    if decreased(old, &p.value) {
-                        restart = Some(RestartReason::Decrease { series: p.id, from: level(old), to: level(&p.value) });
+                    if decreased_compact(old, &p.value) {
+                        let (from, to) = (level(&old.expand()), level(&p.value.expand()));
+                        restart = Some(RestartReason::Decrease { series: p.id, from, to });
                     }
                 }
             }
@@ -1150,7 +1209,7 @@ impl Engine {
 
     /// Computes a sample's step in its export and hands it out.
     fn apply(&mut self, pid: ProcessId, p: Pending, export: u32, restart_exports: &[u32], sink: &mut dyn Sink) {
-        let (id, pos) = (p.id, p.pos);
+        let (id, pos) = (p.id, p.line());
         let sample = p;
         let input_start = self.stats.oldest_timestamp.unwrap_or(i64::MIN);
         let window = self.options.window;
@@ -1158,10 +1217,13 @@ impl Engine {
         let state = &mut self.series[id as usize];
         let info = &self.catalog.series[id as usize];
         let metric_type = info.key.metric_type;
+        // The sinks take values as the rest of the program does (a histogram's is shared).
+        let value = sample.value.expand();
+        let previous = state.last_value.as_ref().map(CompactValue::expand);
         let cumulative = !sample.delta && metric_type != MetricType::Gauge;
-        let decreased_now = cumulative && state.last_value.as_ref().is_some_and(|old| decreased(old, &sample.value));
-        let start_changed =
-            !sample.delta && matches!((sample.start_timestamp, state.last_start), (Some(new), Some(old)) if new != old);
+        let decreased_now = cumulative && previous.as_ref().is_some_and(|old| decreased(old, &value));
+        let start_changed = !sample.delta
+            && matches!((sample.start_timestamp(), state.last_start()), (Some(new), Some(old)) if new != old);
         let process_restart = if state.last_export == NONE {
             None
         } else {
@@ -1171,7 +1233,7 @@ impl Engine {
             (StepKind::Delta, None)
         } else if state.last_export == NONE {
             // A start inside the input means the series began there: count from zero.
-            let started_inside = sample.start_timestamp.is_some_and(|s| s >= input_start);
+            let started_inside = sample.start_timestamp().is_some_and(|s| s >= input_start);
             if baseline && !started_inside {
                 (StepKind::Baseline, None)
             } else {
@@ -1195,21 +1257,22 @@ impl Engine {
         }
         let increase = match (metric_type, kind) {
             (MetricType::Gauge, _) => Increase::None,
-            (_, StepKind::Baseline) => zero_like(&sample.value),
-            (_, StepKind::First | StepKind::Restart | StepKind::Delta) => as_increase(&sample.value),
-            (_, StepKind::Continue) => match &state.last_value {
-                Some(old) => difference(old, &sample.value),
-                None => as_increase(&sample.value),
+            (_, StepKind::Baseline) => zero_like(&value),
+            (_, StepKind::First | StepKind::Restart | StepKind::Delta) => as_increase(&value),
+            (_, StepKind::Continue) => match &previous {
+                Some(old) => difference(old, &value),
+                None => as_increase(&value),
             },
         };
         if cumulative {
             let consecutive = state.last_export != NONE && state.last_export + 1 == export;
             // A start time back to the one before its last change is a turn too.
             let turned = if start_changed {
-                sample.start_timestamp.is_some()
-                    && sample.start_timestamp == self.starts_before_change.get(&id).copied()
+                sample.start_timestamp().is_some()
+                    && sample.start_timestamp() == self.starts_before_change.get(&id).copied()
             } else {
-                swung(state, &mut self.swings, id, &sample, consecutive, decreased_now)
+                let has_start = sample.start != MaybeTime::NONE;
+                swung(&mut self.swings, id, (previous.as_ref(), &value), has_start, consecutive, decreased_now)
             };
             if turned {
                 process.oscillations += 1;
@@ -1227,8 +1290,8 @@ impl Engine {
                 timestamp: sample.timestamp,
                 previous_timestamp: (state.last_export != NONE).then_some(state.last_timestamp),
                 kind,
-                value: &sample.value,
-                previous: state.last_value.as_ref(),
+                value: &value,
+                previous: previous.as_ref(),
                 increase,
                 cause,
                 export,
@@ -1238,14 +1301,16 @@ impl Engine {
         }
         if !sample.delta {
             if start_changed {
-                match state.last_start {
+                match state.last_start() {
                     Some(before) => self.starts_before_change.insert(id, before),
                     None => self.starts_before_change.remove(&id),
                 };
             }
             state.last_export = export;
             state.last_timestamp = sample.timestamp;
-            state.last_start = sample.start_timestamp.or(state.last_start);
+            if sample.start != MaybeTime::NONE {
+                state.last_start = sample.start;
+            }
             state.last_value = Some(sample.value);
         }
         state.pending_export = NONE;
@@ -1490,22 +1555,22 @@ fn estimate_phase(times: &mut [i64], interval: i64) -> Option<i64> {
 /// before the last change). A restarted process does neither: its start times only grow,
 /// and its young series, once back above their old values, do not fall back.
 fn swung(
-    state: &SeriesState,
     swings: &mut HashMap<SeriesId, Swing, foldhash::fast::FixedState>,
     id: SeriesId,
-    sample: &Pending,
+    (previous, value): (Option<&SampleValue>, &SampleValue),
+    has_start: bool,
     consecutive: bool,
     decreased: bool,
 ) -> bool {
     if swings.is_empty() && !decreased {
         return false;
     }
-    if sample.start_timestamp.is_some() {
+    if has_start {
         swings.remove(&id);
         return false;
     }
-    let now = level(&sample.value).as_f64();
-    let before = state.last_value.as_ref().map_or(0.0, |v| level(v).as_f64());
+    let now = level(value).as_f64();
+    let before = previous.map_or(0.0, |v| level(v).as_f64());
     let swing = swings.get(&id).copied().unwrap_or(Swing::Steady);
     let (next, turned) = match swing {
         Swing::Recovered { after, peak } if consecutive && now < peak && now >= after => {
@@ -1529,6 +1594,14 @@ fn swung(
 fn restarted_between(restarts: &[u32], after: u32, upto: u32) -> Option<usize> {
     let i = restarts.partition_point(|&r| r <= after);
     restarts.get(i).is_some_and(|&r| r <= upto).then_some(i)
+}
+
+/// [`decreased`] without making the values whole: histograms compare in place.
+fn decreased_compact(old: &CompactValue, new: &CompactValue) -> bool {
+    match (old, new) {
+        (CompactValue::Hist(a), CompactValue::Hist(b)) => !a.continues_into(b),
+        _ => decreased(&old.expand(), &new.expand()),
+    }
 }
 
 fn decreased(old: &SampleValue, new: &SampleValue) -> bool {
@@ -1572,8 +1645,9 @@ mod tests {
     /// (issue 17's memory per series): a field added here is paid a million times.
     #[test]
     fn per_series_state_stays_small() {
-        assert_eq!(std::mem::size_of::<Pending>(), 80);
-        assert_eq!(std::mem::size_of::<SeriesState>(), 176);
+        assert_eq!(std::mem::size_of::<Pending>(), 48);
+        assert_eq!(std::mem::size_of::<SeriesState>(), 112);
+        assert_eq!(std::mem::size_of::<Seen>(), 16);
     }
 
     #[test]
@@ -1594,7 +1668,45 @@ mod tests {
             assert_eq!(PackedPos::new(pos).get(), None);
         }
         assert_eq!(PackedPos::new(LinePos { source: 3, line: 0 }), PackedPos::UNKNOWN);
-        assert!(!Seen::default().filled());
+    }
+
+    #[test]
+    fn recent_samples_keep_their_position_and_value_or_say_they_cannot_name_the_line() {
+        let fingerprint = value_fingerprint(&SampleValue::Num(Num::Int(42)));
+        let other = value_fingerprint(&SampleValue::Num(Num::Int(43)));
+        for pos in [
+            LinePos { source: 0, line: 1 },
+            LinePos { source: 1022, line: (1 << 30) - 1 },
+            LinePos { source: 5, line: 123_456 },
+        ] {
+            let seen = Seen::new(-7, fingerprint, pos);
+            assert!(seen.filled());
+            assert_eq!(seen.at(), Some(pos));
+            assert_eq!(seen.timestamp, -7);
+            assert!(seen.same_value(fingerprint));
+            assert!(!seen.same_value(other));
+        }
+        for pos in [
+            LinePos { source: 0, line: 1 << 30 },
+            LinePos { source: 1023, line: 1 },
+            LinePos { source: 1 << 40, line: 1 },
+            LinePos { source: 3, line: 0 },
+        ] {
+            let seen = Seen::new(i64::MIN, fingerprint, pos);
+            assert!(seen.filled(), "{pos:?}");
+            assert_eq!(seen.at(), None);
+            assert!(seen.same_value(fingerprint));
+        }
+        assert!(!Seen::EMPTY.filled());
+        assert_eq!(Seen::EMPTY.at(), None);
+    }
+
+    #[test]
+    fn optional_times_fit_in_eight_bytes() {
+        for t in [None, Some(0), Some(i64::MAX), Some(-1), Some(1_765_850_400_000_000_000)] {
+            assert_eq!(MaybeTime::new(t).get(), t);
+        }
+        assert_eq!(MaybeTime::new(Some(i64::MIN)).get(), Some(i64::MIN + 1));
     }
 
     #[test]
