@@ -78,7 +78,7 @@ pub struct SeriesMeta {
     pub description: Option<Arc<str>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ChunkSeries {
     pub fingerprint: u64,
     pub key: SeriesKey,

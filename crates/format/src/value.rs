@@ -245,32 +245,37 @@ impl fmt::Display for AttrRef<'_> {
 
 /// A label set kept for as long as its series is known, in one allocation however many
 /// labels it has: the keys' and values' text end to end, then where each key and value
-/// ends and what kind of value it is, then how many labels there are. The positions are
-/// written in four ASCII bytes of seven bits each, so that the whole stays one `str`. A
-/// [`LabelSet`] of four labels costs nine allocations and about 500 bytes; with a million
-/// series that is most of a command's memory.
+/// ends and what kind of value it is, then how many labels there are, then how many
+/// bytes each of those numbers takes. The numbers are written in ASCII bytes of seven
+/// bits each, as few as the text's length needs (one up to 127 bytes), so that the whole
+/// stays one `str`. A [`LabelSet`] of four labels costs nine allocations and about 500
+/// bytes; with a million series that is most of a command's memory.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Labels {
-    /// Text, then a table entry per label (key end, value end, kind), then the count;
-    /// empty for no labels.
+    /// Text, then a table entry per label (key end, value end, kind), then the count,
+    /// then the width of a number as an ASCII digit; empty for no labels.
     packed: Box<str>,
 }
 
-/// Bytes of one position in the table: seven bits each.
-const POSITION_BYTES: usize = 4;
+/// The most bytes of one number in the table: seven bits each.
+const MAX_POSITION_BYTES: usize = 4;
 /// Text a label set can hold: what four bytes of seven bits can point into (no line the
 /// reader takes is longer: `MAX_LINE` is 64 MiB).
-const MAX_LABELS_TEXT: usize = 1 << (7 * POSITION_BYTES);
-const ENTRY_BYTES: usize = 2 * POSITION_BYTES + 1;
+const MAX_LABELS_TEXT: usize = 1 << (7 * MAX_POSITION_BYTES);
 
-fn push_position(packed: &mut String, position: usize) {
-    for i in 0..POSITION_BYTES {
+/// Bytes of seven bits that `n` needs.
+fn position_bytes(n: usize) -> usize {
+    (1..MAX_POSITION_BYTES).find(|&width| n < 1 << (7 * width)).unwrap_or(MAX_POSITION_BYTES)
+}
+
+fn push_position(packed: &mut String, position: usize, width: usize) {
+    for i in 0..width {
         packed.push(char::from(((position >> (7 * i)) & 0x7f) as u8));
     }
 }
 
-fn read_position(bytes: &[u8]) -> usize {
-    bytes[..POSITION_BYTES].iter().rev().fold(0, |n, &b| n << 7 | usize::from(b))
+fn read_position(bytes: &[u8], width: usize) -> usize {
+    bytes[..width].iter().rev().fold(0, |n, &b| n << 7 | usize::from(b))
 }
 
 impl Labels {
@@ -289,7 +294,8 @@ impl Labels {
         if text >= MAX_LABELS_TEXT || count >= MAX_LABELS_TEXT {
             return None;
         }
-        let mut packed = String::with_capacity(text + count * ENTRY_BYTES + POSITION_BYTES);
+        let width = position_bytes(text.max(count));
+        let mut packed = String::with_capacity(text + count * (2 * width + 1) + width + 1);
         for (key, value) in pairs.clone() {
             packed.push_str(key);
             packed.push_str(value_text(value));
@@ -297,9 +303,9 @@ impl Labels {
         let mut end = 0;
         for (key, value) in pairs {
             end += key.len();
-            push_position(&mut packed, end);
+            push_position(&mut packed, end, width);
             end += value_text(value).len();
-            push_position(&mut packed, end);
+            push_position(&mut packed, end, width);
             packed.push(match value {
                 AttrRef::Str(_) => 's',
                 AttrRef::Num(_) => 'n',
@@ -307,14 +313,20 @@ impl Labels {
                 AttrRef::Bool(false) => 'f',
             });
         }
-        push_position(&mut packed, count);
+        push_position(&mut packed, count, width);
+        packed.push(char::from(b'0' + width as u8));
         Some(Labels { packed: packed.into_boxed_str() })
     }
 
+    /// The width of the table's numbers (0 for no labels).
+    fn width(&self) -> usize {
+        self.packed.as_bytes().last().map_or(0, |&w| usize::from(w - b'0'))
+    }
+
     pub fn len(&self) -> usize {
-        match self.packed.len() {
+        match self.width() {
             0 => 0,
-            n => read_position(&self.packed.as_bytes()[n - POSITION_BYTES..]),
+            width => read_position(&self.packed.as_bytes()[self.packed.len() - 1 - width..], width),
         }
     }
 
@@ -325,19 +337,21 @@ impl Labels {
     /// Key and value of each label, in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, AttrRef<'_>)> + Clone + '_ {
         let count = self.len();
+        let width = self.width();
+        let entry_bytes = 2 * width + 1;
         let bytes = self.packed.as_bytes();
-        let table = bytes.len().saturating_sub(POSITION_BYTES + count * ENTRY_BYTES);
+        let table = bytes.len().saturating_sub(1 + width + count * entry_bytes);
         (0..count).map(move |i| {
-            let entry = &bytes[table + i * ENTRY_BYTES..];
+            let entry = &bytes[table + i * entry_bytes..];
             let start = match i {
                 0 => 0,
-                _ => read_position(&bytes[table + (i - 1) * ENTRY_BYTES + POSITION_BYTES..]),
+                _ => read_position(&bytes[table + (i - 1) * entry_bytes + width..], width),
             };
-            let key_end = read_position(entry);
-            let value_end = read_position(&entry[POSITION_BYTES..]);
+            let key_end = read_position(entry, width);
+            let value_end = read_position(&entry[width..], width);
             let key = &self.packed[start..key_end];
             let value = &self.packed[key_end..value_end];
-            let value = match entry[2 * POSITION_BYTES] {
+            let value = match entry[2 * width] {
                 b's' => AttrRef::Str(value),
                 b'n' => AttrRef::Num(value),
                 b't' => AttrRef::Bool(true),
@@ -431,5 +445,31 @@ mod tests {
         assert_eq!(labels.len(), 300);
         assert_eq!(labels.to_label_set(), long);
         assert_eq!(std::mem::size_of::<Labels>(), 16);
+    }
+
+    #[test]
+    fn labels_take_as_few_bytes_a_position_as_their_text_needs() {
+        // A series of a cardinality explosion: 39 bytes of text, one byte a position.
+        let user: LabelSet = vec![
+            ("http.route".into(), AttrValue::Str("/api/v1/orders".into())),
+            ("user_id".into(), AttrValue::Str("u0000000".into())),
+        ];
+        let labels = Labels::new(&user).unwrap();
+        assert_eq!(labels.packed.len(), 39 + 2 * 3 + 1 + 1);
+        assert_eq!(labels.to_label_set(), user);
+        // Each side of the one-byte and two-byte limits, and many labels with no value text.
+        for text in [126, 127, 128, 16_383, 16_384] {
+            let set: LabelSet = vec![("k".into(), AttrValue::Str("v".repeat(text - 1)))];
+            let labels = Labels::new(&set).unwrap();
+            assert_eq!(labels.to_label_set(), set, "{text} bytes");
+            assert_eq!(labels.get("k"), Some(AttrRef::Str(&"v".repeat(text - 1))));
+        }
+        let flags: LabelSet = (0..200).map(|i| (format!("{i:03}"), AttrValue::Bool(i % 3 == 0))).collect();
+        let labels = Labels::new(&flags).unwrap();
+        assert_eq!(labels.len(), 200);
+        assert_eq!(labels.to_label_set(), flags);
+        let few: LabelSet =
+            (0..150).map(|i| (char::from_u32(0x100 + i).unwrap().to_string(), AttrValue::Bool(true))).collect();
+        assert_eq!(Labels::new(&few).unwrap().to_label_set(), few);
     }
 }
