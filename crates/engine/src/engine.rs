@@ -715,16 +715,24 @@ impl Engine {
         self.local_map.resize(chunk.series.len(), NONE);
         self.latest_only = chunk.latest_only;
         let learn = !chunk.latest_only;
-        let mut bad = chunk.bad.iter().map(|b| b.line).peekable();
-        for sample in chunk.samples {
-            while bad.next_if(|&line| line < sample.line).is_some() {
-                self.bad_lines_seen += 1;
-            }
+        let mut ids = Vec::with_capacity(chunk.samples.len());
+        for sample in &chunk.samples {
             let local = sample.series as usize;
             let mut id = self.local_map[local];
             if id == NONE {
-                id = self.resolve(origin.source, &chunk.series[local], &sample, sink);
+                id = self.resolve(origin.source, &chunk.series[local], sample, sink);
                 self.local_map[local] = id;
+            }
+            ids.push(id);
+        }
+        let newest = chunk.latest_only.then(|| newest_of_each_series(&chunk.samples, &ids));
+        let mut bad = chunk.bad.iter().map(|b| b.line).peekable();
+        for (i, (sample, id)) in chunk.samples.into_iter().zip(ids).enumerate() {
+            while bad.next_if(|&line| line < sample.line).is_some() {
+                self.bad_lines_seen += 1;
+            }
+            if !sample.delta && newest.as_ref().is_some_and(|newest| newest[&id] != i) {
+                continue;
             }
             let pos = LinePos { source: origin.source, line: origin.first_line + sample.line };
             self.push(id, sample, pos, learn, sink);
@@ -1378,6 +1386,29 @@ impl Engine {
     }
 }
 
+/// Of a chunk that holds only the newest samples, the index of each series' newest (the
+/// first of equal timestamps, as reading every line keeps the earlier of a conflict);
+/// delta samples are not among them (each is summed, so all are read).
+/// A parser hands out each series' newest line once, but a series met by its template
+/// and by a full parse in one block is two chunk series: only its global id tells them
+/// for one. Which lines a parser reads by template depends on which blocks it parsed
+/// before, so without this what reached the engine (and the duplicates it counted)
+/// changed from one run to the next.
+fn newest_of_each_series(samples: &[Sample], ids: &[SeriesId]) -> HashMap<SeriesId, usize, foldhash::fast::FixedState> {
+    let mut newest: HashMap<SeriesId, usize, foldhash::fast::FixedState> = HashMap::default();
+    for (i, (sample, &id)) in samples.iter().zip(ids).enumerate().filter(|(_, (sample, _))| !sample.delta) {
+        newest
+            .entry(id)
+            .and_modify(|best| {
+                if sample.timestamp > samples[*best].timestamp {
+                    *best = i;
+                }
+            })
+            .or_insert(i);
+    }
+    newest
+}
+
 /// The spacing most of `spacings` agree on (to within 2%), if more than half do. A pause
 /// before a line lengthens one spacing and shortens the next, a skipped export doubles
 /// one; most are the interval to within milliseconds.
@@ -1702,6 +1733,34 @@ mod tests {
         }
         assert!(!Seen::EMPTY.filled());
         assert_eq!(Seen::EMPTY.at(), None);
+    }
+
+    #[test]
+    fn a_chunk_of_newest_samples_keeps_one_per_series_the_first_of_equal_timestamps() {
+        let sample = |series: u32, line: u64, timestamp: i64, value: i128| Sample {
+            series,
+            line,
+            timestamp,
+            start_timestamp: None,
+            delta: false,
+            value: SampleValue::Num(Num::Int(value)),
+        };
+        // Chunk series 0 and 2 are one series (read by its template, then by a full
+        // parse); series 1 has a conflict at its newest timestamp.
+        let samples = [
+            sample(0, 0, 10, 1),
+            sample(1, 1, 20, 5),
+            sample(2, 2, 30, 2),
+            sample(1, 3, 20, 6),
+            sample(0, 4, 25, 3),
+            sample(1, 5, 15, 4),
+            Sample { delta: true, ..sample(3, 6, 40, 1) },
+        ];
+        let ids = [7, 8, 7, 8, 7, 8, 9];
+        let newest = newest_of_each_series(&samples, &ids);
+        assert_eq!(newest.len(), 2, "delta samples are all read");
+        assert_eq!(newest[&7], 2, "the newest of both chunk series");
+        assert_eq!(newest[&8], 1, "the first of two lines with one timestamp");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::text::{
 use metricsctl_engine::engine::{Catalog, ProcessId, SeriesId, SeriesInfo, Sink, Step, StepKind};
 use metricsctl_engine::live::{Fed, LiveEngine};
 use metricsctl_format::record::{Num, SampleValue};
+use metricsctl_format::value::CompactValue;
 use metricsctl_reader::matcher::MetricMatcher;
 use metricsctl_reader::scan::{ParsedChunk, ScanOptions};
 
@@ -43,11 +44,26 @@ pub struct ExpositionSink {
     pub error: Option<anyhow::Error>,
 }
 
-/// A series' latest value, with its time and its process's export.
+/// A series' latest value, with its time and its process's export. The value is kept
+/// compact (16 bytes, not 32: a million series of a cardinality explosion each keep one).
 struct Current {
     timestamp: i64,
     export: u32,
-    value: ExposedValue,
+    value: CompactValue,
+}
+
+fn compact(value: ExposedValue) -> CompactValue {
+    CompactValue::from(match value {
+        ExposedValue::Num(n) => SampleValue::Num(n),
+        ExposedValue::Hist(h) => SampleValue::Hist(h),
+    })
+}
+
+fn exposed(value: &CompactValue) -> ExposedValue {
+    match value.expand() {
+        SampleValue::Num(n) => ExposedValue::Num(n),
+        SampleValue::Hist(h) => ExposedValue::Hist(h),
+    }
 }
 
 /// When a series stops being exposed, as a scrape of its process would stop showing it.
@@ -125,14 +141,13 @@ impl ExpositionSink {
         for (id, current) in current {
             let info = &catalog.series[id as usize];
             let process = info.process;
-            let value = &current.value;
             if let Some(staleness) = staleness {
                 if !self.is_live(id, process, current, newest, staleness) {
                     continue;
                 }
             }
             if let Some(labels) = self.labels_of(id) {
-                let sample = ExposedSample { labels: labels.clone(), value: value.clone(), timestamp: None };
+                let sample = ExposedSample { labels: labels.clone(), value: exposed(&current.value), timestamp: None };
                 builder.push(&info.key.metric, info.key.metric_type, sample);
                 live_processes.insert(process);
             }
@@ -238,7 +253,9 @@ impl Sink for ExpositionSink {
         if step.kind == StepKind::Delta {
             self.delta_series.insert(id);
         }
-        let value = exposed_value(self.current_of(id).map(|c| &c.value), step);
+        // Only a delta line's value depends on the one before.
+        let before = (step.kind == StepKind::Delta).then(|| self.current_of(id).map(|c| exposed(&c.value))).flatten();
+        let value = exposed_value(before.as_ref(), step);
         if let Some(sorter) = self.sorter.as_mut() {
             let family = self.builder.family(&info.key.metric, info.key.metric_type);
             if let (Some(Some(labels)), Some(family)) = (self.labels.get(id as usize), family) {
@@ -260,7 +277,11 @@ impl Sink for ExpositionSink {
             }
         }
         if self.current_of(id).is_none_or(|c| step.timestamp >= c.timestamp) {
-            put(&mut self.current, id, Current { timestamp: step.timestamp, export: step.export, value });
+            put(
+                &mut self.current,
+                id,
+                Current { timestamp: step.timestamp, export: step.export, value: compact(value) },
+            );
         }
     }
 }

@@ -464,7 +464,7 @@ impl BlockParser {
 #[derive(Default)]
 struct Newest {
     candidates: Vec<Candidate>,
-    /// By chunk series index: its newest candidate (by timestamp, then line), or NONE.
+    /// By chunk series index: its newest candidate (by timestamp, then the first line), or NONE.
     best: Vec<u32>,
 }
 
@@ -477,7 +477,8 @@ impl Newest {
             self.best.resize(series + 1, NONE);
         }
         let best = self.best[series];
-        if best == NONE || c.timestamp >= self.candidates[best as usize].timestamp {
+        // The first of equal timestamps: reading every line keeps the earlier of a conflict.
+        if best == NONE || c.timestamp > self.candidates[best as usize].timestamp {
             self.best[series] = self.candidates.len() as u32;
         }
         self.candidates.push(c);
@@ -502,14 +503,15 @@ impl Newest {
                     });
                     break;
                 }
-                // Rare: a bad newest line. The next newest of the series, found by search.
+                // Rare: a bad newest line. The next newest of the series (the first of
+                // equal timestamps), found by search.
                 failed.push(at);
                 at = self
                     .candidates
                     .iter()
                     .enumerate()
                     .filter(|(i, o)| o.series as usize == series && !failed.contains(&(*i as u32)))
-                    .max_by_key(|(_, o)| (o.timestamp, o.line))
+                    .max_by_key(|(_, o)| (o.timestamp, std::cmp::Reverse(o.line)))
                     .map_or(NONE, |(i, _)| i as u32);
             }
         }
@@ -983,7 +985,9 @@ mod tests {
                     let record = parse_line(&lines[*line as usize]).unwrap();
                     let key = format!("{:?}", make_series(&record).unwrap().key);
                     let candidate = (record.timestamp, *line, sample.clone());
-                    if newest.get(&key).is_none_or(|n| (n.0, n.1) <= (candidate.0, candidate.1)) {
+                    // The first of equal timestamps, as the engine keeps the earlier of a
+                    // conflict.
+                    if newest.get(&key).is_none_or(|n| n.0 < candidate.0) {
                         newest.insert(key, candidate);
                     }
                 }
