@@ -318,16 +318,8 @@ impl Labels {
         Some(Labels { packed: packed.into_boxed_str() })
     }
 
-    /// The width of the table's numbers (0 for no labels).
-    fn width(&self) -> usize {
-        self.packed.as_bytes().last().map_or(0, |&w| usize::from(w - b'0'))
-    }
-
     pub fn len(&self) -> usize {
-        match self.width() {
-            0 => 0,
-            width => read_position(&self.packed.as_bytes()[self.packed.len() - 1 - width..], width),
-        }
+        self.view().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -336,10 +328,62 @@ impl Labels {
 
     /// Key and value of each label, in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, AttrRef<'_>)> + Clone + '_ {
+        self.view().iter()
+    }
+
+    /// The packed text, to keep elsewhere (in an `Arc<str>`) and read with [`LabelsView`].
+    pub fn into_packed(self) -> Box<str> {
+        self.packed
+    }
+
+    fn view(&self) -> LabelsView<'_> {
+        LabelsView(&self.packed)
+    }
+
+    pub fn get(&self, name: &str) -> Option<AttrRef<'_>> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    pub fn to_label_set(&self) -> LabelSet {
+        self.iter().map(|(k, v)| (k.to_string(), v.to_owned())).collect()
+    }
+}
+
+/// A packed label set ([`Labels`]) read where it is kept: in a [`Labels`], or in the
+/// `Arc<str>` of another owner ([`Labels::into_packed`]), so that a shared label set is
+/// one heap block, not an `Arc` and a block behind it.
+#[derive(Clone, Copy)]
+pub struct LabelsView<'a>(&'a str);
+
+impl<'a> LabelsView<'a> {
+    /// `packed` must come from [`Labels::into_packed`].
+    pub fn new(packed: &'a str) -> LabelsView<'a> {
+        LabelsView(packed)
+    }
+
+    /// The width of the table's numbers (0 for no labels).
+    fn width(self) -> usize {
+        self.0.as_bytes().last().map_or(0, |&w| usize::from(w - b'0'))
+    }
+
+    pub fn len(self) -> usize {
+        match self.width() {
+            0 => 0,
+            width => read_position(&self.0.as_bytes()[self.0.len() - 1 - width..], width),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Key and value of each label, in key order.
+    pub fn iter(self) -> impl ExactSizeIterator<Item = (&'a str, AttrRef<'a>)> + Clone + 'a {
         let count = self.len();
         let width = self.width();
         let entry_bytes = 2 * width + 1;
-        let bytes = self.packed.as_bytes();
+        let packed = self.0;
+        let bytes = packed.as_bytes();
         let table = bytes.len().saturating_sub(1 + width + count * entry_bytes);
         (0..count).map(move |i| {
             let entry = &bytes[table + i * entry_bytes..];
@@ -349,8 +393,8 @@ impl Labels {
             };
             let key_end = read_position(entry, width);
             let value_end = read_position(&entry[width..], width);
-            let key = &self.packed[start..key_end];
-            let value = &self.packed[key_end..value_end];
+            let key = &packed[start..key_end];
+            let value = &packed[key_end..value_end];
             let value = match entry[2 * width] {
                 b's' => AttrRef::Str(value),
                 b'n' => AttrRef::Num(value),
@@ -359,14 +403,6 @@ impl Labels {
             };
             (key, value)
         })
-    }
-
-    pub fn get(&self, name: &str) -> Option<AttrRef<'_>> {
-        self.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
-    }
-
-    pub fn to_label_set(&self) -> LabelSet {
-        self.iter().map(|(k, v)| (k.to_string(), v.to_owned())).collect()
     }
 }
 

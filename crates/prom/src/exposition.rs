@@ -52,20 +52,6 @@ struct Current {
     value: CompactValue,
 }
 
-fn compact(value: ExposedValue) -> CompactValue {
-    CompactValue::from(match value {
-        ExposedValue::Num(n) => SampleValue::Num(n),
-        ExposedValue::Hist(h) => SampleValue::Hist(h),
-    })
-}
-
-fn exposed(value: &CompactValue) -> ExposedValue {
-    match value.expand() {
-        SampleValue::Num(n) => ExposedValue::Num(n),
-        SampleValue::Hist(h) => ExposedValue::Hist(h),
-    }
-}
-
 /// When a series stops being exposed, as a scrape of its process would stop showing it.
 #[derive(Debug, Clone, Copy)]
 pub struct Staleness {
@@ -147,7 +133,7 @@ impl ExpositionSink {
                 }
             }
             if let Some(labels) = self.labels_of(id) {
-                let sample = ExposedSample { labels: labels.clone(), value: exposed(&current.value), timestamp: None };
+                let sample = ExposedSample { labels: labels.clone(), value: current.value.clone(), timestamp: None };
                 builder.push(&info.key.metric, info.key.metric_type, sample);
                 live_processes.insert(process);
             }
@@ -254,7 +240,9 @@ impl Sink for ExpositionSink {
             self.delta_series.insert(id);
         }
         // Only a delta line's value depends on the one before.
-        let before = (step.kind == StepKind::Delta).then(|| self.current_of(id).map(|c| exposed(&c.value))).flatten();
+        let before = (step.kind == StepKind::Delta)
+            .then(|| self.current_of(id).map(|c| ExposedValue::from_compact(&c.value)))
+            .flatten();
         let value = exposed_value(before.as_ref(), step);
         if let Some(sorter) = self.sorter.as_mut() {
             let family = self.builder.family(&info.key.metric, info.key.metric_type);
@@ -266,8 +254,11 @@ impl Sink for ExpositionSink {
                     write_family_header(&mut header, family, format);
                     sorter.set_header(&name, header);
                 }
-                let sample =
-                    ExposedSample { labels: labels.clone(), value: value.clone(), timestamp: Some(step.timestamp) };
+                let sample = ExposedSample {
+                    labels: labels.clone(),
+                    value: value.clone().compact(),
+                    timestamp: Some(step.timestamp),
+                };
                 let mut text = Vec::with_capacity(256);
                 write_family_sample(&mut text, family, &sample, format);
                 let key = SortKey { family: name, labels: labels.to_vec(), timestamp: step.timestamp, seq: 0 };
@@ -280,7 +271,7 @@ impl Sink for ExpositionSink {
             put(
                 &mut self.current,
                 id,
-                Current { timestamp: step.timestamp, export: step.export, value: compact(value) },
+                Current { timestamp: step.timestamp, export: step.export, value: value.compact() },
             );
         }
     }

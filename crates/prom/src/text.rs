@@ -14,9 +14,9 @@ use rayon::prelude::*;
 
 use anyhow::{bail, Context, Result};
 
-use metricsctl_format::record::{format_float, Histogram, MetricType, Num};
+use metricsctl_format::record::{format_float, Histogram, MetricType, Num, SampleValue};
 use metricsctl_format::series::{SeriesKey, SeriesMeta};
-use metricsctl_format::value::{self, AttrRef};
+use metricsctl_format::value::{self, AttrRef, CompactValue, LabelsView};
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`: other characters become `_`.
 pub fn metric_name(name: &str) -> String {
@@ -166,7 +166,7 @@ pub fn series_labels(key: &SeriesKey, meta: &SeriesMeta, resource_labels: bool) 
     }
     let pairs = order.iter().map(|&i| (&*labels[i].0, AttrRef::Str(labels[i].1)));
     value::Labels::from_pairs(pairs)
-        .map(|packed| Labels(Arc::new(packed)))
+        .map(Labels::shared)
         .with_context(|| format!("series {}: labels over 256 MiB", key.metric))
 }
 
@@ -196,13 +196,31 @@ pub enum ExposedValue {
     Hist(Arc<Histogram>),
 }
 
+impl ExposedValue {
+    /// Kept per series and per sample being written: 16 bytes, not 32.
+    pub fn compact(self) -> CompactValue {
+        CompactValue::from(match self {
+            ExposedValue::Num(n) => SampleValue::Num(n),
+            ExposedValue::Hist(h) => SampleValue::Hist(h),
+        })
+    }
+
+    pub fn from_compact(value: &CompactValue) -> ExposedValue {
+        match value.expand() {
+            SampleValue::Num(n) => ExposedValue::Num(n),
+            SampleValue::Hist(h) => ExposedValue::Hist(h),
+        }
+    }
+}
+
 /// One sample of one series, with its time for `--history`.
 #[derive(Debug, Clone)]
 pub struct ExposedSample {
     /// Shared with the sink that keeps them between scrapes: a million series are not
     /// copied to be written.
     pub labels: Labels,
-    pub value: ExposedValue,
+    /// Compact: a family of a million samples is held while it is sorted and written.
+    pub value: CompactValue,
     pub timestamp: Option<i64>,
 }
 
@@ -315,10 +333,7 @@ pub fn write_family(
 ) -> std::io::Result<()> {
     // On every core: after a cardinality explosion a family has a million samples, and
     // sorting and rendering them on one thread was most of `to-prometheus`.
-    // Unstable (no buffer of a million samples): no two samples of a family have the same
-    // labels and timestamp (the collision check, and the engine's one sample per series
-    // and timestamp), so the order is the same.
-    family.samples.par_sort_unstable_by(|a, b| a.labels.cmp(&b.labels).then(a.timestamp.cmp(&b.timestamp)));
+    family.samples.par_sort_by(|a, b| a.labels.cmp(&b.labels).then(a.timestamp.cmp(&b.timestamp)));
     write_family_header(out, family, format);
     let family = &*family;
     let slices_at_once = 4 * rayon::current_num_threads();
@@ -367,7 +382,7 @@ pub fn write_family_header(out: &mut Vec<u8>, family: &Family, format: Expositio
 pub fn write_family_sample(out: &mut Vec<u8>, family: &Family, s: &ExposedSample, format: ExpositionFormat) {
     let ts = s.timestamp.map(|t| timestamp_text(t, format.openmetrics));
     let ts = ts.as_deref();
-    for_each_point(family, &s.value, format, |name, le, value| {
+    for_each_point(family, &ExposedValue::from_compact(&s.value), format, |name, le, value| {
         write_sample(out, name, s.labels.iter(), le.map(|le| ("le", le)), &num_text(value), ts);
     });
 }
@@ -487,32 +502,47 @@ pub fn write_target_info_sample(out: &mut Vec<u8>, (labels, ts): &TargetInfo, fo
 }
 
 /// A series' Prometheus labels, sorted by name, packed as the format packs attributes
-/// ([`value::Labels`], every value a string) behind one shared pointer. A `Vec` of
-/// `String` pairs costs a million series of five labels about 600 MB; this, about 150 MB.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct Labels(Arc<value::Labels>);
+/// ([`value::Labels`], every value a string) in one shared block (`Arc<str>`, read with
+/// [`LabelsView`]). A `Vec` of `String` pairs costs a million series of five labels
+/// about 600 MB; this, about 100 MB.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Labels(Arc<str>);
+
+impl Default for Labels {
+    fn default() -> Labels {
+        Labels::shared(value::Labels::default())
+    }
+}
 
 impl Labels {
     /// `None` when the text is over 256 MiB, which no line the reader takes can hold.
     pub fn new(pairs: &[(String, String)]) -> Option<Labels> {
         let pairs = pairs.iter().map(|(k, v)| (k.as_str(), AttrRef::Str(v)));
-        value::Labels::from_pairs(pairs).map(|packed| Labels(Arc::new(packed)))
+        value::Labels::from_pairs(pairs).map(Labels::shared)
+    }
+
+    fn shared(packed: value::Labels) -> Labels {
+        Labels(Arc::from(packed.into_packed()))
+    }
+
+    fn view(&self) -> LabelsView<'_> {
+        LabelsView::new(&self.0)
     }
 
     /// Name and value of each label, sorted by name.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone + '_ {
-        self.0.iter().map(|(k, v)| match v {
+        self.view().iter().map(|(k, v)| match v {
             AttrRef::Str(s) | AttrRef::Num(s) => (k, s),
             AttrRef::Bool(b) => (k, if b { "true" } else { "false" }),
         })
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.view().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.view().is_empty()
     }
 
     pub fn to_vec(&self) -> Vec<(String, String)> {
