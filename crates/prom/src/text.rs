@@ -569,8 +569,9 @@ impl std::fmt::Debug for Labels {
     }
 }
 
-/// The series that registered a metric's label set: its id, the metric, the labels.
-type Owner = (u32, Arc<str>, Labels);
+/// The series that registered a metric's label set: its id, the metric (an index into
+/// [`FamilyBuilder::metrics`]), the labels. 16 bytes: a million series each have one.
+type Owner = (u32, u32, Labels);
 
 /// Families being assembled from series, keyed by metric name (and then type: one name
 /// of two types is two families, which [`FamilyBuilder::labels_for`] rejects when their
@@ -580,11 +581,12 @@ pub struct FamilyBuilder {
     families: HashMap<Arc<str>, Vec<Family>>,
     /// Hash of a metric and a Prometheus label set -> the series that produced them, to
     /// catch collisions (labels shared with the caller, not copied).
-    /// One owner inline per hash (a million series: no vector each); the owners whose
-    /// hash another took first are in `collided`, searched in turn (64-bit hashes of
-    /// distinct label sets collide about never).
-    owners: HashMap<u64, Owner, FixedState>,
-    collided: Vec<Owner>,
+    /// A table of owners, not a map from hash to owner: the hash is made again from the
+    /// owner when the table grows, so a slot holds 16 bytes, not 40.
+    owners: hashbrown::HashTable<Owner>,
+    /// The metrics owners name, by index, and their indices.
+    metrics: Vec<Arc<str>>,
+    metric_index: HashMap<Arc<str>, u32, FixedState>,
     /// Family and sample names (in either format) -> the metric exposed under them.
     claimed: HashMap<String, (Arc<str>, MetricType)>,
 }
@@ -626,21 +628,24 @@ impl FamilyBuilder {
                 self.claimed.insert(name, family.clone());
             }
         }
-        let hash = FixedState::with_seed(5).hash_one((&key.metric, &labels));
-        let same = |(_, metric, known): &Owner| **metric == *key.metric && *known == labels;
-        let owner = match self.owners.get(&hash) {
-            None => {
-                self.owners.insert(hash, (id, Arc::clone(&key.metric), labels.clone()));
+        let next_metric = self.metrics.len() as u32;
+        let metric = *self.metric_index.entry(Arc::clone(&key.metric)).or_insert_with(|| {
+            self.metrics.push(Arc::clone(&key.metric));
+            next_metric
+        });
+        let metrics = &self.metrics;
+        let hash_of =
+            |metric: u32, labels: &Labels| FixedState::with_seed(5).hash_one((&metrics[metric as usize], labels));
+        let owner = match self.owners.entry(
+            hash_of(metric, &labels),
+            |(_, m, known)| *m == metric && *known == labels,
+            |(_, m, known)| hash_of(*m, known),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(first) => first.get().0,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert((id, metric, labels.clone()));
                 id
             }
-            Some(first) if same(first) => first.0,
-            Some(_) => match self.collided.iter().find(|o| same(o)) {
-                Some(other) => other.0,
-                None => {
-                    self.collided.push((id, Arc::clone(&key.metric), labels.clone()));
-                    id
-                }
-            },
         };
         if owner != id {
             bail!(
