@@ -400,7 +400,7 @@ impl MaybeTime {
 
 /// A recent sample of a series, to recognise lines sent again, in 16 bytes (every series
 /// keeps four): its timestamp, and in one word 24 bits of its value's fingerprint and its
-/// position (the source in 10 bits, the line in 30). A position beyond that (a 1,023rd
+/// position (the source in 10 bits, the line in 30). A position beyond that (a 1,024th
 /// file, a line past the billionth) is kept as unknown: the sample is still recognised
 /// when sent again, only the report cannot name its line. Two values with the same
 /// timestamp and the same 24 bits are taken for a duplicate rather than a conflict: the
