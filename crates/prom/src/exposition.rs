@@ -9,8 +9,7 @@ use std::sync::Arc;
 use crate::history::{ExternalSorter, SortKey, DEFAULT_RUN_BYTES};
 use crate::text::{
     target_info_labels, write_exposition, write_family_header, write_family_sample, write_target_info_header,
-    write_target_info_sample, ExposedSample, ExposedValue, ExpositionFormat, FamilyBuilder, Labels, TargetInfo,
-    TARGET_INFO,
+    write_target_info_sample, ExposedSample, ExpositionFormat, FamilyBuilder, Labels, TargetInfo, TARGET_INFO,
 };
 use metricsctl_engine::engine::{Catalog, ProcessId, SeriesId, SeriesInfo, Sink, Step, StepKind};
 use metricsctl_engine::live::{Fed, LiveEngine};
@@ -192,21 +191,20 @@ impl ExpositionSink {
 /// The value Prometheus sees after `step`, given the one it saw before: the sample's own
 /// value, except that delta lines add up (Prometheus counters are cumulative; a new
 /// histogram layout starts the total over).
-pub fn exposed_value(before: Option<&ExposedValue>, step: &Step<'_>) -> ExposedValue {
+pub fn exposed_value(before: Option<&SampleValue>, step: &Step<'_>) -> SampleValue {
     match (step.value, step.kind) {
         (SampleValue::Num(n), StepKind::Delta) => {
             let before = match before {
-                Some(ExposedValue::Num(t)) => *t,
+                Some(SampleValue::Num(t)) => *t,
                 _ => Num::ZERO,
             };
-            ExposedValue::Num(before.plus(*n))
+            SampleValue::Num(before.plus(*n))
         }
         (SampleValue::Hist(h), StepKind::Delta) => match before {
-            Some(ExposedValue::Hist(t)) => ExposedValue::Hist(Arc::new(t.plus(h).unwrap_or_else(|| (**h).clone()))),
-            _ => ExposedValue::Hist(Arc::clone(h)),
+            Some(SampleValue::Hist(t)) => SampleValue::Hist(Arc::new(t.plus(h).unwrap_or_else(|| (**h).clone()))),
+            _ => SampleValue::Hist(Arc::clone(h)),
         },
-        (SampleValue::Num(n), _) => ExposedValue::Num(*n),
-        (SampleValue::Hist(h), _) => ExposedValue::Hist(Arc::clone(h)),
+        (value, _) => value.clone(),
     }
 }
 
@@ -240,9 +238,7 @@ impl Sink for ExpositionSink {
             self.delta_series.insert(id);
         }
         // Only a delta line's value depends on the one before.
-        let before = (step.kind == StepKind::Delta)
-            .then(|| self.current_of(id).map(|c| ExposedValue::from_compact(&c.value)))
-            .flatten();
+        let before = (step.kind == StepKind::Delta).then(|| self.current_of(id).map(|c| c.value.expand())).flatten();
         let value = exposed_value(before.as_ref(), step);
         if let Some(sorter) = self.sorter.as_mut() {
             let family = self.builder.family(&info.key.metric, info.key.metric_type);
@@ -256,7 +252,7 @@ impl Sink for ExpositionSink {
                 }
                 let sample = ExposedSample {
                     labels: labels.clone(),
-                    value: value.clone().compact(),
+                    value: CompactValue::from(value.clone()),
                     timestamp: Some(step.timestamp),
                 };
                 let mut text = Vec::with_capacity(256);
@@ -271,7 +267,7 @@ impl Sink for ExpositionSink {
             put(
                 &mut self.current,
                 id,
-                Current { timestamp: step.timestamp, export: step.export, value: value.compact() },
+                Current { timestamp: step.timestamp, export: step.export, value: CompactValue::from(value) },
             );
         }
     }

@@ -189,30 +189,6 @@ pub fn target_info_labels(service: &str, resource: &value::Labels) -> Option<Vec
     Some(labels.into_iter().collect())
 }
 
-/// A value to expose.
-#[derive(Debug, Clone)]
-pub enum ExposedValue {
-    Num(Num),
-    Hist(Arc<Histogram>),
-}
-
-impl ExposedValue {
-    /// Kept per series and per sample being written: 16 bytes, not 32.
-    pub fn compact(self) -> CompactValue {
-        CompactValue::from(match self {
-            ExposedValue::Num(n) => SampleValue::Num(n),
-            ExposedValue::Hist(h) => SampleValue::Hist(h),
-        })
-    }
-
-    pub fn from_compact(value: &CompactValue) -> ExposedValue {
-        match value.expand() {
-            SampleValue::Num(n) => ExposedValue::Num(n),
-            SampleValue::Hist(h) => ExposedValue::Hist(h),
-        }
-    }
-}
-
 /// One sample of one series, with its time for `--history`.
 #[derive(Debug, Clone)]
 pub struct ExposedSample {
@@ -382,7 +358,7 @@ pub fn write_family_header(out: &mut Vec<u8>, family: &Family, format: Expositio
 pub fn write_family_sample(out: &mut Vec<u8>, family: &Family, s: &ExposedSample, format: ExpositionFormat) {
     let ts = s.timestamp.map(|t| timestamp_text(t, format.openmetrics));
     let ts = ts.as_deref();
-    for_each_point(family, &ExposedValue::from_compact(&s.value), format, |name, le, value| {
+    for_each_point(family, &s.value.expand(), format, |name, le, value| {
         write_sample(out, name, s.labels.iter(), le.map(|le| ("le", le)), &num_text(value), ts);
     });
 }
@@ -393,7 +369,7 @@ pub fn write_family_sample(out: &mut Vec<u8>, family: &Family, s: &ExposedSample
 /// both go through here, so that they agree on every name.
 pub fn for_each_point(
     family: &Family,
-    value: &ExposedValue,
+    value: &SampleValue,
     format: ExpositionFormat,
     mut point: impl FnMut(&str, Option<&str>, Num),
 ) {
@@ -402,12 +378,12 @@ pub fn for_each_point(
     let mut values = Vec::with_capacity(16);
     point_values(value, |v| values.push(v));
     match (value, family.metric_type) {
-        (ExposedValue::Num(_), MetricType::Counter) => {
+        (SampleValue::Num(_), MetricType::Counter) => {
             let sample_name = if om { format!("{name}_total") } else { name };
             point(&sample_name, None, values[0]);
         }
-        (ExposedValue::Num(_), _) => point(&name, None, values[0]),
-        (ExposedValue::Hist(h), _) => {
+        (SampleValue::Num(_), _) => point(&name, None, values[0]),
+        (SampleValue::Hist(h), _) => {
             let bucket = format!("{name}_bucket");
             for (i, v) in values[..h.counts.len()].iter().enumerate() {
                 point(&bucket, Some(&bucket_label(h.bounds.get(i).copied())), *v);
@@ -420,10 +396,10 @@ pub fn for_each_point(
 
 /// The values of [`for_each_point`]'s series, in its order, without their names: what a
 /// store of many samples of one layout needs per sample.
-pub fn point_values(value: &ExposedValue, mut point: impl FnMut(Num)) {
+pub fn point_values(value: &SampleValue, mut point: impl FnMut(Num)) {
     match value {
-        ExposedValue::Num(n) => point(*n),
-        ExposedValue::Hist(h) => histogram_point_values(h, point),
+        SampleValue::Num(n) => point(*n),
+        SampleValue::Hist(h) => histogram_point_values(h, point),
     }
 }
 

@@ -17,8 +17,8 @@ use metricsctl_format::record::{MetricType, Num, SampleValue};
 use metricsctl_format::timestamp::NANOS_PER_SEC;
 use metricsctl_prom::exposition::exposed_value;
 use metricsctl_prom::text::{
-    for_each_point, histogram_point_values, point_values, target_info_labels, ExposedValue, ExpositionFormat,
-    FamilyBuilder, TARGET_INFO,
+    for_each_point, histogram_point_values, point_values, target_info_labels, ExpositionFormat, FamilyBuilder,
+    TARGET_INFO,
 };
 
 /// A series' labels, sorted by name, `__name__` among them.
@@ -77,7 +77,7 @@ pub struct SeriesStore {
     index: HashMap<Labels, u32>,
     routes: HashMap<SeriesId, Route>,
     /// Running totals of delta series: Prometheus sees them cumulative.
-    delta_totals: HashMap<SeriesId, ExposedValue>,
+    delta_totals: HashMap<SeriesId, SampleValue>,
     /// Per process: its target_info series and when it was last written (at most once a
     /// second, as `--history` writes it).
     target_info: HashMap<ProcessId, (Option<u32>, i64)>,
@@ -126,7 +126,7 @@ impl SeriesStore {
         }
     }
 
-    fn resolve(&mut self, id: SeriesId, value: &ExposedValue) {
+    fn resolve(&mut self, id: SeriesId, value: &SampleValue) {
         let Some(route) = self.routes.get(&id) else { return };
         let Some(family) = self.builder.family(&route.metric, route.metric_type) else { return };
         let mut wanted = Vec::new();
@@ -143,8 +143,8 @@ impl SeriesStore {
         let route = self.routes.get_mut(&id).expect("resolved above");
         route.targets = targets;
         route.bounds = match value {
-            ExposedValue::Hist(h) => Some(h.bounds.clone()),
-            ExposedValue::Num(_) => None,
+            SampleValue::Hist(h) => Some(h.bounds.clone()),
+            SampleValue::Num(_) => None,
         };
     }
 
@@ -246,8 +246,8 @@ impl Sink for SeriesStore {
         values.clear();
         let delta_total = (step.kind == StepKind::Delta).then(|| exposed_value(self.delta_totals.get(&id), step));
         let layout = match (&delta_total, step.value) {
-            (Some(ExposedValue::Hist(h)), _) => Some(&h.bounds),
-            (Some(ExposedValue::Num(_)), _) => None,
+            (Some(SampleValue::Hist(h)), _) => Some(&h.bounds),
+            (Some(SampleValue::Num(_)), _) => None,
             (None, SampleValue::Hist(h)) => Some(&h.bounds),
             (None, SampleValue::Num(_)) => None,
         };
