@@ -218,17 +218,20 @@ fn simulate(s: &Scenario) -> Simulated {
 }
 
 fn metricsctl_sum_by_route(path: &std::path::Path, block_size: usize) -> BTreeMap<String, u64> {
-    sum_by_route_with(path, QueryOptions { strict: true, block_size, ..QueryOptions::default() })
+    sum_by_route_with(path, QueryOptions { strict: true, block_size, ..QueryOptions::default() }).0
 }
 
-fn sum_by_route_with(path: &std::path::Path, options: QueryOptions) -> BTreeMap<String, u64> {
+/// The totals by route, and whether the engine said its schedule was a guess.
+fn sum_by_route_with(path: &std::path::Path, options: QueryOptions) -> (BTreeMap<String, u64>, bool) {
     let sources = vec![Source::from_arg(path)];
     let filter = Filter::metrics(&["http_server_requests_total"]).unwrap();
     let mut sink = SumSink::new(vec!["route".into()]);
-    query::run(&sources, &filter, &options, &mut sink).unwrap();
+    let (engine, _) = query::run(&sources, &filter, &options, &mut sink).unwrap();
+    let guessed_schedule = engine.ambiguous_schedules().next().is_some();
     sink.grouper.finish().unwrap();
     let totals = sink.totals();
-    sink.grouper
+    let by_route = sink
+        .grouper
         .keys
         .iter()
         .zip(totals)
@@ -236,7 +239,8 @@ fn sum_by_route_with(path: &std::path::Path, options: QueryOptions) -> BTreeMap<
             let Total::Counter(Num::Int(v)) = t else { panic!("not an integer counter total: {t:?}") };
             (k.labels[0].text(), u64::try_from(v).unwrap())
         })
-        .collect()
+        .collect();
+    (by_route, guessed_schedule)
 }
 
 proptest! {
@@ -252,8 +256,13 @@ proptest! {
         prop_assume!(sim.restarts_visible);
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(sim.file.as_bytes()).unwrap();
-        let got = metricsctl_sum_by_route(f.path(), s.block_size);
-        prop_assert_eq!(got, sim.expected, "file:\n{}", sim.file);
+        let options = QueryOptions { strict: true, block_size: s.block_size, ..QueryOptions::default() };
+        let (got, guessed_schedule) = sum_by_route_with(f.path(), options);
+        // Lines that two schedules fit alike, with other restarts, cannot give an exact
+        // answer; the engine says its schedule is a guess (how rarely is checked below).
+        if !guessed_schedule {
+            prop_assert_eq!(got, sim.expected, "file:\n{}", sim.file);
+        }
     }
 }
 
@@ -285,15 +294,22 @@ fn a_restart_invisible_in_one_series_is_seen_through_the_others() {
     }
 }
 
-/// How many of `cases` disturbed scenarios (exports 10 s apart, restarts visible) a
-/// variant of the reader gets wrong.
-fn wrong_answers(cases: u32, options: impl Fn(usize) -> QueryOptions) -> (u32, u32) {
+/// Of `cases` disturbed scenarios (exports 10 s apart, restarts visible): how many a
+/// variant of the reader gets wrong without saying its schedule is a guess, and how
+/// many it says so of.
+struct Outcomes {
+    tried: u32,
+    wrong: u32,
+    guessed: u32,
+}
+
+fn wrong_answers(cases: u32, options: impl Fn(usize) -> QueryOptions) -> Outcomes {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::{Config, TestRng, TestRunner};
     let strategy = scenario_with(Just(Disturbance::all()));
     let mut runner =
         TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(Config::default().rng_algorithm));
-    let (mut tried, mut wrong) = (0, 0);
+    let (mut tried, mut wrong, mut guessed) = (0, 0, 0);
     while tried < cases {
         let s = strategy.new_tree(&mut runner).unwrap().current();
         let sim = simulate(&s);
@@ -303,8 +319,10 @@ fn wrong_answers(cases: u32, options: impl Fn(usize) -> QueryOptions) -> (u32, u
         tried += 1;
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(sim.file.as_bytes()).unwrap();
-        let got = sum_by_route_with(f.path(), options(s.block_size));
-        if got != sim.expected {
+        let (got, guessed_schedule) = sum_by_route_with(f.path(), options(s.block_size));
+        if guessed_schedule {
+            guessed += 1;
+        } else if got != sim.expected {
             if std::env::var_os("SHOW_WRONG").is_some() {
                 std::fs::write(format!("/tmp/wrong-{wrong}.jsonl"), &sim.file).unwrap();
                 eprintln!("{s:?}\ngot {got:?}\nexpected {:?}", sim.expected);
@@ -312,25 +330,29 @@ fn wrong_answers(cases: u32, options: impl Fn(usize) -> QueryOptions) -> (u32, u
             wrong += 1;
         }
     }
-    (tried, wrong)
+    Outcomes { tried, wrong, guessed }
 }
 
 /// Mutation check: the property test above can tell the rules that hold from the ones
 /// that do not. A fixed 100 ms gap between exports, or applying lines sent twice, gets
-/// disturbed files wrong; the reader as it is gets every one right.
+/// disturbed files wrong; the reader as it is gets every one right, and says its
+/// schedule is a guess of few.
 #[test]
 fn the_property_fails_for_a_fixed_gap_and_for_kept_duplicates() {
     let exact = |block_size| QueryOptions { block_size, ..QueryOptions::default() };
-    let (tried, wrong) = wrong_answers(std::env::var("CASES").map_or(60, |c| c.parse().unwrap()), exact);
+    let Outcomes { tried, wrong, guessed } =
+        wrong_answers(std::env::var("CASES").map_or(300, |c| c.parse().unwrap()), exact);
     assert_eq!(wrong, 0, "the reader got {wrong} of {tried} disturbed files wrong");
+    eprintln!("the reader said its schedule was a guess of {guessed} of {tried} disturbed files");
+    assert!(guessed * 50 <= tried, "the reader guessed the schedule of {guessed} of {tried} disturbed files");
     let fixed_gap = |block_size| QueryOptions {
         block_size,
         grouping: Grouping::FixedGap(FIXED_EXPORT_GAP),
         ..QueryOptions::default()
     };
-    let (tried, wrong) = wrong_answers(60, fixed_gap);
+    let Outcomes { tried, wrong, .. } = wrong_answers(60, fixed_gap);
     assert!(wrong > tried / 10, "a fixed gap got only {wrong} of {tried} disturbed files wrong");
     let kept_duplicates = |block_size| QueryOptions { block_size, keep_duplicates: true, ..QueryOptions::default() };
-    let (tried, wrong) = wrong_answers(60, kept_duplicates);
+    let Outcomes { tried, wrong, .. } = wrong_answers(60, kept_duplicates);
     assert!(wrong > tried / 10, "keeping duplicates got only {wrong} of {tried} disturbed files wrong");
 }

@@ -188,6 +188,9 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> Result<ExitCode> {
             guesses.iter().map(|r| r.resets).sum::<u64>()
         ));
     }
+    for (pid, fit) in engine.ambiguous_schedules() {
+        problems.push(format!("{}: {}", process_name(&engine, pid), query::schedule_ambiguity(fit)));
+    }
     for pid in engine.suspicious_processes() {
         let p = &engine.catalog.processes[pid as usize];
         problems.push(format!(

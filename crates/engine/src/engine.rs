@@ -309,6 +309,9 @@ pub enum Boundary {
     /// A line came after the previous export's time was up: `silence` after the
     /// previous export's latest line, with the learnt `interval`.
     Timing { silence: i64, interval: i64 },
+    /// A line came on time by the schedule the pending export had moved away from (see
+    /// `ProcessState::due_by_old_schedule`), `silence` after its latest line.
+    OldSchedule { silence: i64, interval: i64 },
     /// A silence longer than the fixed gap ([`Grouping::FixedGap`]).
     Gap { silence: i64 },
 }
@@ -538,6 +541,10 @@ pub struct ProcessState {
     phase: Option<i64>,
     /// How late the previous export began, when it did.
     late_by: Option<i64>,
+    /// The phase before the pending export's start moved the schedule (late by the same
+    /// amount as the export before): until the next export shows which phase holds, a
+    /// line on time by this one can end the pending export.
+    moved_from: Option<i64>,
     began_by: Boundary,
     /// Pending series that were in the previous export.
     continuing: u32,
@@ -570,6 +577,9 @@ pub struct ProcessState {
     pub oscillations: u32,
     /// Samples dropped for the same timestamp as an earlier one with another value.
     pub conflicts: u32,
+    /// The schedule learnt from the first lines, when another one explained them as
+    /// well but with other restarts: the answer rests on a guess.
+    pub ambiguous_schedule: Option<ScheduleFit>,
     /// Newest timestamp of the process, pending samples included.
     pub newest: Option<i64>,
     /// Samples taken (not dropped), pending ones included: a live feed tells by it
@@ -601,6 +611,22 @@ impl ProcessState {
     /// When the pending export's time is up, if the interval is known.
     fn deadline(&self) -> Option<i64> {
         self.interval.map(|i| self.schedule.saturating_add(i / 4 * 3))
+    }
+
+    /// Whether a line at `ts` begins an export on the schedule the pending export moved
+    /// away from. Two exports in a row paused alike look like a new schedule; the next
+    /// export on the old one then comes before the moved deadline. Its line is on time by
+    /// the old phase, well after the pending export began, and after a long silence: an
+    /// export that took half an interval does not fall silent for a quarter of one.
+    fn due_by_old_schedule(&self, ts: i64) -> bool {
+        let (Some(old), Some(interval)) = (self.moved_from, self.interval) else { return false };
+        // The learnt interval can be off by a few milliseconds, so after a few exports
+        // a line on time comes just before the old phase's due time as well as after.
+        let late = (ts - old).rem_euclid(interval.max(1));
+        interval > 0
+            && (late < interval / 10 || late > interval - interval / 10)
+            && ts.saturating_sub(self.export_first_timestamp) >= interval / 2
+            && ts.saturating_sub(self.export_last_timestamp) >= interval / 4
     }
 
     /// Every series of the previous export is back: nothing is missing.
@@ -930,13 +956,16 @@ impl Engine {
         process.bootstrapped = true;
         let mut spacings = std::mem::take(&mut process.bootstrap_spacings);
         let lines: Vec<(SeriesId, i64)> = process.bootstrap.iter().map(|p| (p.id, p.timestamp)).collect();
-        if let Some((interval, phase)) = fit_schedule(&lines, &mut spacings) {
+        if let Some(fit) = fit_schedule(&lines, &mut spacings) {
             // As many times as the running estimate holds: one disturbed export later
             // does not outvote what the first lines showed.
             for _ in 0..SPACINGS {
-                process.record_spacing(interval);
+                process.record_spacing(fit.interval);
             }
-            process.phase = Some(phase);
+            process.phase = Some(fit.phase);
+            if fit.alternative.is_some() {
+                process.ambiguous_schedule = Some(fit);
+            }
         }
         for p in std::mem::take(&mut process.bootstrap) {
             self.group(pid, p, sink);
@@ -972,10 +1001,16 @@ impl Engine {
         } else {
             let silence = ts.saturating_sub(process.export_last_timestamp);
             match self.options.grouping {
-                Grouping::Learned => process
-                    .deadline()
-                    .filter(|&deadline| ts >= deadline)
-                    .map(|_| Boundary::Timing { silence, interval: process.interval.unwrap_or(0) }),
+                Grouping::Learned => {
+                    let interval = process.interval.unwrap_or(0);
+                    if process.deadline().is_some_and(|deadline| ts >= deadline) {
+                        Some(Boundary::Timing { silence, interval })
+                    } else if process.due_by_old_schedule(ts) {
+                        Some(Boundary::OldSchedule { silence, interval })
+                    } else {
+                        None
+                    }
+                }
                 Grouping::FixedGap(gap) => (silence > gap).then_some(Boundary::Gap { silence }),
             }
         };
@@ -983,7 +1018,7 @@ impl Engine {
         if let Some(boundary) = boundary {
             carried = self.take_next_exports_lines(pid, id, ts);
             self.flush(pid, !self.latest_only, sink);
-            if matches!(boundary, Boundary::Timing { .. }) {
+            if matches!(boundary, Boundary::Timing { .. } | Boundary::OldSchedule { .. }) {
                 self.processes[pid as usize].timing_boundaries += 1;
             }
         }
@@ -1038,6 +1073,8 @@ impl Engine {
         process.began_by = began_by;
         process.continuing = 0;
         process.bad_lines_at_export_start = bad_lines_seen;
+        let phase_before = process.phase;
+        process.moved_from = None;
         process.schedule = match (process.interval, process.phase) {
             (Some(interval), Some(phase)) if interval > 0 => {
                 let late = (first - phase).rem_euclid(interval);
@@ -1046,6 +1083,9 @@ impl Engine {
                     // On time (the schedule drifts with it), or earlier than the
                     // schedule allows, or late by the same amount twice: the schedule
                     // is this export's start.
+                    if same_lateness && late >= interval / 10 {
+                        process.moved_from = phase_before;
+                    }
                     process.phase = Some(first);
                     process.late_by = None;
                     first
@@ -1377,6 +1417,15 @@ impl Engine {
             .collect()
     }
 
+    /// Processes whose schedule, learnt from their first lines, could as well have been
+    /// another that finds other restarts.
+    pub fn ambiguous_schedules(&self) -> impl Iterator<Item = (ProcessId, &ScheduleFit)> {
+        self.processes
+            .iter()
+            .enumerate()
+            .filter_map(|(pid, p)| Some((pid as ProcessId, p.ambiguous_schedule.as_ref()?)))
+    }
+
     /// Restarts that were inferred from vanished series alone, never confirmed, and that
     /// some wanted step was counted from zero because of: answers depend on them.
     pub fn unconfirmed_restarts(&self) -> impl Iterator<Item = (ProcessId, &Restart)> {
@@ -1432,13 +1481,30 @@ fn common_spacing(spacings: &mut [i64]) -> Option<i64> {
 /// the lines: a series twice in one export, or a line later than half an interval after
 /// its export was due, cannot be. Then each candidate needs some rare events: restarts
 /// (series missing from exports: the fewest restarts that explain every gap) and long
-/// pauses (exports with a line more than a quarter of an interval late); the fewer the
-/// better. An interval nearly twice the true one needs no restart where a sparse export
-/// followed one, but pauses of almost half an interval to fit its lines, so neither
-/// kind is counted before the other. Then the fewer series missing, and the smaller the
+/// pauses (exports with a line more than a quarter of an interval late, counted twice
+/// when more than three eighths late); the fewer the better. An interval nearly twice
+/// the true one needs no restart where a sparse export followed one, but pauses of
+/// almost half an interval to fit its lines, so neither kind is counted before the
+/// other, and one such pause weighs more than one restart. Then the fewer series missing, and the smaller the
 /// lines' mean delay (lines are written soon after their export is due). The last tie
 /// goes to the spacing seen most often.
-fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<(i64, i64)> {
+/// (impossible lines, rare events, missing series, mean delay, rank)
+type FitScore = (u64, u64, u64, i64, usize);
+
+/// A schedule that explains a process's first lines, and what it needs of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleFit {
+    pub interval: i64,
+    pub phase: i64,
+    /// Restarts the lines need (the fewest that explain every series missing from an
+    /// export), and exports with a line more than a quarter of an interval late.
+    pub restarts: u64,
+    pub pauses: u64,
+    /// An interval that explains them with as few rare events, but other restarts.
+    pub alternative: Option<Box<ScheduleFit>>,
+}
+
+fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<ScheduleFit> {
     if spacings.is_empty() {
         return None;
     }
@@ -1458,10 +1524,34 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<(i64,
     // Intervals are configured as round numbers, and the spacings scatter around them by
     // where each line fell in its export (2 ms a line): 298 and 304 ms are 300 ms, which
     // neither cluster is within 2% of.
+    // And a late first line can put a lone spacing 7% short of it (9.358 s of 10 s): the
+    // intervals exporters are configured with are candidates near a spacing, too.
     for i in 0..candidates.len() {
-        let round = round_interval(candidates[i].1);
-        if candidates.iter().all(|&(_, interval)| interval != round) {
-            candidates.push((0, round));
+        let spacing = candidates[i].1;
+        let conventional = CONVENTIONAL_INTERVALS_MS
+            .iter()
+            .map(|&ms| ms * 1_000_000)
+            .find(|&interval| (interval - spacing).abs() <= interval / 10);
+        for candidate in std::iter::once(round_interval(spacing)).chain(conventional) {
+            if candidates.iter().all(|&(_, interval)| interval != candidate) {
+                candidates.push((0, candidate));
+            }
+        }
+    }
+    // Few lines, of series each seen in exports far apart (a series that missed every
+    // other export, each after a restart, is spaced twice the interval), may hold no
+    // spacing of one series near the interval; the silences between the process's
+    // lines do: the longest ones are between exports.
+    let mut times: Vec<i64> = lines.iter().map(|&(_, t)| t).collect();
+    times.sort_unstable();
+    let mut silences: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    let longest = silences.iter().copied().max().unwrap_or(0);
+    silences.retain(|&silence| silence > 0 && silence >= longest / 3);
+    silences.sort_unstable();
+    silences.dedup_by(|a, b| *a - *b <= (*b / 50).max(NANOS_PER_SEC / 1000));
+    for &silence in silences.iter().take(4) {
+        if candidates.iter().all(|&(_, interval)| interval != silence) {
+            candidates.push((0, silence));
         }
     }
     // A pause lengthens one spacing and shortens the next: over a series' samples the
@@ -1480,13 +1570,10 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<(i64,
     }
     candidates.retain(|&(_, interval)| interval > 0);
     candidates.truncate(24);
-    let mut times: Vec<i64> = Vec::with_capacity(lines.len());
     let mut exports: Vec<(SeriesId, i64)> = Vec::with_capacity(lines.len());
-    let mut late_exports: Vec<i64> = Vec::new();
+    let mut late_exports: Vec<(i64, u64)> = Vec::new();
     let mut gaps: Vec<(i64, i64)> = Vec::new();
-    // (impossible lines, rare events, missing series, mean delay, rank), interval, phase
-    type Fit = ((u64, u64, u64, i64, usize), i64, i64);
-    let mut best: Option<Fit> = None;
+    let mut fits: Vec<(FitScore, ScheduleFit)> = Vec::with_capacity(candidates.len());
     for (rank, &(_, interval)) in candidates.iter().enumerate() {
         times.clear();
         times.extend(lines.iter().map(|&(_, t)| t));
@@ -1500,14 +1587,20 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<(i64,
             let export = (t - phase).div_euclid(interval);
             if delay >= interval / 2 {
                 impossible += 1;
+            } else if delay > interval / 2 - interval / 32 {
+                // Within a thirty-second of the interval of the latest a line can be:
+                // rarer than a restart. An interval near twice the true one fits a
+                // series that missed an export this way.
+                late_exports.push((export, 2));
             } else if delay > interval / 4 {
-                late_exports.push(export);
+                late_exports.push((export, 1));
             }
             delays += i128::from(delay);
             exports.push((id, export));
         }
-        late_exports.sort_unstable();
-        late_exports.dedup();
+        // An export counts once, as late as its latest line.
+        late_exports.sort_unstable_by_key(|&(export, weight)| (export, std::cmp::Reverse(weight)));
+        late_exports.dedup_by_key(|&mut (export, _)| export);
         exports.sort_unstable();
         let mut missing = 0u64;
         gaps.clear();
@@ -1524,16 +1617,28 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<(i64,
             }
         }
         let restarts = fewest_points_in_every(&mut gaps);
-        let rare = restarts + late_exports.len() as u64;
+        let pauses = late_exports.len() as u64;
+        let pause_weight = late_exports.iter().map(|&(_, weight)| weight).sum::<u64>();
         // Lines are written soon after their export is due: the mean delay, in
         // thousandths of the interval.
         let delay = (delays * 1000 / (i128::from(interval) * lines.len().max(1) as i128)) as i64;
-        let score = (impossible, rare, missing, delay, rank);
-        if best.is_none_or(|(b, ..)| score < b) {
-            best = Some((score, interval, phase));
-        }
+        let score = (impossible, restarts + pause_weight, missing, delay, rank);
+        fits.push((score, ScheduleFit { interval, phase, restarts, pauses, alternative: None }));
     }
-    best.map(|(_, interval, phase)| (interval, phase))
+    let (score, mut best) = fits.iter().min_by_key(|(score, _)| *score)?.clone();
+    // Another interval as plausible (as few impossible lines and rare events) that
+    // finds other restarts: the lines cannot tell which is true.
+    best.alternative = fits
+        .iter()
+        .filter(|(other, fit)| {
+            other.0 == score.0
+                && other.1 == score.1
+                && fit.restarts != best.restarts
+                && (fit.interval - best.interval).abs() > best.interval / 50
+        })
+        .min_by_key(|(other, _)| *other)
+        .map(|(_, fit)| Box::new(fit.clone()));
+    Some(best)
 }
 
 /// The fewest points that lie in every one of `ranges` (inclusive): the fewest restarts
@@ -1550,6 +1655,10 @@ fn fewest_points_in_every(ranges: &mut [(i64, i64)]) -> u64 {
     }
     points
 }
+
+/// Export intervals as people configure them, in milliseconds.
+const CONVENTIONAL_INTERVALS_MS: [i64; 14] =
+    [100, 200, 250, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 20_000, 30_000, 60_000, 120_000, 300_000];
 
 /// `interval` to two significant digits (298 ms is 300 ms, 9.987 s is 10 s).
 fn round_interval(interval: i64) -> i64 {

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use crate::engine::{
-    Boundary, Dropped, Engine, EngineOptions, Grouping, LinePos, Restart, RestartReason, SeriesId, SeriesInfo, Sink,
-    Step,
+    Boundary, Dropped, Engine, EngineOptions, Grouping, LinePos, Restart, RestartReason, ScheduleFit, SeriesId,
+    SeriesInfo, Sink, Step,
 };
 use crate::filter::{Filter, Window};
 use metricsctl_format::text::sanitize;
@@ -311,11 +311,32 @@ pub fn restart_evidence(engine: &Engine, restart: &Restart) -> String {
                 seconds(silence),
                 seconds(interval)
             )),
+            Boundary::OldSchedule { silence, interval } => text.push_str(&format!(
+                "; the export began by timing alone (a line {} after the previous one, on time by the schedule that two exports paused alike had moved; learnt interval {})",
+                seconds(silence),
+                seconds(interval)
+            )),
             Boundary::Gap { silence } => text.push_str(&format!("; the export began after a silence of {}", seconds(silence))),
             Boundary::Repeat | Boundary::First => {}
         }
     }
     text
+}
+
+/// What a schedule learnt from too few lines rests on: the interval it took, and the
+/// one that explained the lines as well.
+pub fn schedule_ambiguity(fit: &ScheduleFit) -> String {
+    let needs = |fit: &ScheduleFit| format!("{} restart(s), {} long pause(s)", fit.restarts, fit.pauses);
+    let Some(other) = &fit.alternative else { return String::new() };
+    format!(
+        "its first lines fit exports every {} ({}) as well as every {} ({}); the answer assumes every {}, a guess \
+         from too few lines",
+        seconds(fit.interval),
+        needs(fit),
+        seconds(other.interval),
+        needs(other),
+        seconds(fit.interval)
+    )
 }
 
 /// Warnings about what the engine inferred that may make answers wrong.
@@ -374,6 +395,9 @@ pub fn warn_engine_findings(sources: &[Source], engine: &Engine, restarts: bool)
             metricsctl_format::timestamp::format_utc(first.timestamp),
             restart_evidence(engine, first)
         );
+    }
+    for (pid, fit) in engine.ambiguous_schedules() {
+        eprintln!("warning: {}: {}", process_name(engine, pid), schedule_ambiguity(fit));
     }
     for pid in engine.suspicious_processes() {
         let p = &engine.catalog.processes[pid as usize];
