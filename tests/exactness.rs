@@ -37,6 +37,11 @@ fn totals(args: &[&str]) -> std::collections::BTreeMap<String, i64> {
     sum_by("route", args).into_iter().map(|(k, v)| (k, v.as_i64().unwrap())).collect()
 }
 
+/// Totals by route, as `totals` gives them.
+fn by_route(totals: &[(&str, i64)]) -> std::collections::BTreeMap<String, i64> {
+    totals.iter().map(|&(route, n)| (route.to_string(), n)).collect()
+}
+
 fn stderr_of(args: &[&str]) -> String {
     let out = metricsctl().args(args).output().unwrap();
     String::from_utf8(out.stderr).unwrap()
@@ -373,11 +378,7 @@ fn realistic_files_through_every_disturbance_are_exact() {
 #[test]
 fn restarts_guessed_from_vanished_series_after_a_pause_are_counted_and_said_to_be_guesses() {
     let file = fixture("guessed_restarts.jsonl");
-    let expected: std::collections::BTreeMap<String, i64> =
-        [("/api/v1/orders", 2), ("/api/v1/orders/{id}", 3), ("/api/v1/users", 3)]
-            .into_iter()
-            .map(|(route, n)| (route.to_string(), n))
-            .collect();
+    let expected = by_route(&[("/api/v1/orders", 2), ("/api/v1/orders/{id}", 3), ("/api/v1/users", 3)]);
     assert_eq!(totals(&[&file]), expected);
     metricsctl()
         .args(["sum", "by", "route", &file])
@@ -401,11 +402,8 @@ fn restarts_guessed_from_vanished_series_after_a_pause_are_counted_and_said_to_b
 #[test]
 fn an_export_paused_like_the_one_before_keeps_its_schedule() {
     let file = fixture("paused_alike.jsonl");
-    let expected: std::collections::BTreeMap<String, i64> =
-        [("/api/v1/orders", 145), ("/api/v1/orders/{id}", 128), ("/api/v1/users", 163), ("/healthz", 96)]
-            .into_iter()
-            .map(|(route, n)| (route.to_string(), n))
-            .collect();
+    let expected =
+        by_route(&[("/api/v1/orders", 145), ("/api/v1/orders/{id}", 128), ("/api/v1/users", 163), ("/healthz", 96)]);
     assert_eq!(totals(&[&file]), expected);
     let rows = json(&["sum", "by", "instance,route", "--route", "/api/v1/users", &file]);
     let sre0 = rows.as_array().unwrap().iter().find(|r| r["instance"] == "sre-0").unwrap();
@@ -423,11 +421,8 @@ fn an_export_paused_like_the_one_before_keeps_its_schedule() {
 #[test]
 fn an_export_on_the_old_schedule_ends_one_that_moved_it() {
     let file = fixture("paused_alike_twice.jsonl");
-    let expected: std::collections::BTreeMap<String, i64> =
-        [("/api/v1/orders", 5), ("/api/v1/orders/{id}", 61), ("/api/v1/users", 34), ("/healthz", 60)]
-            .into_iter()
-            .map(|(route, n)| (route.to_string(), n))
-            .collect();
+    let expected =
+        by_route(&[("/api/v1/orders", 5), ("/api/v1/orders/{id}", 61), ("/api/v1/users", 34), ("/healthz", 60)]);
     assert_eq!(totals(&[&file]), expected);
     let out = metricsctl().args(["check", &file]).assert().success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
@@ -445,8 +440,7 @@ fn an_export_on_the_old_schedule_ends_one_that_moved_it() {
 #[test]
 fn a_line_late_by_almost_an_interval_is_rarer_than_a_restart() {
     let file = fixture("sparse_first_exports.jsonl");
-    let expected: std::collections::BTreeMap<String, i64> =
-        [("/api/v1/orders", 2), ("/api/v1/orders/{id}", 1)].into_iter().map(|(r, n)| (r.to_string(), n)).collect();
+    let expected = by_route(&[("/api/v1/orders", 2), ("/api/v1/orders/{id}", 1)]);
     assert_eq!(totals(&[&file]), expected);
     metricsctl()
         .args(["sum", "by", "route", &file])
@@ -481,8 +475,7 @@ fn lines_two_intervals_fit_alike_are_said_to_be_a_guess() {
 #[test]
 fn an_interval_no_series_is_spaced_by_is_found_from_twice_it() {
     let file = fixture("alternating_series.jsonl");
-    let expected: std::collections::BTreeMap<String, i64> =
-        [("/api/v1/orders", 2), ("/api/v1/orders/{id}", 2)].into_iter().map(|(r, n)| (r.to_string(), n)).collect();
+    let expected = by_route(&[("/api/v1/orders", 2), ("/api/v1/orders/{id}", 2)]);
     assert_eq!(totals(&[&file]), expected);
     let (v, _) = check_json(&file);
     assert_eq!(v["processes"][0]["interval_seconds"], serde_json::json!(10.0), "{v:#}");
@@ -498,18 +491,15 @@ fn an_interval_no_series_is_spaced_by_is_found_from_twice_it() {
 fn an_interval_that_needs_long_pauses_loses_to_one_that_needs_a_restart() {
     let file = fixture("sparse_export_after_restart.jsonl");
     let rows = json(&["sum", "by", "instance,route", "--where", "instance=sre-1", &file]);
-    let by_route: std::collections::BTreeMap<String, i64> = rows
+    let got: std::collections::BTreeMap<String, i64> = rows
         .as_array()
         .unwrap()
         .iter()
         .map(|r| (r["route"].as_str().unwrap().to_string(), r["value"].as_i64().unwrap()))
         .collect();
-    let expected: std::collections::BTreeMap<String, i64> =
-        [("/api/v1/orders", 25), ("/api/v1/orders/{id}", 26), ("/api/v1/users", 44), ("/healthz", 29)]
-            .into_iter()
-            .map(|(route, n)| (route.to_string(), n))
-            .collect();
-    assert_eq!(by_route, expected, "{rows:#}");
+    let expected =
+        by_route(&[("/api/v1/orders", 25), ("/api/v1/orders/{id}", 26), ("/api/v1/users", 44), ("/healthz", 29)]);
+    assert_eq!(got, expected, "{rows:#}");
     let (v, _) = check_json(&file);
     let sre1 = v["processes"].as_array().unwrap().iter().find(|p| p["resource"].to_string().contains("sre-1")).unwrap();
     assert_eq!(sre1["interval_seconds"], serde_json::json!(0.3), "{sre1:#}");
