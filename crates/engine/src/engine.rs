@@ -1480,12 +1480,14 @@ fn common_spacing(spacings: &mut [i64]) -> Option<i64> {
 /// are the common spacings of its series' samples; each is judged by what it makes of
 /// the lines: a series twice in one export, or a line later than half an interval after
 /// its export was due, cannot be. Then each candidate needs some rare events: restarts
-/// (series missing from exports: the fewest restarts that explain every gap) and long
-/// pauses (exports with a line more than a quarter of an interval late, counted twice
-/// when more than three eighths late); the fewer the better. An interval nearly twice
-/// the true one needs no restart where a sparse export followed one, but pauses of
-/// almost half an interval to fit its lines, so neither kind is counted before the
-/// other, and one such pause weighs more than one restart. Then the fewer series missing, and the smaller the
+/// (the fewest that explain every series missing from an export its process wrote) and
+/// long pauses (exports with a line more than a quarter of an interval late, counted
+/// twice when within a thirty-second of an interval of the latest a line can be); the
+/// fewer the better. An interval nearly twice the true one needs no restart where a
+/// sparse export followed one, but pauses of almost half an interval to fit its lines,
+/// so neither kind is counted before the other. When another interval fits alike with
+/// other restarts, the answer is a guess and says so (`ScheduleFit::alternative`).
+/// Then the fewer series missing, and the smaller the
 /// lines' mean delay (lines are written soon after their export is due). The last tie
 /// goes to the spacing seen most often.
 /// (impossible lines, rare events, missing series, mean delay, rank)
@@ -1500,8 +1502,21 @@ pub struct ScheduleFit {
     /// export), and exports with a line more than a quarter of an interval late.
     pub restarts: u64,
     pub pauses: u64,
-    /// An interval that explains them with as few rare events, but other restarts.
+    /// Exports with at least one of the lines.
+    pub exports: u64,
+    /// Of the long pauses, those with a line almost half an interval late (rarer still:
+    /// each counts as two rare events).
+    pub near_half_pauses: u64,
+    /// An interval that explains them with as few rare events (or, when the lines are
+    /// rare events half through, one more), but other restarts.
     pub alternative: Option<Box<ScheduleFit>>,
+}
+
+impl ScheduleFit {
+    /// What the fit is judged by first: its restarts and long pauses.
+    pub fn rare_events(&self) -> u64 {
+        self.restarts + self.pauses + self.near_half_pauses
+    }
 }
 
 fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<ScheduleFit> {
@@ -1573,6 +1588,7 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<Sched
     let mut exports: Vec<(SeriesId, i64)> = Vec::with_capacity(lines.len());
     let mut late_exports: Vec<(i64, u64)> = Vec::new();
     let mut gaps: Vec<(i64, i64)> = Vec::new();
+    let mut written: Vec<i64> = Vec::new();
     let mut fits: Vec<(FitScore, ScheduleFit)> = Vec::with_capacity(candidates.len());
     for (rank, &(_, interval)) in candidates.iter().enumerate() {
         times.clear();
@@ -1589,8 +1605,8 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<Sched
                 impossible += 1;
             } else if delay > interval / 2 - interval / 32 {
                 // Within a thirty-second of the interval of the latest a line can be:
-                // rarer than a restart. An interval near twice the true one fits a
-                // series that missed an export this way.
+                // rarer than a restart. An interval near twice the true one, or the mean
+                // spacing of a series that missed an export, fits the lines this way.
                 late_exports.push((export, 2));
             } else if delay > interval / 4 {
                 late_exports.push((export, 1));
@@ -1602,16 +1618,34 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<Sched
         late_exports.sort_unstable_by_key(|&(export, weight)| (export, std::cmp::Reverse(weight)));
         late_exports.dedup_by_key(|&mut (export, _)| export);
         exports.sort_unstable();
+        written.clear();
+        written.extend(exports.iter().map(|&(_, export)| export));
+        written.sort_unstable();
+        written.dedup();
+        let last_written = written.last().copied().unwrap_or(0);
+        // A cumulative series is in every export its process writes until a restart: one
+        // missing from a written export after `seen` needs a restart after `seen` and by
+        // that export (an export with no line at all tells nothing).
+        let first_written_after = |seen: i64| written.get(written.partition_point(|&e| e <= seen)).copied();
         let mut missing = 0u64;
         gaps.clear();
-        for pair in exports.windows(2) {
-            if pair[0].0 == pair[1].0 {
-                match pair[1].1 - pair[0].1 {
+        for (i, &(id, export)) in exports.iter().enumerate() {
+            match exports.get(i + 1).filter(|next| next.0 == id) {
+                Some(&(_, next)) => match next - export {
                     0 => impossible += 1,
                     1 => {}
                     gap => {
                         missing += (gap - 1) as u64;
-                        gaps.push((pair[0].1 + 1, pair[1].1 - 1));
+                        if let Some(missed) = first_written_after(export).filter(|&e| e < next) {
+                            gaps.push((export + 1, missed));
+                        }
+                    }
+                },
+                // Its last line: missing from a written export after it (but the last,
+                // which the held lines may end inside) needs a restart too.
+                None => {
+                    if let Some(missed) = first_written_after(export).filter(|&e| e < last_written) {
+                        gaps.push((export + 1, missed));
                     }
                 }
             }
@@ -1623,16 +1657,23 @@ fn fit_schedule(lines: &[(SeriesId, i64)], spacings: &mut [i64]) -> Option<Sched
         // thousandths of the interval.
         let delay = (delays * 1000 / (i128::from(interval) * lines.len().max(1) as i128)) as i64;
         let score = (impossible, restarts + pause_weight, missing, delay, rank);
-        fits.push((score, ScheduleFit { interval, phase, restarts, pauses, alternative: None }));
+        let exports = written.len() as u64;
+        let near_half_pauses = pause_weight - pauses;
+        let fit = ScheduleFit { interval, phase, restarts, pauses, exports, near_half_pauses, alternative: None };
+        fits.push((score, fit));
     }
     let (score, mut best) = fits.iter().min_by_key(|(score, _)| *score)?.clone();
     // Another interval as plausible (as few impossible lines and rare events) that
-    // finds other restarts: the lines cannot tell which is true.
+    // finds other restarts: the lines cannot tell which is true. Nor can they when the
+    // best needs a rare event for every other export it finds (a process of three lines
+    // with a restart after each of the first two fits twice its interval with both
+    // exports late) and another needs one more.
+    let weak = score.1 * 2 >= best.exports;
     best.alternative = fits
         .iter()
         .filter(|(other, fit)| {
             other.0 == score.0
-                && other.1 == score.1
+                && (other.1 == score.1 || (weak && other.1 == score.1 + 1))
                 && fit.restarts != best.restarts
                 && (fit.interval - best.interval).abs() > best.interval / 50
         })

@@ -324,15 +324,22 @@ pub fn restart_evidence(engine: &Engine, restart: &Restart) -> String {
 }
 
 /// What a schedule learnt from too few lines rests on: the interval it took, and the
-/// one that explained the lines as well.
+/// one that explained the lines as well (or almost: see `fit_schedule`).
 pub fn schedule_ambiguity(fit: &ScheduleFit) -> String {
-    let needs = |fit: &ScheduleFit| format!("{} restart(s), {} long pause(s)", fit.restarts, fit.pauses);
+    let needs = |fit: &ScheduleFit| {
+        let near_half = match fit.near_half_pauses {
+            0 => String::new(),
+            n => format!(", {n} of almost half an interval"),
+        };
+        format!("{} restart(s), {} long pause(s){near_half}", fit.restarts, fit.pauses)
+    };
     let Some(other) = &fit.alternative else { return String::new() };
     format!(
-        "its first lines fit exports every {} ({}) as well as every {} ({}); the answer assumes every {}, a guess \
-         from too few lines",
+        "its first lines fit exports every {} ({}) {} every {} ({}); the answer assumes every {}, a guess from too \
+         few lines",
         seconds(fit.interval),
         needs(fit),
+        if fit.rare_events() == other.rare_events() { "as well as" } else { "almost as well as" },
         seconds(other.interval),
         needs(other),
         seconds(fit.interval)
