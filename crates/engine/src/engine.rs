@@ -1268,7 +1268,7 @@ impl Engine {
         let state = &mut self.series[id as usize];
         let info = &self.catalog.series[id as usize];
         let metric_type = info.key.metric_type;
-        // The sinks take values as the rest of the program does (a histogram's is shared).
+        // The sinks take values as the rest of the program does (a histogram unpacked).
         let value = sample.value.expand();
         let previous = state.last_value.as_ref().map(CompactValue::expand);
         let cumulative = !sample.delta && metric_type != MetricType::Gauge;

@@ -3,15 +3,21 @@
 //! one layout and across layouts, and Prometheus' `histogram_quantile`.
 
 use crate::record::Histogram;
+use crate::value::{same_bounds, PackedHistogram};
+
+/// Whether a histogram of `after` count and bucket counts can be a later cumulative
+/// sample of one of `before`'s: the same bucket layout, and neither the count nor any
+/// bucket lower. Anything else means the process restarted in between
+/// (docs/SEMANTICS.md).
+fn continues(before: u64, after: u64, same_layout: bool, mut buckets: impl Iterator<Item = (u64, u64)>) -> bool {
+    after >= before && same_layout && buckets.all(|(before, after)| after >= before)
+}
 
 impl Histogram {
-    /// Whether `later` can be a later cumulative sample of the same process: the same
-    /// bucket layout, and neither the count nor any bucket lower. Anything else means the
-    /// process restarted in between (docs/SEMANTICS.md).
+    /// Whether `later` can be a later cumulative sample of the same process ([`continues`]).
     pub fn continues_into(&self, later: &Histogram) -> bool {
-        later.count >= self.count
-            && self.same_layout(later)
-            && self.counts.iter().zip(&later.counts).all(|(before, after)| after >= before)
+        let buckets = self.counts.iter().copied().zip(later.counts.iter().copied());
+        continues(self.count, later.count, self.same_layout(later), buckets)
     }
 
     /// The observations between this cumulative sample and `later`, or `None` when
@@ -169,9 +175,19 @@ impl HistogramSum {
     }
 }
 
+impl PackedHistogram {
+    /// [`Histogram::continues_into`] without unpacking either.
+    pub fn continues_into(&self, later: &PackedHistogram) -> bool {
+        let (before, _, _, _, before_counts) = self.parts();
+        let (after, _, _, _, after_counts) = later.parts();
+        continues(before, after, same_bounds(self.bounds(), later.bounds()), before_counts.zip(after_counts))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn h(bounds: &[f64], counts: &[u64]) -> Histogram {
         Histogram {
@@ -181,6 +197,41 @@ mod tests {
             max: None,
             bounds: bounds.into(),
             counts: counts.to_vec(),
+        }
+    }
+
+    /// Bucket counts of every magnitude, small ones most often.
+    fn counts() -> impl proptest::strategy::Strategy<Value = Vec<u64>> {
+        use proptest::prelude::*;
+        proptest::collection::vec(any::<u64>().prop_map(|c| c >> (c % 64)), 1..20)
+    }
+
+    proptest::proptest! {
+        /// A packed histogram is the histogram it packed, and continues another as the
+        /// unpacked ones do, whatever the counts (up to `u64::MAX`) and extremes.
+        #[test]
+        fn a_packed_histogram_is_the_one_it_packed(
+            counts in counts(),
+            later in counts(),
+            sum: f64,
+            min: Option<f64>,
+            max: Option<f64>,
+            count: u64,
+            relayout: bool,
+        ) {
+            let layout = |buckets: usize, scale: f64| -> Arc<[f64]> { (1..buckets).map(|i| i as f64 * scale).collect() };
+            let a = Histogram { count, sum, min, max, bounds: layout(counts.len(), 1.0), counts: counts.clone() };
+            let packed = PackedHistogram::pack(&a);
+            let unpacked = packed.unpack();
+            // NaN sums and extremes compare by their bits.
+            let bits = |h: &Histogram| (h.sum.to_bits(), h.min.map(f64::to_bits), h.max.map(f64::to_bits));
+            proptest::prop_assert_eq!(bits(&unpacked), bits(&a));
+            proptest::prop_assert_eq!((unpacked.count, &unpacked.counts, &unpacked.bounds), (a.count, &a.counts, &a.bounds));
+            proptest::prop_assert_eq!(packed.count(), a.count);
+            let later_count = later.iter().fold(0u64, |t, &c| t.saturating_add(c));
+            let bounds = layout(later.len(), if relayout { 2.0 } else { 1.0 });
+            let b = Histogram { count: later_count, sum, min: None, max: None, bounds, counts: later };
+            proptest::prop_assert_eq!(packed.continues_into(&PackedHistogram::pack(&b)), a.continues_into(&b));
         }
     }
 

@@ -117,27 +117,32 @@ pub struct Histogram {
 
 impl Histogram {
     pub fn same_layout(&self, other: &Histogram) -> bool {
-        Arc::ptr_eq(&self.bounds, &other.bounds) || self.bounds == other.bounds
+        same_bounds(&self.bounds, &other.bounds)
     }
+}
+
+/// Whether two histograms' bucket bounds are one layout (shared, mostly).
+pub fn same_bounds(a: &Arc<[f64]>, b: &Arc<[f64]>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SampleValue {
     Num(Num),
-    /// Shared (not copied) by whoever keeps a series' latest value: the engine, and
-    /// `to-prometheus` and `serve`'s exposition.
+    /// Shared by the sinks one step reaches; what is kept per series is packed
+    /// ([`PackedHistogram`]).
     Hist(Arc<Histogram>),
 }
 
 /// A [`SampleValue`] in 16 bytes instead of 32, for what is kept per series and per held
 /// sample (the engine keeps a million): integers that fit in 64 bits (what a line holds,
-/// but for counters past `i64::MAX`) inline, wider ones boxed.
+/// but for counters past `i64::MAX`) inline, wider ones boxed, histograms packed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CompactValue {
     Int(i64),
     Float(f64),
     Wide(Box<i128>),
-    Hist(Arc<Histogram>),
+    Hist(Box<PackedHistogram>),
 }
 
 impl From<SampleValue> for CompactValue {
@@ -148,20 +153,133 @@ impl From<SampleValue> for CompactValue {
                 Err(_) => CompactValue::Wide(Box::new(v)),
             },
             SampleValue::Num(Num::Float(v)) => CompactValue::Float(v),
-            SampleValue::Hist(h) => CompactValue::Hist(h),
+            SampleValue::Hist(h) => CompactValue::Hist(Box::new(PackedHistogram::pack(&h))),
         }
     }
 }
 
 impl CompactValue {
-    /// The value as the rest of the program takes it (a histogram is shared, not copied).
+    /// The value as the rest of the program takes it (a histogram unpacked).
     pub fn expand(&self) -> SampleValue {
         match self {
             CompactValue::Int(v) => SampleValue::Num(Num::Int(i128::from(*v))),
             CompactValue::Float(v) => SampleValue::Num(Num::Float(*v)),
             CompactValue::Wide(v) => SampleValue::Num(Num::Int(**v)),
-            CompactValue::Hist(h) => SampleValue::Hist(Arc::clone(h)),
+            CompactValue::Hist(h) => SampleValue::Hist(Arc::new(h.unpack())),
         }
+    }
+}
+
+/// A [`Histogram`] as it is kept per series (a million of them: the engine's last and
+/// held samples, the exposition's latest), in about 96 bytes where a shared `Histogram`
+/// takes 256 with 16 buckets: the count and the bucket counts as variable-length
+/// integers (one byte each below 128), the sum, min and max beside them in one block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedHistogram {
+    bounds: Arc<[f64]>,
+    /// The count, the sum, which of min and max there are (a byte) and those there are,
+    /// the number of buckets, then each bucket's count.
+    bytes: Box<[u8]>,
+}
+
+const HAS_MIN: u8 = 1;
+const HAS_MAX: u8 = 2;
+
+impl PackedHistogram {
+    pub fn pack(h: &Histogram) -> PackedHistogram {
+        let mut bytes = Vec::with_capacity(12 + 16 + h.counts.len() + 2);
+        put_varint(&mut bytes, h.count);
+        bytes.extend_from_slice(&h.sum.to_le_bytes());
+        bytes.push((u8::from(h.min.is_some()) * HAS_MIN) | (u8::from(h.max.is_some()) * HAS_MAX));
+        for v in h.min.iter().chain(&h.max) {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        put_varint(&mut bytes, h.counts.len() as u64);
+        for &c in &h.counts {
+            put_varint(&mut bytes, c);
+        }
+        PackedHistogram { bounds: Arc::clone(&h.bounds), bytes: bytes.into_boxed_slice() }
+    }
+
+    pub fn unpack(&self) -> Histogram {
+        let (count, sum, min, max, mut counts) = self.parts();
+        let mut all = Vec::with_capacity(counts.len());
+        all.extend(&mut counts);
+        Histogram { count, sum, min, max, bounds: Arc::clone(&self.bounds), counts: all }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.parts().0
+    }
+
+    pub fn bounds(&self) -> &Arc<[f64]> {
+        &self.bounds
+    }
+
+    /// The count, sum, min, max and the bucket counts in order.
+    pub fn parts(&self) -> (u64, f64, Option<f64>, Option<f64>, PackedCounts<'_>) {
+        let mut at = 0;
+        let count = take_varint(&self.bytes, &mut at);
+        let take_f64 = |at: &mut usize| {
+            let v = f64::from_le_bytes(self.bytes[*at..*at + 8].try_into().expect("eight bytes"));
+            *at += 8;
+            v
+        };
+        let sum = take_f64(&mut at);
+        let flags = self.bytes[at];
+        at += 1;
+        let min = (flags & HAS_MIN != 0).then(|| take_f64(&mut at));
+        let max = (flags & HAS_MAX != 0).then(|| take_f64(&mut at));
+        let len = take_varint(&self.bytes, &mut at) as usize;
+        (count, sum, min, max, PackedCounts { bytes: &self.bytes, at, left: len })
+    }
+}
+
+/// The bucket counts of a [`PackedHistogram`], decoded as they are read.
+pub struct PackedCounts<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    left: usize,
+}
+
+impl Iterator for PackedCounts<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        Some(take_varint(self.bytes, &mut self.at))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for PackedCounts<'_> {}
+
+/// LEB128: seven bits a byte, low first, the high bit set on all but the last.
+fn put_varint(bytes: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        bytes.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    bytes.push(v as u8);
+}
+
+fn take_varint(bytes: &[u8], at: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let byte = bytes[*at];
+        *at += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return v;
+        }
+        shift += 7;
     }
 }
 
@@ -449,7 +567,9 @@ mod tests {
         let SampleValue::Hist(shared) = CompactValue::from(SampleValue::Hist(Arc::clone(&histogram))).expand() else {
             unreachable!()
         };
-        assert!(Arc::ptr_eq(&shared, &histogram), "a histogram is shared, not copied");
+        assert!(Arc::ptr_eq(&shared.bounds, &histogram.bounds), "a layout is shared, not copied");
+        // A packed histogram is two pointers: one to the shared layout, one to its bytes.
+        assert_eq!(std::mem::size_of::<PackedHistogram>(), 32);
         assert_eq!(std::mem::size_of::<CompactValue>(), 16);
         assert_eq!(std::mem::size_of::<Option<CompactValue>>(), 16);
     }
