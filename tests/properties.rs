@@ -108,6 +108,15 @@ struct Simulated {
     restarts_visible: bool,
 }
 
+impl Simulated {
+    /// The file, written where the reader can read it.
+    fn write(&self) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(self.file.as_bytes()).unwrap();
+        f
+    }
+}
+
 fn simulate(s: &Scenario) -> Simulated {
     let mut out = String::new();
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
@@ -254,8 +263,7 @@ proptest! {
     fn sum_equals_the_requests_exported(s in scenario()) {
         let sim = simulate(&s);
         prop_assume!(sim.restarts_visible);
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(sim.file.as_bytes()).unwrap();
+        let f = sim.write();
         let options = QueryOptions { strict: true, block_size: s.block_size, ..QueryOptions::default() };
         let (got, guessed_schedule) = sum_by_route_with(f.path(), options);
         // Lines that two schedules fit alike, with other restarts, cannot give an exact
@@ -285,8 +293,7 @@ fn a_restart_invisible_in_one_series_is_seen_through_the_others() {
     };
     let sim = simulate(&s);
     assert!(sim.restarts_visible);
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(sim.file.as_bytes()).unwrap();
+    let f = sim.write();
     for block_size in [16, 100, 300, 1 << 20] {
         let got = metricsctl_sum_by_route(f.path(), block_size);
         assert_eq!(got.get("/api/v1/users"), Some(&4), "block size {block_size}");
@@ -317,8 +324,7 @@ fn wrong_answers(cases: u32, options: impl Fn(usize) -> QueryOptions) -> Outcome
             continue;
         }
         tried += 1;
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(sim.file.as_bytes()).unwrap();
+        let f = sim.write();
         let (got, guessed_schedule) = sum_by_route_with(f.path(), options(s.block_size));
         if guessed_schedule {
             guessed += 1;
@@ -381,8 +387,7 @@ fn three_lines_with_a_restart_after_each_are_exact_or_said_to_be_a_guess() {
     };
     let sim = simulate(&s);
     assert!(sim.restarts_visible);
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(sim.file.as_bytes()).unwrap();
+    let f = sim.write();
     let options = QueryOptions { strict: true, block_size: s.block_size, ..QueryOptions::default() };
     let (got, guessed_schedule) = sum_by_route_with(f.path(), options);
     assert!(guessed_schedule || got == sim.expected, "{got:?} != {:?}, file:\n{}", sim.expected, sim.file);
