@@ -81,7 +81,7 @@ impl Sink for ExplainSink {
                 kind: step.kind,
                 cause: step.cause,
                 counted,
-                previous: step.previous.map(level),
+                previous: step.previous,
                 now: level(step.value),
             },
         });

@@ -234,8 +234,9 @@ pub struct Step<'a> {
     pub kind: StepKind,
     /// The sample's own value (cumulative, or the delta for delta lines).
     pub value: &'a SampleValue,
-    /// The series' previous cumulative value, when it had one.
-    pub previous: Option<&'a SampleValue>,
+    /// The level of the series' previous cumulative value (a histogram's count), when
+    /// it had one.
+    pub previous: Option<Num>,
     pub increase: Increase,
     pub cause: Option<ResetCause>,
     /// The process's export the sample belongs to (0, 1, ... in input order).
@@ -1165,7 +1166,7 @@ impl Engine {
             if restart.is_none() && metric_type != MetricType::Gauge {
                 if let Some(old) = &state.last_value {
                     if decreased_compact(old, &p.value) {
-                        let (from, to) = (level(&old.expand()), level(&p.value.expand()));
+                        let (from, to) = (old.level(), p.value.level());
                         restart = Some(RestartReason::Decrease { series: p.id, from, to });
                     }
                 }
@@ -1270,9 +1271,10 @@ impl Engine {
         let metric_type = info.key.metric_type;
         // The sinks take values as the rest of the program does (a histogram unpacked).
         let value = sample.value.expand();
-        let previous = state.last_value.as_ref().map(CompactValue::expand);
+        // Kept packed: unpacking a histogram costs two allocations a sample.
+        let previous = state.last_value.as_ref();
         let cumulative = !sample.delta && metric_type != MetricType::Gauge;
-        let decreased_now = cumulative && previous.as_ref().is_some_and(|old| decreased(old, &value));
+        let decreased_now = cumulative && previous.is_some_and(|old| decreased(old, &value));
         let start_changed = !sample.delta
             && matches!((sample.start_timestamp(), state.last_start()), (Some(new), Some(old)) if new != old);
         let process_restart = if state.last_export == NONE {
@@ -1310,7 +1312,7 @@ impl Engine {
             (MetricType::Gauge, _) => Increase::None,
             (_, StepKind::Baseline) => zero_like(&value),
             (_, StepKind::First | StepKind::Restart | StepKind::Delta) => as_increase(&value),
-            (_, StepKind::Continue) => match &previous {
+            (_, StepKind::Continue) => match previous {
                 Some(old) => difference(old, &value),
                 None => as_increase(&value),
             },
@@ -1323,7 +1325,8 @@ impl Engine {
                     && sample.start_timestamp() == self.starts_before_change.get(&id).copied()
             } else {
                 let has_start = sample.start != MaybeTime::NONE;
-                swung(&mut self.swings, id, (previous.as_ref(), &value), has_start, consecutive, decreased_now)
+                let levels = (previous.map(CompactValue::level), level(&value));
+                swung(&mut self.swings, id, levels, has_start, consecutive, decreased_now)
             };
             if turned {
                 process.oscillations += 1;
@@ -1342,7 +1345,7 @@ impl Engine {
                 previous_timestamp: (state.last_export != NONE).then_some(state.last_timestamp),
                 kind,
                 value: &value,
-                previous: previous.as_ref(),
+                previous: previous.map(CompactValue::level),
                 increase,
                 cause,
                 export,
@@ -1741,7 +1744,7 @@ fn estimate_phase(times: &mut [i64], interval: i64) -> Option<i64> {
 fn swung(
     swings: &mut HashMap<SeriesId, Swing, foldhash::fast::FixedState>,
     id: SeriesId,
-    (previous, value): (Option<&SampleValue>, &SampleValue),
+    (previous, value): (Option<Num>, Num),
     has_start: bool,
     consecutive: bool,
     decreased: bool,
@@ -1753,8 +1756,8 @@ fn swung(
         swings.remove(&id);
         return false;
     }
-    let now = level(value).as_f64();
-    let before = previous.map_or(0.0, |v| level(v).as_f64());
+    let now = value.as_f64();
+    let before = previous.map_or(0.0, |v| v.as_f64());
     let swing = swings.get(&id).copied().unwrap_or(Swing::Steady);
     let (next, turned) = match swing {
         Swing::Recovered { after, peak } if consecutive && now < peak && now >= after => {
@@ -1784,15 +1787,15 @@ fn restarted_between(restarts: &[u32], after: u32, upto: u32) -> Option<usize> {
 fn decreased_compact(old: &CompactValue, new: &CompactValue) -> bool {
     match (old, new) {
         (CompactValue::Hist(a), CompactValue::Hist(b)) => !a.continues_into(b),
-        _ => decreased(&old.expand(), &new.expand()),
+        _ => decreased(old, &new.expand()),
     }
 }
 
-fn decreased(old: &SampleValue, new: &SampleValue) -> bool {
+fn decreased(old: &CompactValue, new: &SampleValue) -> bool {
     match (old, new) {
-        (SampleValue::Num(a), SampleValue::Num(b)) => b.less_than(*a),
-        (SampleValue::Hist(a), SampleValue::Hist(b)) => !a.continues_into(b),
-        _ => true,
+        (CompactValue::Hist(a), SampleValue::Hist(b)) => !a.continues_into_unpacked(b),
+        (CompactValue::Hist(_), _) | (_, SampleValue::Hist(_)) => true,
+        (_, SampleValue::Num(b)) => b.less_than(old.level()),
     }
 }
 
@@ -1810,14 +1813,14 @@ fn zero_like(v: &SampleValue) -> Increase {
     }
 }
 
-fn difference(old: &SampleValue, new: &SampleValue) -> Increase {
+fn difference(old: &CompactValue, new: &SampleValue) -> Increase {
     match (old, new) {
-        (SampleValue::Num(a), SampleValue::Num(b)) => Increase::Num(b.minus(*a)),
-        (SampleValue::Hist(a), SampleValue::Hist(b)) => match a.increase_to(b) {
+        (CompactValue::Hist(a), SampleValue::Hist(b)) => match a.increase_to(b) {
             Some(increase) => Increase::Hist(increase),
             None => as_increase(new),
         },
-        _ => as_increase(new),
+        (CompactValue::Hist(_), _) | (_, SampleValue::Hist(_)) => as_increase(new),
+        (_, SampleValue::Num(b)) => Increase::Num(b.minus(old.level())),
     }
 }
 

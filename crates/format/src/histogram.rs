@@ -13,6 +13,20 @@ fn continues(before: u64, after: u64, same_layout: bool, mut buckets: impl Itera
     after >= before && same_layout && buckets.all(|(before, after)| after >= before)
 }
 
+/// The observations from a sample of `count`, `sum` and bucket counts `before` to
+/// `later`, which continues it.
+fn increase(count: u64, sum: f64, before: impl Iterator<Item = u64>, later: &Histogram) -> Histogram {
+    Histogram {
+        count: later.count - count,
+        sum: later.sum - sum,
+        // Which observations were the smallest and largest of the increase is unknown.
+        min: None,
+        max: None,
+        bounds: later.bounds.clone(),
+        counts: later.counts.iter().zip(before).map(|(after, before)| after - before).collect(),
+    }
+}
+
 impl Histogram {
     /// Whether `later` can be a later cumulative sample of the same process ([`continues`]).
     pub fn continues_into(&self, later: &Histogram) -> bool {
@@ -23,18 +37,7 @@ impl Histogram {
     /// The observations between this cumulative sample and `later`, or `None` when
     /// `later` does not continue it (a restart: `later` then counts from zero).
     pub fn increase_to(&self, later: &Histogram) -> Option<Histogram> {
-        if !self.continues_into(later) {
-            return None;
-        }
-        Some(Histogram {
-            count: later.count - self.count,
-            sum: later.sum - self.sum,
-            // Which observations were the smallest and largest of the increase is unknown.
-            min: None,
-            max: None,
-            bounds: later.bounds.clone(),
-            counts: later.counts.iter().zip(&self.counts).map(|(after, before)| after - before).collect(),
-        })
+        self.continues_into(later).then(|| increase(self.count, self.sum, self.counts.iter().copied(), later))
     }
 
     /// No observation, in this layout.
@@ -182,6 +185,21 @@ impl PackedHistogram {
         let (after, _, _, _, after_counts) = later.parts();
         continues(before, after, same_bounds(self.bounds(), later.bounds()), before_counts.zip(after_counts))
     }
+
+    /// [`Histogram::continues_into`], this one packed.
+    pub fn continues_into_unpacked(&self, later: &Histogram) -> bool {
+        let (before, _, _, _, before_counts) = self.parts();
+        let buckets = before_counts.zip(later.counts.iter().copied());
+        continues(before, later.count, same_bounds(self.bounds(), &later.bounds), buckets)
+    }
+
+    /// [`Histogram::increase_to`], this one packed.
+    pub fn increase_to(&self, later: &Histogram) -> Option<Histogram> {
+        let (count, sum, _, _, before) = self.parts();
+        let buckets = before.clone().zip(later.counts.iter().copied());
+        continues(count, later.count, same_bounds(self.bounds(), &later.bounds), buckets)
+            .then(|| increase(count, sum, before, later))
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +250,9 @@ mod tests {
             let bounds = layout(later.len(), if relayout { 2.0 } else { 1.0 });
             let b = Histogram { count: later_count, sum, min: None, max: None, bounds, counts: later };
             proptest::prop_assert_eq!(packed.continues_into(&PackedHistogram::pack(&b)), a.continues_into(&b));
+            proptest::prop_assert_eq!(packed.continues_into_unpacked(&b), a.continues_into(&b));
+            let bits_of = |h: Option<Histogram>| h.map(|h| (h.count, h.sum.to_bits(), h.counts));
+            proptest::prop_assert_eq!(bits_of(packed.increase_to(&b)), bits_of(a.increase_to(&b)));
         }
     }
 

@@ -168,6 +168,16 @@ impl CompactValue {
             CompactValue::Hist(h) => SampleValue::Hist(Arc::new(h.unpack())),
         }
     }
+
+    /// How high a cumulative value stands: the number, or a histogram's count.
+    pub fn level(&self) -> Num {
+        match self {
+            CompactValue::Int(v) => Num::Int(i128::from(*v)),
+            CompactValue::Float(v) => Num::Float(*v),
+            CompactValue::Wide(v) => Num::Int(**v),
+            CompactValue::Hist(h) => Num::Int(i128::from(h.count())),
+        }
+    }
 }
 
 /// A [`Histogram`] as it is kept per series (a million of them: the engine's last and
@@ -187,7 +197,11 @@ const HAS_MAX: u8 = 2;
 
 impl PackedHistogram {
     pub fn pack(h: &Histogram) -> PackedHistogram {
-        let mut bytes = Vec::with_capacity(12 + 16 + h.counts.len() + 2);
+        // The exact size, so that the block is allocated once.
+        let varints: usize = h.counts.iter().map(|&c| varint_len(c)).sum();
+        let extremes = 8 * (usize::from(h.min.is_some()) + usize::from(h.max.is_some()));
+        let size = varint_len(h.count) + 8 + 1 + extremes + varint_len(h.counts.len() as u64) + varints;
+        let mut bytes = Vec::with_capacity(size);
         put_varint(&mut bytes, h.count);
         bytes.extend_from_slice(&h.sum.to_le_bytes());
         bytes.push((u8::from(h.min.is_some()) * HAS_MIN) | (u8::from(h.max.is_some()) * HAS_MAX));
@@ -198,6 +212,7 @@ impl PackedHistogram {
         for &c in &h.counts {
             put_varint(&mut bytes, c);
         }
+        debug_assert_eq!(bytes.len(), size);
         PackedHistogram { bounds: Arc::clone(&h.bounds), bytes: bytes.into_boxed_slice() }
     }
 
@@ -236,6 +251,7 @@ impl PackedHistogram {
 }
 
 /// The bucket counts of a [`PackedHistogram`], decoded as they are read.
+#[derive(Clone)]
 pub struct PackedCounts<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -259,6 +275,10 @@ impl Iterator for PackedCounts<'_> {
 }
 
 impl ExactSizeIterator for PackedCounts<'_> {}
+
+fn varint_len(v: u64) -> usize {
+    (64 - v.leading_zeros() as usize).max(1).div_ceil(7)
+}
 
 /// LEB128: seven bits a byte, low first, the high bit set on all but the last.
 fn put_varint(bytes: &mut Vec<u8>, mut v: u64) {
