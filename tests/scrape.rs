@@ -247,3 +247,46 @@ fn serve_reads_what_is_there_then_follows_with_line_numbers_intact() {
     let (status, _) = serve.stop("TERM");
     assert!(status.success());
 }
+
+/// A scrape of many series is streamed as it is rendered, and the files are not
+/// followed meanwhile: a scraper that goes away after the first bytes must not leave
+/// `serve` stuck. After one does, a full scrape has every series, and a line appended
+/// to the file is served.
+#[test]
+fn a_scrape_abandoned_midway_leaves_serve_serving_and_following() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics.jsonl");
+    let padding = "x".repeat(100);
+    let line = |t: &str, user: usize, v: u64| {
+        format!(
+            r#"{{"timestamp":"{t}","service_name":"svc","metric_name":"logins_total","metric_type":"counter","value":{v},"attributes":{{"user":"{padding}{user}"}}}}"#
+        ) + "\n"
+    };
+    const USERS: usize = 200_000;
+    let mut text = String::with_capacity(USERS * 240);
+    for user in 0..USERS {
+        text.push_str(&line("2025-01-01T00:00:00Z", user, 1));
+    }
+    std::fs::write(&file, text).unwrap();
+    let mut serve = Running::start(&["serve", "--listen", "127.0.0.1:0", file.to_str().unwrap()]);
+    let port = serve.announced_port("at http://");
+
+    let mut abandoned = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(abandoned, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut first = vec![0; 64 << 10];
+    abandoned.read_exact(&mut first).unwrap();
+    drop(abandoned);
+
+    let body = http_get(port, "/metrics").expect("a full scrape after an abandoned one");
+    let served = body.lines().filter(|l| l.starts_with("logins_total{")).count();
+    assert_eq!(served, USERS, "{}", &body[..body.len().min(2000)]);
+
+    let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    f.write_all(line("2025-01-01T00:00:10Z", 0, 5).as_bytes()).unwrap();
+    wait_until("serve to follow the file after the scrapes", Duration::from_secs(30), || {
+        http_get(port, "/metrics").is_some_and(|b| b.contains(&format!("user=\"{padding}0\"}} 5")))
+    });
+    let (status, _) = serve.stop("INT");
+    assert!(status.success());
+}

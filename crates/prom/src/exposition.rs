@@ -329,6 +329,17 @@ impl LiveExposition {
         self.sink.render_latest(&self.live.engine.catalog, format, staleness)
     }
 
+    /// [`LiveExposition::render`] written out as it is made (`serve`: a million series
+    /// are gigabytes of text).
+    pub fn write(
+        &self,
+        format: ExpositionFormat,
+        staleness: Option<Staleness>,
+        w: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        self.sink.write_latest(&self.live.engine.catalog, format, staleness, w)
+    }
+
     pub fn series(&self) -> usize {
         self.live.engine.catalog.series.len()
     }
