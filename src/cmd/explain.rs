@@ -17,7 +17,7 @@ use metricsctl_engine::engine::{
 };
 use metricsctl_engine::query::QueryInput;
 use metricsctl_engine::query::{line_name, restart_evidence, series_name};
-use metricsctl_format::record::{Num, SampleValue};
+use metricsctl_format::record::Num;
 use metricsctl_format::timestamp::format_utc;
 
 /// The name of a kind of evidence, as `check --format json` and `explain` give it.
@@ -50,13 +50,6 @@ struct ExplainSink {
     series: usize,
 }
 
-fn level(v: &SampleValue) -> Num {
-    match v {
-        SampleValue::Num(n) => *n,
-        SampleValue::Hist(h) => Num::Int(i128::from(h.count)),
-    }
-}
-
 impl Sink for ExplainSink {
     fn want_series(&mut self, _: SeriesId, _: &SeriesInfo) -> bool {
         self.series += 1;
@@ -82,7 +75,7 @@ impl Sink for ExplainSink {
                 cause: step.cause,
                 counted,
                 previous: step.previous,
-                now: level(step.value),
+                now: step.value.level(),
             },
         });
     }

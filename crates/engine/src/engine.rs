@@ -712,13 +712,6 @@ fn value_fingerprint(v: &SampleValue) -> u64 {
 }
 
 /// A value's level: the number for counters and gauges, the count for histograms.
-fn level(v: &SampleValue) -> Num {
-    match v {
-        SampleValue::Num(n) => *n,
-        SampleValue::Hist(h) => Num::Int(i128::from(h.count)),
-    }
-}
-
 impl Engine {
     pub fn new(options: EngineOptions) -> Engine {
         Engine {
@@ -1325,7 +1318,7 @@ impl Engine {
                     && sample.start_timestamp() == self.starts_before_change.get(&id).copied()
             } else {
                 let has_start = sample.start != MaybeTime::NONE;
-                let levels = (previous.map(CompactValue::level), level(&value));
+                let levels = (previous.map(CompactValue::level), value.level());
                 swung(&mut self.swings, id, levels, has_start, consecutive, decreased_now)
             };
             if turned {

@@ -196,9 +196,7 @@ impl PackedHistogram {
     /// [`Histogram::increase_to`], this one packed.
     pub fn increase_to(&self, later: &Histogram) -> Option<Histogram> {
         let (count, sum, _, _, before) = self.parts();
-        let buckets = before.clone().zip(later.counts.iter().copied());
-        continues(count, later.count, same_bounds(self.bounds(), &later.bounds), buckets)
-            .then(|| increase(count, sum, before, later))
+        self.continues_into_unpacked(later).then(|| increase(count, sum, before, later))
     }
 }
 

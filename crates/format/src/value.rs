@@ -134,6 +134,16 @@ pub enum SampleValue {
     Hist(Arc<Histogram>),
 }
 
+impl SampleValue {
+    /// How high a cumulative value stands: the number, or a histogram's count.
+    pub fn level(&self) -> Num {
+        match self {
+            SampleValue::Num(n) => *n,
+            SampleValue::Hist(h) => Num::Int(i128::from(h.count)),
+        }
+    }
+}
+
 /// A [`SampleValue`] in 16 bytes instead of 32, for what is kept per series and per held
 /// sample (the engine keeps a million): integers that fit in 64 bits (what a line holds,
 /// but for counters past `i64::MAX`) inline, wider ones boxed, histograms packed.
@@ -169,7 +179,7 @@ impl CompactValue {
         }
     }
 
-    /// How high a cumulative value stands: the number, or a histogram's count.
+    /// [`SampleValue::level`] without unpacking a histogram.
     pub fn level(&self) -> Num {
         match self {
             CompactValue::Int(v) => Num::Int(i128::from(*v)),
