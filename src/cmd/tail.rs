@@ -120,7 +120,7 @@ impl Selector {
                 return Ok(None);
             }
         };
-        if !self.window.contains(record.timestamp) || !self.filter.series_matches(&series.key, &series.meta)? {
+        if !self.window.contains(record.timestamp) || !self.filter.series_matches(&series.key, series.meta())? {
             return Ok(None);
         }
         Ok(Some((record, series.key)))
@@ -489,8 +489,8 @@ fn record_json(r: &Record<'_>, rate: Option<Option<&(i64, SampleValue)>>) -> ser
     }
     if let Some(s) = &series {
         obj.insert("attributes".into(), labels(&s.key.attributes).into());
-        if !s.meta.resource.is_empty() {
-            obj.insert("resource".into(), labels(&s.meta.resource).into());
+        if !s.meta().resource.is_empty() {
+            obj.insert("resource".into(), labels(&s.meta().resource).into());
         }
     }
     if let Some(previous) = rate {

@@ -253,7 +253,7 @@ impl TopModel {
     fn group_of(&mut self, info: &SeriesInfo) -> Option<usize> {
         let mut labels = Vec::with_capacity(self.options.by.len());
         for name in &self.options.by {
-            match lookup_label(&info.key, &info.meta, name) {
+            match lookup_label(&info.key, info.meta(), name) {
                 Ok(value) => labels.push(value.text()),
                 Err(e) => {
                     self.label_error.get_or_insert_with(|| format!("{e:#}"));
@@ -276,7 +276,7 @@ impl Sink for TopModel {
         let role = if *info.key.metric == *self.options.requests_metric && info.key.metric_type == MetricType::Counter {
             Role::Requests { error: is_error(info) }
         } else if *info.key.metric == *self.options.latency_metric && info.key.metric_type == MetricType::Histogram {
-            self.latency_in_seconds = info.meta.unit.as_deref() == Some("s") || info.key.metric.ends_with("_seconds");
+            self.latency_in_seconds = info.meta().unit.as_deref() == Some("s") || info.key.metric.ends_with("_seconds");
             Role::Latency { error: is_error(info) }
         } else {
             return false;

@@ -69,6 +69,12 @@ const RECENT: usize = 4;
 /// Export spacings a process's interval is the median of.
 const SPACINGS: usize = 8;
 
+/// Series spacings an export's spacing is the median of, taken evenly through the
+/// export: all of them would keep 8 MB for one number in an export of a million series,
+/// and the median of 65,536 of them is the same for any export whose series keep time
+/// with each other.
+const EXPORT_SPACING_SAMPLE: usize = 1 << 16;
+
 /// Spacings of series' samples (or lines) to hold before a process's interval is
 /// first learnt.
 const BOOTSTRAP_SPACINGS: usize = 16;
@@ -85,10 +91,10 @@ pub struct LinePos {
 }
 
 /// A series as the catalog keeps it: its identity and metadata as a parser made them
-/// (`info.key`, `info.meta`, through `Deref`), and its process. Kept by value, not
-/// behind the parser's `Arc`: a million series then save a million allocations of 64
-/// bytes for 32 more bytes each here. What the series share (their metric and process,
-/// their metadata) stays shared.
+/// (`info.key`, `info.meta()`, through `Deref`), and its process: 40 bytes. Kept by
+/// value, not behind the parser's `Arc`: a million series then save a million
+/// allocations of 64 bytes for 32 more bytes each here. What the series share (their
+/// metric and process, their metadata) stays shared.
 #[derive(Debug)]
 pub struct SeriesInfo {
     series: ChunkSeries,
@@ -175,7 +181,7 @@ impl Catalog {
             self.processes.push(ProcessInfo {
                 service: cs.key.service.clone(),
                 resource: cs.key.resource.clone(),
-                meta_resource: cs.meta.resource.clone(),
+                meta_resource: cs.meta().resource.clone(),
                 lineage,
             });
             next_process
@@ -551,9 +557,8 @@ pub struct ProcessState {
     continuing: u32,
     /// Timestamp of the latest line of the previous export.
     previous_export_last_timestamp: i64,
-    /// Cumulative series in the previous export, and which.
+    /// Cumulative series in the previous export.
     previous_cumulative: u32,
-    previous_members: Vec<SeriesId>,
     /// When the previous export's time was up, and whether it was handed out before
     /// (complete, while following a file): a new series' line until then joins it.
     previous_deadline: Option<i64>,
@@ -1127,6 +1132,7 @@ impl Engine {
         let mut cumulative = 0u32;
         let mut start_unchanged = false;
         self.spacing_scratch.clear();
+        let spacing_stride = (pending.len() / EXPORT_SPACING_SAMPLE).max(1) as u32;
         for p in &pending {
             if p.delta {
                 continue;
@@ -1137,8 +1143,10 @@ impl Engine {
                 continue;
             }
             if state.last_export + 1 == export {
+                if continuing % spacing_stride == 0 {
+                    self.spacing_scratch.push(p.timestamp.saturating_sub(state.last_timestamp));
+                }
                 continuing += 1;
-                self.spacing_scratch.push(p.timestamp.saturating_sub(state.last_timestamp));
                 start_unchanged |= matches!((p.start_timestamp(), state.last_start()), (Some(a), Some(b)) if a == b);
             }
             // Evidence that an already recorded restart explains (a series that missed
@@ -1184,13 +1192,12 @@ impl Engine {
             && separated
             && !start_unchanged
         {
-            let examples = process
-                .previous_members
-                .iter()
-                .copied()
+            // The previous export's members are the process's series applied in it: found by
+            // a scan, only when a restart needs them, rather than kept (4 bytes a series).
+            let examples = (0..self.series.len() as SeriesId)
                 .filter(|&id| {
                     let s = &self.series[id as usize];
-                    s.last_export + 1 == export && !s.pending
+                    s.last_export + 1 == export && !s.pending && self.catalog.series[id as usize].process == pid
                 })
                 .take(3)
                 .collect();
@@ -1221,8 +1228,6 @@ impl Engine {
             });
         }
         process.previous_cumulative = cumulative;
-        process.previous_members.clear();
-        process.previous_members.extend(pending.iter().filter(|p| !p.delta).map(|p| p.id));
         process.previous_export_last_timestamp = process.export_last_timestamp;
         process.bad_lines_at_previous_export = process.bad_lines_at_export_start;
         process.previous_deadline = process.deadline();
@@ -1239,14 +1244,12 @@ impl Engine {
 
     /// A line of a new series that belongs to the export handed out last.
     fn apply_late_member(&mut self, pid: ProcessId, p: Pending, sink: &mut dyn Sink) {
-        let (id, sample) = (p.id, &p);
         let process = &mut self.processes[pid as usize];
         let export = process.export - 1;
-        if !sample.delta {
+        if !p.delta {
             process.previous_cumulative += 1;
-            process.previous_members.push(id);
         }
-        process.previous_export_last_timestamp = process.previous_export_last_timestamp.max(sample.timestamp);
+        process.previous_export_last_timestamp = process.previous_export_last_timestamp.max(p.timestamp);
         let restart_exports = std::mem::take(&mut process.restart_exports);
         self.apply(pid, p, export, &restart_exports, sink);
         self.processes[pid as usize].restart_exports = restart_exports;
@@ -1828,6 +1831,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<Pending>(), 48);
         assert_eq!(std::mem::size_of::<SeriesState>(), 104);
         assert_eq!(std::mem::size_of::<Seen>(), 16);
+        assert_eq!(std::mem::size_of::<SeriesInfo>(), 40);
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl Grouper {
     pub fn assign(&mut self, id: SeriesId, info: &SeriesInfo) -> Option<usize> {
         let mut values = Vec::with_capacity(self.labels.len());
         for (i, name) in self.labels.iter().enumerate() {
-            match lookup_label(&info.key, &info.meta, name) {
+            match lookup_label(&info.key, info.meta(), name) {
                 Ok(v) => {
                     if v != LabelValue::Missing {
                         self.label_seen[i] = true;

@@ -114,7 +114,7 @@ struct FilteredSink<'a> {
 
 impl Sink for FilteredSink<'_> {
     fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
-        match self.filter.series_matches(&info.key, &info.meta) {
+        match self.filter.series_matches(&info.key, info.meta()) {
             Ok(true) => self.inner.want_series(id, info),
             Ok(false) => false,
             Err(e) => {

@@ -233,10 +233,17 @@ mod tests {
             min: Option<f64>,
             max: Option<f64>,
             count: u64,
+            count_is_total: bool,
+            bucket_per_bound: bool,
             relayout: bool,
         ) {
             let layout = |buckets: usize, scale: f64| -> Arc<[f64]> { (1..buckets).map(|i| i as f64 * scale).collect() };
-            let a = Histogram { count, sum, min, max, bounds: layout(counts.len(), 1.0), counts: counts.clone() };
+            // The packing leaves out a count that is the buckets' total, and a number of
+            // buckets that is one more than the bounds: both ways of each.
+            let total = counts.iter().try_fold(0u64, |t, &c| t.checked_add(c));
+            let count = if count_is_total { total.unwrap_or(count) } else { count };
+            let bounds = layout(counts.len() + usize::from(bucket_per_bound), 1.0);
+            let a = Histogram { count, sum, min, max, bounds, counts: counts.clone() };
             let packed = PackedHistogram::pack(&a);
             let unpacked = packed.unpack();
             // NaN sums and extremes compare by their bits.

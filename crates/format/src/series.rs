@@ -13,14 +13,51 @@ use crate::value::Labels;
 
 /// What identifies a series (docs/SEMANTICS.md), in canonical form: attributes sorted
 /// by key, the rest as its [`MetricKey`] (through `Deref`: `key.metric`, `key.service`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Equal and hashed by that identity alone: the metadata beside it ([`MetricInfo::meta`]) is
+/// not part of it.
+#[derive(Clone)]
 pub struct SeriesKey {
     /// Shared by the series of one metric of one process that a parser made
-    /// ([`SeriesMaker`]): a million series of a metric cost one, not a million.
-    pub metric_key: Arc<MetricKey>,
+    /// ([`SeriesMaker`]): a million series of a metric cost one, not a million, and one
+    /// pointer each where the identity and the metadata were two.
+    pub metric_info: Arc<MetricInfo>,
     /// Sorted by key: equal for equal sets whatever their order in the line. Kept once:
     /// they are the series' labels too.
     pub attributes: Labels,
+}
+
+impl PartialEq for SeriesKey {
+    fn eq(&self, other: &SeriesKey) -> bool {
+        (Arc::ptr_eq(&self.metric_info, &other.metric_info) || self.metric_info.key == other.metric_info.key)
+            && self.attributes == other.attributes
+    }
+}
+
+impl Eq for SeriesKey {}
+
+/// The identity only, as equality sees it.
+impl std::fmt::Debug for SeriesKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeriesKey")
+            .field("metric_key", &self.metric_info.key)
+            .field("attributes", &self.attributes)
+            .finish()
+    }
+}
+
+impl Hash for SeriesKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.metric_info.key.hash(state);
+        self.attributes.hash(state);
+    }
+}
+
+/// A metric of one process as its lines describe it: the identity its series share, and
+/// the metadata of the line that named it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct MetricInfo {
+    pub key: MetricKey,
+    pub meta: SeriesMeta,
 }
 
 /// A series' identity but for its attributes: what the series of one metric of one
@@ -39,13 +76,13 @@ impl std::ops::Deref for SeriesKey {
     type Target = MetricKey;
 
     fn deref(&self) -> &MetricKey {
-        &self.metric_key
+        &self.metric_info.key
     }
 }
 
 impl SeriesKey {
     pub fn fingerprint(&self) -> u64 {
-        FingerprintPrefix::new(&self.metric_key).fingerprint(&self.attributes)
+        FingerprintPrefix::new(&self.metric_info.key).fingerprint(&self.attributes)
     }
 }
 
@@ -56,9 +93,9 @@ impl SeriesKey {
 pub struct FingerprintPrefix(foldhash::fast::FoldHasher);
 
 impl FingerprintPrefix {
-    pub fn new(metric_key: &Arc<MetricKey>) -> FingerprintPrefix {
+    pub fn new(metric_key: &MetricKey) -> FingerprintPrefix {
         let mut hasher = FixedState::with_seed(0x6d65_7472_6963_7363).build_hasher();
-        // As `SeriesKey`'s derived `Hash` does: its fields in order.
+        // As `SeriesKey`'s `Hash` does: the metric's identity, then the attributes.
         metric_key.hash(&mut hasher);
         FingerprintPrefix(hasher)
     }
@@ -82,8 +119,12 @@ pub struct SeriesMeta {
 pub struct ChunkSeries {
     pub fingerprint: u64,
     pub key: SeriesKey,
-    /// Shared by the series a parser made with the same metadata ([`SeriesMaker`]).
-    pub meta: Arc<SeriesMeta>,
+}
+
+impl ChunkSeries {
+    pub fn meta(&self) -> &SeriesMeta {
+        &self.key.metric_info.meta
+    }
 }
 
 /// Builds the canonical identity of the series a record belongs to.
@@ -101,8 +142,7 @@ pub struct SeriesMaker {
     resources: HashMap<String, (Arc<str>, Arc<Labels>), FixedState>,
     texts: HashSet<Arc<str>, FixedState>,
     scopes: HashSet<Arc<Scope>, FixedState>,
-    metric_keys: HashSet<Arc<MetricKey>, FixedState>,
-    metas: HashSet<Arc<SeriesMeta>, FixedState>,
+    metric_infos: HashSet<Arc<MetricInfo>, FixedState>,
     /// The metrics of the last lines, by their text: lines of a few metrics take turns,
     /// and a line whose metric is among them skips six lookups.
     recent: Vec<RecentMetric>,
@@ -118,8 +158,7 @@ struct RecentMetric {
     scope: Option<Scope>,
     unit: Option<String>,
     description: Option<String>,
-    metric_key: Arc<MetricKey>,
-    meta: Arc<SeriesMeta>,
+    metric_info: Arc<MetricInfo>,
 }
 
 const RECENT_METRICS: usize = 4;
@@ -144,8 +183,8 @@ impl SeriesMaker {
         // Kept for as long as the series is known: no room to grow.
         let attributes = compact(&parse_label_set(record.attributes, "attributes")?, "attributes")?;
         if let Some(recent) = self.recent.iter().find(|r| r.made_from(record)) {
-            let key = SeriesKey { metric_key: Arc::clone(&recent.metric_key), attributes };
-            return Ok(ChunkSeries { fingerprint: key.fingerprint(), key, meta: Arc::clone(&recent.meta) });
+            let key = SeriesKey { metric_info: Arc::clone(&recent.metric_info), attributes };
+            return Ok(ChunkSeries { fingerprint: key.fingerprint(), key });
         }
         let raw_resource = record.resource.map_or("", |r| r.get());
         let (resource_text, resource) = match self.resources.get(raw_resource) {
@@ -175,10 +214,11 @@ impl SeriesMaker {
             resource: resource_text,
             scope: record.scope.as_ref().map(|s| self.shared_scope(s)),
         };
-        let key = SeriesKey { metric_key: shared(&mut self.metric_keys, metric_key), attributes };
         let unit = record.unit.as_deref().map(|t| self.shared_text(t));
         let description = record.description.as_deref().map(|t| self.shared_text(t));
-        let meta = shared(&mut self.metas, SeriesMeta { resource, unit, description });
+        let meta = SeriesMeta { resource, unit, description };
+        let key =
+            SeriesKey { metric_info: shared(&mut self.metric_infos, MetricInfo { key: metric_key, meta }), attributes };
         let recent = RecentMetric {
             service_name: record.service_name.as_deref().map(str::to_string),
             metric_name: record.metric_name.to_string(),
@@ -187,8 +227,7 @@ impl SeriesMaker {
             scope: record.scope.clone(),
             unit: record.unit.as_deref().map(str::to_string),
             description: record.description.as_deref().map(str::to_string),
-            metric_key: Arc::clone(&key.metric_key),
-            meta: Arc::clone(&meta),
+            metric_info: Arc::clone(&key.metric_info),
         };
         if self.recent.len() < RECENT_METRICS {
             self.recent.push(recent);
@@ -196,7 +235,7 @@ impl SeriesMaker {
             self.recent[self.recent_next] = recent;
             self.recent_next = (self.recent_next + 1) % RECENT_METRICS;
         }
-        Ok(ChunkSeries { fingerprint: key.fingerprint(), key, meta })
+        Ok(ChunkSeries { fingerprint: key.fingerprint(), key })
     }
 }
 
@@ -271,7 +310,7 @@ mod tests {
                     let fresh = make_series(&record).unwrap();
                     assert_eq!(shared.key, fresh.key, "{line}");
                     assert_eq!(shared.fingerprint, fresh.fingerprint, "{line}");
-                    assert_eq!(shared.meta, fresh.meta, "{line}");
+                    assert_eq!(shared.meta(), fresh.meta(), "{line}");
                 }
             }
         }

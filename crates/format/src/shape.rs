@@ -143,8 +143,7 @@ impl Shape {
         let learnt = &self.template.series;
         Some(ChunkSeries {
             fingerprint: self.fingerprint.fingerprint(&attributes),
-            key: SeriesKey { metric_key: Arc::clone(&learnt.key.metric_key), attributes },
-            meta: Arc::clone(&learnt.meta),
+            key: SeriesKey { metric_info: Arc::clone(&learnt.key.metric_info), attributes },
         })
     }
 }
@@ -232,7 +231,7 @@ impl ShapeCache {
         pieces.push(text[at..].into());
         let [a, b] = others(part);
         let shape = Shape {
-            fingerprint: FingerprintPrefix::new(&series.key.metric_key),
+            fingerprint: FingerprintPrefix::new(&series.key.metric_info.key),
             template,
             part,
             fixed: [parts(&split)[a].into(), parts(&split)[b].into()],

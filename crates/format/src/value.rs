@@ -197,28 +197,43 @@ impl CompactValue {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedHistogram {
     bounds: Arc<[f64]>,
-    /// The count, the sum, which of min and max there are (a byte) and those there are,
-    /// the number of buckets, then each bucket's count.
+    /// A header (which of min and max there are, whether the count is left out because
+    /// it is the buckets' total, and the number of buckets unless it is one more than
+    /// the bounds: usually one byte), the count if not left out, the sum, the min and
+    /// max there are, then each bucket's count. Fifteen buckets of small counts then
+    /// take 40 bytes, a block of 48 where two bytes more take 64.
     bytes: Box<[u8]>,
 }
 
-const HAS_MIN: u8 = 1;
-const HAS_MAX: u8 = 2;
+const HAS_MIN: u64 = 1;
+const HAS_MAX: u64 = 2;
+const COUNT_IS_TOTAL: u64 = 4;
+const HEADER_FLAGS: u32 = 3;
 
 impl PackedHistogram {
     pub fn pack(h: &Histogram) -> PackedHistogram {
+        let total = h.counts.iter().try_fold(0u64, |total, &c| total.checked_add(c));
+        let count_is_total = total == Some(h.count);
+        let len = h.counts.len() as u64;
+        let len_code = if h.counts.len() == h.bounds.len() + 1 { 0 } else { len + 1 };
+        let header = (len_code << HEADER_FLAGS)
+            | (u64::from(h.min.is_some()) * HAS_MIN)
+            | (u64::from(h.max.is_some()) * HAS_MAX)
+            | (u64::from(count_is_total) * COUNT_IS_TOTAL);
         // The exact size, so that the block is allocated once.
         let varints: usize = h.counts.iter().map(|&c| varint_len(c)).sum();
         let extremes = 8 * (usize::from(h.min.is_some()) + usize::from(h.max.is_some()));
-        let size = varint_len(h.count) + 8 + 1 + extremes + varint_len(h.counts.len() as u64) + varints;
+        let count_len = if count_is_total { 0 } else { varint_len(h.count) };
+        let size = varint_len(header) + count_len + 8 + extremes + varints;
         let mut bytes = Vec::with_capacity(size);
-        put_varint(&mut bytes, h.count);
+        put_varint(&mut bytes, header);
+        if !count_is_total {
+            put_varint(&mut bytes, h.count);
+        }
         bytes.extend_from_slice(&h.sum.to_le_bytes());
-        bytes.push((u8::from(h.min.is_some()) * HAS_MIN) | (u8::from(h.max.is_some()) * HAS_MAX));
         for v in h.min.iter().chain(&h.max) {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
-        put_varint(&mut bytes, h.counts.len() as u64);
         for &c in &h.counts {
             put_varint(&mut bytes, c);
         }
@@ -234,7 +249,8 @@ impl PackedHistogram {
     }
 
     pub fn count(&self) -> u64 {
-        self.parts().0
+        let (count, ..) = self.parts();
+        count
     }
 
     pub fn bounds(&self) -> &Arc<[f64]> {
@@ -244,19 +260,24 @@ impl PackedHistogram {
     /// The count, sum, min, max and the bucket counts in order.
     pub fn parts(&self) -> (u64, f64, Option<f64>, Option<f64>, PackedCounts<'_>) {
         let mut at = 0;
-        let count = take_varint(&self.bytes, &mut at);
+        let header = take_varint(&self.bytes, &mut at);
+        let stated_count = (header & COUNT_IS_TOTAL == 0).then(|| take_varint(&self.bytes, &mut at));
         let take_f64 = |at: &mut usize| {
             let v = f64::from_le_bytes(self.bytes[*at..*at + 8].try_into().expect("eight bytes"));
             *at += 8;
             v
         };
         let sum = take_f64(&mut at);
-        let flags = self.bytes[at];
-        at += 1;
-        let min = (flags & HAS_MIN != 0).then(|| take_f64(&mut at));
-        let max = (flags & HAS_MAX != 0).then(|| take_f64(&mut at));
-        let len = take_varint(&self.bytes, &mut at) as usize;
-        (count, sum, min, max, PackedCounts { bytes: &self.bytes, at, left: len })
+        let min = (header & HAS_MIN != 0).then(|| take_f64(&mut at));
+        let max = (header & HAS_MAX != 0).then(|| take_f64(&mut at));
+        let len = match header >> HEADER_FLAGS {
+            0 => self.bounds.len() + 1,
+            code => (code - 1) as usize,
+        };
+        let counts = PackedCounts { bytes: &self.bytes, at, left: len };
+        // Left out only when the buckets' total is exact (no overflow), so this sums back.
+        let count = stated_count.unwrap_or_else(|| counts.clone().sum());
+        (count, sum, min, max, counts)
     }
 }
 

@@ -210,7 +210,7 @@ pub fn exposed_value(before: Option<&SampleValue>, step: &Step<'_>) -> SampleVal
 
 impl Sink for ExpositionSink {
     fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
-        match self.builder.labels_for(id, &info.key, &info.meta, self.resource_labels) {
+        match self.builder.labels_for(id, &info.key, info.meta(), self.resource_labels) {
             Ok(labels) => {
                 put(&mut self.labels, id, labels);
                 self.processes.insert(info.process);

@@ -724,7 +724,7 @@ mod tests {
     fn labels_of(line: &str, resource_labels: bool) -> Result<Vec<(String, String)>> {
         let record = metricsctl_format::record::parse_line(line).unwrap();
         let series = metricsctl_format::series::make_series(&record).unwrap();
-        series_labels(&series.key, &series.meta, resource_labels).map(|l| l.to_vec())
+        series_labels(&series.key, series.meta(), resource_labels).map(|l| l.to_vec())
     }
 
     #[test]

@@ -155,7 +155,7 @@ impl SeriesStore {
         let (series, last) = match self.target_info.get(&info.process) {
             Some(&entry) => entry,
             None => {
-                let labels = target_info_labels(&info.key.service, &info.meta.resource).map(|mut labels| {
+                let labels = target_info_labels(&info.key.service, &info.meta().resource).map(|mut labels| {
                     labels.push((METRIC_NAME.to_string(), TARGET_INFO.to_string()));
                     labels.sort();
                     labels
@@ -212,7 +212,7 @@ pub fn millis(nanos: i64) -> i64 {
 
 impl Sink for SeriesStore {
     fn want_series(&mut self, id: SeriesId, info: &SeriesInfo) -> bool {
-        match self.builder.labels_for(id, &info.key, &info.meta, self.resource_labels) {
+        match self.builder.labels_for(id, &info.key, info.meta(), self.resource_labels) {
             Ok(labels) => {
                 let route = Route {
                     metric: info.key.metric.to_string(),

@@ -349,6 +349,8 @@ impl BlockReader {
         let mut buf = recycled.unwrap_or_default();
         let want = self.block_size.max(self.carry.len() + 1);
         if buf.len() < want {
+            // Exact: the buffer is kept and reused, and doubling would reserve twice a block.
+            buf.reserve_exact(want - buf.len());
             buf.resize(want, 0);
         }
         let mut len = self.carry.len();
@@ -497,6 +499,8 @@ impl FileRange {
         let from = self.start.saturating_sub(1);
         let want = (self.end - from) as usize;
         if buf.len() < want {
+            // Exact: the buffer is kept and reused, and doubling would reserve twice a block.
+            buf.reserve_exact(want - buf.len());
             buf.resize(want, 0);
         }
         let mut len = read_full_at(&self.file, &mut buf[..want], from)?;
@@ -519,6 +523,8 @@ impl FileRange {
         while buf[len - 1] != b'\n' && at < self.file_end {
             let chunk = (len - last_start).clamp(64 << 10, 4 << 20).min((self.file_end - at) as usize);
             if buf.len() < len + chunk {
+                // `chunk` is at least what the line has so far, so this still grows geometrically.
+                buf.reserve_exact(len + chunk - buf.len());
                 buf.resize(len + chunk, 0);
             }
             let n = read_full_at(&self.file, &mut buf[len..len + chunk], at)?;
