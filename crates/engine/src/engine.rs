@@ -1197,7 +1197,9 @@ impl Engine {
             let examples = (0..self.series.len() as SeriesId)
                 .filter(|&id| {
                     let s = &self.series[id as usize];
-                    s.last_export + 1 == export && !s.pending && self.catalog.series[id as usize].process == pid
+                    s.last_export.checked_add(1) == Some(export)
+                        && !s.pending
+                        && self.catalog.series[id as usize].process == pid
                 })
                 .take(3)
                 .collect();
