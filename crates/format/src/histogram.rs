@@ -211,7 +211,7 @@ mod tests {
             sum: 0.0,
             min: None,
             max: None,
-            bounds: bounds.into(),
+            bounds: Arc::new(bounds.to_vec()),
             counts: counts.to_vec(),
         }
     }
@@ -237,7 +237,7 @@ mod tests {
             bucket_per_bound: bool,
             relayout: bool,
         ) {
-            let layout = |buckets: usize, scale: f64| -> Arc<[f64]> { (1..buckets).map(|i| i as f64 * scale).collect() };
+            let layout = |buckets: usize, scale: f64| -> crate::value::Bounds { Arc::new((1..buckets).map(|i| i as f64 * scale).collect()) };
             // The packing leaves out a count that is the buckets' total, and a number of
             // buckets that is one more than the bounds: both ways of each.
             let total = counts.iter().try_fold(0u64, |t, &c| t.checked_add(c));

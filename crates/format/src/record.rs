@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::timestamp::parse_rfc3339;
-pub use crate::value::{format_float, AttrValue, Histogram, LabelSet, MetricType, Num, SampleValue};
+pub use crate::value::{format_float, AttrValue, Bounds, Histogram, LabelSet, MetricType, Num, SampleValue};
 
 /// A string field borrowed from the line, or owned when it had escapes. serde's own
 /// `Cow<str>` impl only borrows for direct `#[serde(borrow)]` fields, not inside
@@ -136,7 +136,7 @@ pub fn parse_value(text: &[u8], metric_type: MetricType) -> Result<SampleValue, 
 pub struct LineParser {
     buckets: Vec<(f64, u64)>,
     bound_texts: Vec<(Vec<u8>, f64)>,
-    last_bounds: Option<Arc<[f64]>>,
+    last_bounds: Option<Bounds>,
 }
 
 impl LineParser {
@@ -537,7 +537,7 @@ impl<'de> Deserialize<'de> for Bound {
 
 /// Turns the buckets of a line into per-bucket counts with an explicit overflow bucket,
 /// accepting both OpenTelemetry's per-bucket counts and Prometheus-style cumulative ones.
-fn normalise_histogram(h: &RawHistogram, last_bounds: &mut Option<Arc<[f64]>>) -> Result<Histogram, String> {
+fn normalise_histogram(h: &RawHistogram, last_bounds: &mut Option<Bounds>) -> Result<Histogram, String> {
     let raw = &h.buckets[..];
     let explicit_inf = raw.last().is_some_and(|b| b.0 == f64::INFINITY);
     let finite = if explicit_inf { &raw[..raw.len() - 1] } else { raw };
@@ -600,13 +600,13 @@ fn normalise_histogram(h: &RawHistogram, last_bounds: &mut Option<Arc<[f64]>>) -
 }
 
 /// The bounds as an `Arc`, reusing the last one when the layout is the same.
-fn shared_bounds(finite: &[(f64, u64)], last: &mut Option<Arc<[f64]>>) -> Arc<[f64]> {
+fn shared_bounds(finite: &[(f64, u64)], last: &mut Option<Bounds>) -> Bounds {
     if let Some(b) = last.as_ref() {
         if b.len() == finite.len() && b.iter().zip(finite).all(|(x, y)| *x == y.0) {
             return Arc::clone(b);
         }
     }
-    let b: Arc<[f64]> = finite.iter().map(|x| x.0).collect();
+    let b: Bounds = Arc::new(finite.iter().map(|x| x.0).collect());
     *last = Some(Arc::clone(&b));
     b
 }

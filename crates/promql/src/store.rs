@@ -64,7 +64,7 @@ struct Route {
     metric_type: MetricType,
     labels: Labels,
     /// The histogram layout `targets` were resolved for.
-    bounds: Option<Arc<[f64]>>,
+    bounds: Option<metricsctl_format::value::Bounds>,
     /// The stored series of each of its exposed points, in `for_each_point`'s order.
     targets: Vec<u32>,
 }
