@@ -195,9 +195,10 @@ impl CompactValue {
 }
 
 /// A [`Histogram`] as it is kept per series (a million of them: the engine's last and
-/// held samples, the exposition's latest), in about 80 bytes (its box and its bytes) where a shared `Histogram`
-/// takes 256 with 16 buckets: the count and the bucket counts as variable-length
-/// integers (one byte each below 128), the sum, min and max beside them in one block.
+/// held samples, the exposition's latest), in about 80 bytes with its box where a shared
+/// `Histogram` takes 256 with 16 buckets: the count and the bucket counts as
+/// variable-length integers (one byte each below 128), the sum, min and max beside them
+/// in one block.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedHistogram {
     bounds: Bounds,
