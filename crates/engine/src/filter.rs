@@ -9,7 +9,7 @@ pub use metricsctl_reader::matcher::MetricMatcher;
 use metricsctl_format::record::AttrValue;
 use metricsctl_format::series::{SeriesKey, SeriesMeta};
 use metricsctl_format::timestamp::TimeArg;
-use metricsctl_format::value::{AttrRef, Labels};
+use metricsctl_format::value::AttrRef;
 
 /// A label's value as a query sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,32 +34,53 @@ impl LabelValue {
     }
 }
 
+/// A label's value borrowed from the series it was looked up in: grouping a million
+/// series compares and hashes these, and copies only a new group's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LabelRef<'a> {
+    Attr(AttrRef<'a>),
+    Missing,
+}
+
+impl LabelRef<'_> {
+    pub fn to_owned(self) -> LabelValue {
+        match self {
+            LabelRef::Attr(v) => LabelValue::Attr(v.to_owned()),
+            LabelRef::Missing => LabelValue::Missing,
+        }
+    }
+}
+
+impl LabelValue {
+    pub fn as_ref(&self) -> LabelRef<'_> {
+        match self {
+            LabelValue::Attr(v) => LabelRef::Attr(v.as_ref()),
+            LabelValue::Missing => LabelRef::Missing,
+        }
+    }
+}
+
 /// Looks a label up by name: built-ins first, then the exact attribute or resource key,
 /// then a key whose last dot-segment is `name` when exactly one such key exists.
 pub fn lookup_label(key: &SeriesKey, meta: &SeriesMeta, name: &str) -> Result<LabelValue> {
+    lookup_label_ref(key, meta, name).map(LabelRef::to_owned)
+}
+
+/// [`lookup_label`], borrowing the value.
+pub fn lookup_label_ref<'a>(key: &'a SeriesKey, meta: &'a SeriesMeta, name: &str) -> Result<LabelRef<'a>> {
+    let found = |v: Option<AttrRef<'a>>| v.map_or(LabelRef::Missing, LabelRef::Attr);
     match name {
-        "service" => return Ok(LabelValue::Attr(AttrValue::Str(key.service.to_string()))),
-        "metric" => return Ok(LabelValue::Attr(AttrValue::Str(key.metric.to_string()))),
-        "instance" => {
-            return Ok(find_exact(&meta.resource, "service.instance.id").map_or(LabelValue::Missing, LabelValue::Attr))
-        }
-        "scope" | "otel_scope_name" => {
-            return Ok(key
-                .scope
-                .as_ref()
-                .map_or(LabelValue::Missing, |s| LabelValue::Attr(AttrValue::Str(s.name.clone()))))
-        }
+        "service" => return Ok(LabelRef::Attr(AttrRef::Str(&key.service))),
+        "metric" => return Ok(LabelRef::Attr(AttrRef::Str(&key.metric))),
+        "instance" => return Ok(found(meta.resource.get("service.instance.id"))),
+        "scope" | "otel_scope_name" => return Ok(found(key.scope.as_ref().map(|s| AttrRef::Str(&s.name)))),
         "otel_scope_version" => {
-            return Ok(key
-                .scope
-                .as_ref()
-                .and_then(|s| s.version.clone())
-                .map_or(LabelValue::Missing, |v| LabelValue::Attr(AttrValue::Str(v))))
+            return Ok(found(key.scope.as_ref().and_then(|s| s.version.as_deref()).map(AttrRef::Str)))
         }
         _ => {}
     }
-    if let Some(v) = find_exact(&key.attributes, name).or_else(|| find_exact(&meta.resource, name)) {
-        return Ok(LabelValue::Attr(v));
+    if let Some(v) = key.attributes.get(name).or_else(|| meta.resource.get(name)) {
+        return Ok(LabelRef::Attr(v));
     }
     for set in [&key.attributes, &*meta.resource] {
         let mut found = set.iter().filter(|(k, _)| k.rsplit('.').next() == Some(name));
@@ -67,14 +88,10 @@ pub fn lookup_label(key: &SeriesKey, meta: &SeriesMeta, name: &str) -> Result<La
             if let Some((k2, _)) = found.next() {
                 bail!("label name {name:?} is ambiguous ({k1:?} and {k2:?} both end in it): use the full name");
             }
-            return Ok(LabelValue::Attr(v.to_owned()));
+            return Ok(LabelRef::Attr(v));
         }
     }
-    Ok(LabelValue::Missing)
-}
-
-fn find_exact(set: &Labels, name: &str) -> Option<AttrValue> {
-    set.get(name).map(AttrRef::to_owned)
+    Ok(LabelRef::Missing)
 }
 
 #[derive(Debug, Clone)]

@@ -1,12 +1,14 @@
 //! Series filed into groups by the values of the labels a query groups by (`sum by
 //! route`), once per series, with the checks that catch a misspelt label.
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use anyhow::{bail, Result};
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
 
 use crate::engine::{SeriesId, SeriesInfo};
-use crate::filter::{lookup_label, LabelValue};
+use crate::filter::{lookup_label_ref, LabelRef, LabelValue};
 use metricsctl_format::record::MetricType;
 
 /// A group: the metric (always part of the key, shown when several metrics are
@@ -22,7 +24,8 @@ pub struct GroupKey {
 pub struct Grouper {
     pub labels: Vec<String>,
     label_seen: Vec<bool>,
-    index: HashMap<GroupKey, usize>,
+    /// Groups by [`group_hash`], each an index into `keys`.
+    index: HashTable<usize>,
     pub keys: Vec<GroupKey>,
     /// Each series' group (u32: a million series cost 4 MB, not 8).
     series_group: Vec<u32>,
@@ -31,12 +34,30 @@ pub struct Grouper {
 
 const NO_GROUP: u32 = u32::MAX;
 
+impl GroupKey {
+    fn hash(&self) -> u64 {
+        group_hash(&self.metric, self.metric_type, self.labels.iter().map(LabelValue::as_ref))
+    }
+}
+
+/// The hash a group is found by, from borrowed values: one series' lookup allocates
+/// nothing unless it starts a group.
+fn group_hash<'a>(metric: &str, metric_type: MetricType, labels: impl Iterator<Item = LabelRef<'a>>) -> u64 {
+    let mut h = FixedState::with_seed(0x6772_6f75_7073).build_hasher();
+    metric.hash(&mut h);
+    metric_type.hash(&mut h);
+    for label in labels {
+        label.hash(&mut h);
+    }
+    h.finish()
+}
+
 impl Grouper {
     pub fn new(labels: Vec<String>) -> Grouper {
         Grouper {
             label_seen: vec![false; labels.len()],
             labels,
-            index: HashMap::new(),
+            index: HashTable::new(),
             keys: Vec::new(),
             series_group: Vec::new(),
             error: None,
@@ -48,9 +69,9 @@ impl Grouper {
     pub fn assign(&mut self, id: SeriesId, info: &SeriesInfo) -> Option<usize> {
         let mut values = Vec::with_capacity(self.labels.len());
         for (i, name) in self.labels.iter().enumerate() {
-            match lookup_label(&info.key, info.meta(), name) {
+            match lookup_label_ref(&info.key, info.meta(), name) {
                 Ok(v) => {
-                    if v != LabelValue::Missing {
+                    if v != LabelRef::Missing {
                         self.label_seen[i] = true;
                     }
                     values.push(v);
@@ -61,13 +82,26 @@ impl Grouper {
                 }
             }
         }
-        let key = GroupKey { metric: info.key.metric.to_string(), metric_type: info.key.metric_type, labels: values };
-        let group = match self.index.get(&key) {
+        let (metric, metric_type) = (&*info.key.metric, info.key.metric_type);
+        let hash = group_hash(metric, metric_type, values.iter().copied());
+        let keys = &self.keys;
+        let is_this = |&group: &usize| {
+            let key = &keys[group];
+            key.metric == metric
+                && key.metric_type == metric_type
+                && key.labels.iter().map(LabelValue::as_ref).eq(values.iter().copied())
+        };
+        let group = match self.index.find(hash, is_this) {
             Some(&group) => group,
             None => {
                 let group = self.keys.len();
-                self.index.insert(key.clone(), group);
-                self.keys.push(key);
+                self.keys.push(GroupKey {
+                    metric: metric.to_string(),
+                    metric_type,
+                    labels: values.into_iter().map(LabelRef::to_owned).collect(),
+                });
+                let keys = &self.keys;
+                self.index.insert_unique(hash, group, |&g| keys[g].hash());
                 group
             }
         };

@@ -39,6 +39,9 @@ const MAX_SHAPES: usize = 1 << 12;
 
 const NO_SHAPE: u32 = u32::MAX;
 
+/// Holes a line's series is made from without a heap allocation (most lines have few).
+const INLINE_HOLES: usize = 8;
+
 /// Where a label's value comes from in a matching line.
 enum LabelValue {
     /// The contents of the hole with this index.
@@ -129,13 +132,21 @@ impl Shape {
     /// The series of a line that matched, from its holes; `None` when a hole is not UTF-8.
     fn series(&self, split: &Split<'_>, holes: &[Range<usize>]) -> Option<ChunkSeries> {
         let text = parts(split)[self.part];
-        for hole in holes {
-            std::str::from_utf8(&text[hole.clone()]).ok()?;
-        }
-        let hole = |i: usize| std::str::from_utf8(&text[holes[i].clone()]).unwrap_or_default();
+        // Each hole is checked once: `from_pairs` walks the pairs several times.
+        let mut inline = [""; INLINE_HOLES];
+        let spilled: Vec<&str>;
+        let values: &[&str] = if holes.len() <= INLINE_HOLES {
+            for (slot, hole) in inline.iter_mut().zip(holes) {
+                *slot = std::str::from_utf8(&text[hole.clone()]).ok()?;
+            }
+            &inline[..holes.len()]
+        } else {
+            spilled = holes.iter().map(|hole| std::str::from_utf8(&text[hole.clone()]).ok()).collect::<Option<_>>()?;
+            &spilled
+        };
         let attributes = Labels::from_pairs(self.labels.iter().map(|(key, value)| {
             let value = match value {
-                LabelValue::Hole(i) => AttrRef::Str(hole(*i)),
+                LabelValue::Hole(i) => AttrRef::Str(values[*i]),
                 LabelValue::Fixed(v) => v.as_ref(),
             };
             (&**key, value)
