@@ -1271,6 +1271,8 @@ impl Engine {
         let value = sample.value.expand();
         // Kept packed: unpacking a histogram costs two allocations a sample.
         let previous = state.last_value.as_ref();
+        // A packed histogram's level is a sum over its buckets: read once.
+        let previous_level = previous.map(CompactValue::level);
         let cumulative = !sample.delta && metric_type != MetricType::Gauge;
         let decreased_now = cumulative && previous.is_some_and(|old| decreased(old, &value));
         let start_changed = !sample.delta
@@ -1323,7 +1325,7 @@ impl Engine {
                     && sample.start_timestamp() == self.starts_before_change.get(&id).copied()
             } else {
                 let has_start = sample.start != MaybeTime::NONE;
-                let levels = (previous.map(CompactValue::level), value.level());
+                let levels = (previous_level, value.level());
                 swung(&mut self.swings, id, levels, has_start, consecutive, decreased_now)
             };
             if turned {
@@ -1343,7 +1345,7 @@ impl Engine {
                 previous_timestamp: (state.last_export != NONE).then_some(state.last_timestamp),
                 kind,
                 value: &value,
-                previous: previous.map(CompactValue::level),
+                previous: previous_level,
                 increase,
                 cause,
                 export,

@@ -181,22 +181,29 @@ impl HistogramSum {
 impl PackedHistogram {
     /// [`Histogram::continues_into`] without unpacking either.
     pub fn continues_into(&self, later: &PackedHistogram) -> bool {
-        let (before, _, _, _, before_counts) = self.parts();
-        let (after, _, _, _, after_counts) = later.parts();
-        continues(before, after, same_bounds(self.bounds(), later.bounds()), before_counts.zip(after_counts))
+        self.decoded(|before, _, before_counts| {
+            later.decoded(|after, _, after_counts| {
+                let buckets = before_counts.iter().copied().zip(after_counts.iter().copied());
+                continues(before, after, same_bounds(self.bounds(), later.bounds()), buckets)
+            })
+        })
     }
 
     /// [`Histogram::continues_into`], this one packed.
     pub fn continues_into_unpacked(&self, later: &Histogram) -> bool {
-        let (before, _, _, _, before_counts) = self.parts();
-        let buckets = before_counts.zip(later.counts.iter().copied());
-        continues(before, later.count, same_bounds(self.bounds(), &later.bounds), buckets)
+        self.decoded(|before, _, before_counts| self.continues_with(before, before_counts, later))
     }
 
     /// [`Histogram::increase_to`], this one packed.
     pub fn increase_to(&self, later: &Histogram) -> Option<Histogram> {
-        let (count, sum, _, _, before) = self.parts();
-        self.continues_into_unpacked(later).then(|| increase(count, sum, before, later))
+        self.decoded(|count, sum, before| {
+            self.continues_with(count, before, later).then(|| increase(count, sum, before.iter().copied(), later))
+        })
+    }
+
+    fn continues_with(&self, count: u64, counts: &[u64], later: &Histogram) -> bool {
+        let buckets = counts.iter().copied().zip(later.counts.iter().copied());
+        continues(count, later.count, same_bounds(self.bounds(), &later.bounds), buckets)
     }
 }
 

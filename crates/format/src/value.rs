@@ -264,6 +264,14 @@ impl PackedHistogram {
 
     /// The count, sum, min, max and the bucket counts in order.
     pub fn parts(&self) -> (u64, f64, Option<f64>, Option<f64>, PackedCounts<'_>) {
+        let (stated_count, sum, min, max, counts) = self.stated_parts();
+        // Left out only when the buckets' total is exact (no overflow), so this sums back.
+        let count = stated_count.unwrap_or_else(|| counts.clone().sum());
+        (count, sum, min, max, counts)
+    }
+
+    /// [`PackedHistogram::parts`], with the count only if it was not left out.
+    fn stated_parts(&self) -> (Option<u64>, f64, Option<f64>, Option<f64>, PackedCounts<'_>) {
         let mut at = 0;
         let header = take_varint(&self.bytes, &mut at);
         let stated_count = (header & COUNT_IS_TOTAL == 0).then(|| take_varint(&self.bytes, &mut at));
@@ -279,10 +287,34 @@ impl PackedHistogram {
             0 => self.bounds.len() + 1,
             code => (code - 1) as usize,
         };
-        let counts = PackedCounts { bytes: &self.bytes, at, left: len };
+        (stated_count, sum, min, max, PackedCounts { bytes: &self.bytes, at, left: len })
+    }
+}
+
+/// Bucket counts a histogram is decoded into on the stack (layouts with more use the heap).
+const INLINE_BUCKETS: usize = 40;
+
+impl PackedHistogram {
+    /// Calls `f` with the count, the sum and the bucket counts, decoded once: the checks
+    /// and the increase of a sample read them several times, and the varints are the
+    /// engine's costliest reading of a histogram.
+    pub(crate) fn decoded<R>(&self, f: impl FnOnce(u64, f64, &[u64]) -> R) -> R {
+        let (stated_count, sum, _, _, counts) = self.stated_parts();
+        let mut inline = [0u64; INLINE_BUCKETS];
+        let spilled: Vec<u64>;
+        let counts: &[u64] = if counts.len() <= INLINE_BUCKETS {
+            let len = counts.len();
+            for (slot, c) in inline.iter_mut().zip(counts) {
+                *slot = c;
+            }
+            &inline[..len]
+        } else {
+            spilled = counts.collect();
+            &spilled
+        };
         // Left out only when the buckets' total is exact (no overflow), so this sums back.
-        let count = stated_count.unwrap_or_else(|| counts.clone().sum());
-        (count, sum, min, max, counts)
+        let count = stated_count.unwrap_or_else(|| counts.iter().sum());
+        f(count, sum, counts)
     }
 }
 
