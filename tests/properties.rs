@@ -392,3 +392,65 @@ fn three_lines_with_a_restart_after_each_are_exact_or_said_to_be_a_guess() {
     let (got, guessed_schedule) = sum_by_route_with(f.path(), options);
     assert!(guessed_schedule || got == sim.expected, "{got:?} != {:?}, file:\n{}", sim.expected, sim.file);
 }
+
+/// Every step and drop the engine gives, as text: what a sink sees.
+#[derive(Default)]
+struct Steps(Vec<String>);
+
+impl metricsctl_engine::engine::Sink for Steps {
+    fn want_series(&mut self, _id: u32, _info: &metricsctl_engine::engine::SeriesInfo) -> bool {
+        true
+    }
+
+    fn step(
+        &mut self,
+        id: u32,
+        _info: &metricsctl_engine::engine::SeriesInfo,
+        step: &metricsctl_engine::engine::Step<'_>,
+    ) {
+        self.0.push(format!("{id} {step:?}"));
+    }
+
+    fn dropped(
+        &mut self,
+        id: u32,
+        _info: &metricsctl_engine::engine::SeriesInfo,
+        dropped: &metricsctl_engine::engine::Dropped,
+    ) {
+        self.0.push(format!("{id} dropped {dropped:?}"));
+    }
+}
+
+/// Histograms are held packed only when many series are (the engine's
+/// `PACK_HISTOGRAMS_ABOVE_SERIES`): packed or as parsed, every step of every series is
+/// the same, through restarts, pauses, shuffles and lines sent twice.
+#[test]
+fn histograms_held_packed_or_as_parsed_give_the_same_steps() {
+    use metricsctl_synth::generate::{generate, GenerateOptions};
+    for (start_timestamps, disturbance) in [(true, Disturbance::default()), (false, Disturbance::all())] {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let options = GenerateOptions {
+            target_bytes: 3 << 20,
+            restart_every: 15,
+            start_timestamps,
+            disturbance,
+            ..GenerateOptions::default()
+        };
+        let generated = generate(&mut f, &options).unwrap();
+        f.flush().unwrap();
+        assert!(generated.restarts > 0, "{generated:?}");
+        let steps = |pack_histograms_above_series| {
+            let sources = vec![Source::from_arg(f.path())];
+            let filter = Filter::default();
+            let options = QueryOptions { pack_histograms_above_series, ..QueryOptions::default() };
+            let mut sink = Steps::default();
+            let (engine, _) = query::run(&sources, &filter, &options, &mut sink).unwrap();
+            let findings = (engine.stats.duplicates, engine.stats.conflicts, engine.unconfirmed_restarts().count());
+            (sink.0, findings)
+        };
+        let (packed, findings) = steps(0);
+        assert!(packed.iter().any(|s| s.contains("Hist(") && s.contains("kind: Continue")));
+        assert!(packed.iter().any(|s| s.contains("Hist(") && s.contains("kind: Restart")));
+        assert_eq!(steps(usize::MAX), (packed, findings));
+    }
+}

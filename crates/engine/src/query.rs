@@ -89,6 +89,8 @@ pub struct QueryOptions {
     /// the property tests' mutation checks.
     pub grouping: Grouping,
     pub keep_duplicates: bool,
+    /// See [`EngineOptions::pack_histograms_above_series`].
+    pub pack_histograms_above_series: usize,
 }
 
 impl Default for QueryOptions {
@@ -101,6 +103,7 @@ impl Default for QueryOptions {
             latest_only: false,
             grouping: Grouping::Learned,
             keep_duplicates: false,
+            pack_histograms_above_series: crate::engine::PACK_HISTOGRAMS_ABOVE_SERIES,
         }
     }
 }
@@ -182,6 +185,7 @@ pub fn run(
         baseline: options.baseline,
         grouping: options.grouping,
         keep_duplicates: options.keep_duplicates,
+        pack_histograms_above_series: options.pack_histograms_above_series,
     });
     let mut report = ScanReport {
         lines: vec![0; sources.len()],

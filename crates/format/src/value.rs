@@ -150,13 +150,16 @@ impl SampleValue {
 
 /// A [`SampleValue`] in 16 bytes instead of 32, for what is kept per series and per held
 /// sample (the engine keeps a million): integers that fit in 64 bits (what a line holds,
-/// but for counters past `i64::MAX`) inline, wider ones boxed, histograms packed.
+/// but for counters past `i64::MAX`) inline, wider ones boxed, histograms packed (or
+/// shared as parsed, where few are kept).
 #[derive(Debug, Clone, PartialEq)]
 pub enum CompactValue {
     Int(i64),
     Float(f64),
     Wide(Box<i128>),
     Hist(Box<PackedHistogram>),
+    /// A histogram as parsed, shared with the sample it came from ([`CompactValue::keep`]).
+    Shared(Arc<Histogram>),
 }
 
 impl From<SampleValue> for CompactValue {
@@ -173,6 +176,16 @@ impl From<SampleValue> for CompactValue {
 }
 
 impl CompactValue {
+    /// The value, its histogram packed when `pack`, else shared as parsed: packing
+    /// saves memory only when many series are held, and costs a packing and an unpacking
+    /// a sample.
+    pub fn keep(value: SampleValue, pack: bool) -> CompactValue {
+        match value {
+            SampleValue::Hist(h) if !pack => CompactValue::Shared(h),
+            value => CompactValue::from(value),
+        }
+    }
+
     /// The value as the rest of the program takes it (a histogram unpacked).
     pub fn expand(&self) -> SampleValue {
         match self {
@@ -180,6 +193,7 @@ impl CompactValue {
             CompactValue::Float(v) => SampleValue::Num(Num::Float(*v)),
             CompactValue::Wide(v) => SampleValue::Num(Num::Int(**v)),
             CompactValue::Hist(h) => SampleValue::Hist(Arc::new(h.unpack())),
+            CompactValue::Shared(h) => SampleValue::Hist(Arc::clone(h)),
         }
     }
 
@@ -190,6 +204,7 @@ impl CompactValue {
             CompactValue::Float(v) => Num::Float(*v),
             CompactValue::Wide(v) => Num::Int(**v),
             CompactValue::Hist(h) => Num::Int(i128::from(h.count())),
+            CompactValue::Shared(h) => Num::Int(i128::from(h.count)),
         }
     }
 }
