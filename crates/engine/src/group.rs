@@ -35,7 +35,7 @@ pub struct Grouper {
 const NO_GROUP: u32 = u32::MAX;
 
 impl GroupKey {
-    fn hash(&self) -> u64 {
+    fn index_hash(&self) -> u64 {
         group_hash(&self.metric, self.metric_type, self.labels.iter().map(LabelValue::as_ref))
     }
 }
@@ -101,7 +101,7 @@ impl Grouper {
                     labels: values.into_iter().map(LabelRef::to_owned).collect(),
                 });
                 let keys = &self.keys;
-                self.index.insert_unique(hash, group, |&g| keys[g].hash());
+                self.index.insert_unique(hash, group, |&g| keys[g].index_hash());
                 group
             }
         };
